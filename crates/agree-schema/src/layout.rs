@@ -1,0 +1,109 @@
+//! Where each table of one study lives on disk.
+
+use std::path::{Path, PathBuf};
+
+/// An experiment directory: every table of one study under fixed names, so that
+/// every stage and every ad-hoc query finds tables by name.
+///
+/// ```text
+/// <dir>/manifest.json            ingest manifest (dataset, counts, checksums)
+/// <dir>/samples.parquet          images and labels
+/// <dir>/attributes.parquet       dataset-provided per-sample attributes
+/// <dir>/rejects.parquet          inputs skipped under --on-error skip
+/// <dir>/scores/<name>.parquet    imported per-sample scores
+/// <dir>/stats.parquet            image statistics
+/// <dir>/spectra.parquet          radially averaged power spectra
+/// <dir>/predictions/<run>/epoch=<E>.parquet
+/// <dir>/epochs.parquet, runs.parquet
+/// <dir>/checkpoints/<run>/       training checkpoints
+/// <dir>/results/<table>.parquet  analysis results
+/// <dir>/report/index.html        the report
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExperimentDir {
+    root: PathBuf,
+}
+
+impl ExperimentDir {
+    /// The experiment directory at `root` (not created).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ExperimentDir { root: root.into() }
+    }
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// Path of the table with this contract name (`samples`, `stats`, `agreement`, …).
+    pub fn table(&self, name: &str) -> PathBuf {
+        match crate::contract(name) {
+            Ok(c) if !c.file.contains('{') => self.root.join(&c.file),
+            _ => self.root.join(format!("{name}.parquet")),
+        }
+    }
+    /// `manifest.json`, written by ingest.
+    pub fn manifest(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+    /// `samples.parquet`.
+    pub fn samples(&self) -> PathBuf {
+        self.table("samples")
+    }
+    /// `attributes.parquet`.
+    pub fn attributes(&self) -> PathBuf {
+        self.table("attributes")
+    }
+    /// `rejects.parquet`.
+    pub fn rejects(&self) -> PathBuf {
+        self.table("rejects")
+    }
+    /// `scores/`, one Parquet file per imported score table.
+    pub fn scores_dir(&self) -> PathBuf {
+        self.root.join("scores")
+    }
+    /// `scores/<name>.parquet`.
+    pub fn scores(&self, name: &str) -> PathBuf {
+        self.scores_dir().join(format!("{name}.parquet"))
+    }
+    /// `stats.parquet`.
+    pub fn stats(&self) -> PathBuf {
+        self.table("stats")
+    }
+    /// `spectra.parquet`.
+    pub fn spectra(&self) -> PathBuf {
+        self.table("spectra")
+    }
+    /// `predictions/`.
+    pub fn predictions_dir(&self) -> PathBuf {
+        self.root.join("predictions")
+    }
+    /// `predictions/<run_id>/epoch=<epoch>.parquet`.
+    pub fn predictions(&self, run_id: &str, epoch: u32) -> PathBuf {
+        self.predictions_dir().join(run_id).join(format!("epoch={epoch}.parquet"))
+    }
+    /// `checkpoints/<run_id>/`.
+    pub fn checkpoints(&self, run_id: &str) -> PathBuf {
+        self.root.join("checkpoints").join(run_id)
+    }
+    /// `results/`.
+    pub fn results_dir(&self) -> PathBuf {
+        self.root.join("results")
+    }
+    /// `report/`.
+    pub fn report_dir(&self) -> PathBuf {
+        self.root.join("report")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_live_under_fixed_names() {
+        let d = ExperimentDir::new("/x");
+        assert_eq!(d.samples(), Path::new("/x/samples.parquet"));
+        assert_eq!(d.table("agreement"), Path::new("/x/results/agreement.parquet"));
+        assert_eq!(d.predictions("lenet5-s0", 3), Path::new("/x/predictions/lenet5-s0/epoch=3.parquet"));
+        assert_eq!(d.scores("cifar10h"), Path::new("/x/scores/cifar10h.parquet"));
+    }
+}

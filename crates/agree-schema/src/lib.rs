@@ -1,0 +1,14 @@
+//! The contracts between agree's stages: every table of an experiment directory,
+//! its Arrow schema (derived from `schemas/*.toml`, never written by hand twice),
+//! where it lives on disk, and how it is written safely.
+//!
+//! This crate knows no statistics, no training and no SQL; it only says what the
+//! tables look like and where they are.
+
+mod contract;
+mod layout;
+mod table_file;
+
+pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
+pub use layout::ExperimentDir;
+pub use table_file::{AtomicPath, TableFileError, TableWriter, read_table};
