@@ -1,1 +1,35 @@
-fn main() {}
+//! `agree`: the command line over agree's stage libraries. Thin glue: every
+//! subcommand's options and work live in its stage crate.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Do independently trained classifiers learn the same images first, and is that
+/// order explained by the images' statistics?
+#[derive(Debug, Parser)]
+#[command(name = "agree", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Print no progress bars or summaries (errors still go to stderr).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a dataset as distributed into samples.parquet (+ attributes, manifest).
+    Ingest(agree_ingest::cli::IngestArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AGREE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Ingest(args) => agree_ingest::cli::run(&args, cli.quiet)?,
+    }
+    Ok(())
+}
