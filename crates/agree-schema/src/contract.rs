@@ -88,7 +88,10 @@ struct RawColumn {
 fn parse_type(name: &str) -> Option<DataType> {
     let name = name.trim();
     if let Some(inner) = name.strip_prefix("list<").and_then(|s| s.strip_suffix('>')) {
-        return Some(DataType::List(Arc::new(Field::new_list_field(parse_type(inner)?, true))));
+        return Some(DataType::List(Arc::new(Field::new_list_field(
+            parse_type(inner)?,
+            true,
+        ))));
     }
     Some(match name {
         "bool" => DataType::Boolean,
@@ -111,10 +114,16 @@ fn parse_type(name: &str) -> Option<DataType> {
 
 impl TableContract {
     fn parse(stem: &str, text: &str) -> Result<Self, ContractError> {
-        let malformed = |message: String| ContractError::Malformed { file: stem.to_string(), message };
+        let malformed = |message: String| ContractError::Malformed {
+            file: stem.to_string(),
+            message,
+        };
         let raw: RawTable = toml::from_str(text).map_err(|e| malformed(e.to_string()))?;
         if raw.table != stem {
-            return Err(malformed(format!("table name `{}` differs from the file name", raw.table)));
+            return Err(malformed(format!(
+                "table name `{}` differs from the file name",
+                raw.table
+            )));
         }
         let mut columns = Vec::with_capacity(raw.column.len());
         for c in raw.column {
@@ -132,8 +141,17 @@ impl TableContract {
                 optional: c.optional,
             });
         }
-        let schema = Arc::new(Schema::new(columns.iter().map(ColumnContract::field).collect::<Vec<_>>()));
-        Ok(TableContract { name: raw.table, file: raw.file, doc: raw.doc, open: raw.open, columns, schema })
+        let schema = Arc::new(Schema::new(
+            columns.iter().map(ColumnContract::field).collect::<Vec<_>>(),
+        ));
+        Ok(TableContract {
+            name: raw.table,
+            file: raw.file,
+            doc: raw.doc,
+            open: raw.open,
+            columns,
+            schema,
+        })
     }
 
     /// The full Arrow schema: every column of the contract, optional ones included.
@@ -154,7 +172,13 @@ impl TableContract {
             .iter()
             .filter(|c| !c.optional || extra.iter().any(|f| f.name() == &c.name))
             // A requested column keeps its own type and nullability; `check` judges it.
-            .map(|c| extra.iter().find(|f| f.name() == &c.name).cloned().unwrap_or_else(|| c.field()))
+            .map(|c| {
+                extra
+                    .iter()
+                    .find(|f| f.name() == &c.name)
+                    .cloned()
+                    .unwrap_or_else(|| c.field())
+            })
             .collect();
         for f in extra {
             if self.column(f.name()).is_none() {
@@ -175,10 +199,18 @@ impl TableContract {
             match schema.field_with_name(&c.name) {
                 Ok(f) => {
                     if !types_match(f.data_type(), &c.data_type) {
-                        problems.push(format!("column `{}` is {} but the contract says {}", c.name, f.data_type(), c.data_type));
+                        problems.push(format!(
+                            "column `{}` is {} but the contract says {}",
+                            c.name,
+                            f.data_type(),
+                            c.data_type
+                        ));
                     }
                     if f.is_nullable() && !c.nullable {
-                        problems.push(format!("column `{}` is nullable but the contract says not null", c.name));
+                        problems.push(format!(
+                            "column `{}` is nullable but the contract says not null",
+                            c.name
+                        ));
                     }
                 }
                 Err(_) if c.optional => {}
@@ -195,7 +227,10 @@ impl TableContract {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ContractError::Mismatch { table: self.name.clone(), problems: problems.join("; ") })
+            Err(ContractError::Mismatch {
+                table: self.name.clone(),
+                problems: problems.join("; "),
+            })
         }
     }
 }
@@ -230,7 +265,10 @@ pub fn contracts() -> &'static [TableContract] {
 
 /// The contract of the table with this name.
 pub fn contract(name: &str) -> Result<&'static TableContract, ContractError> {
-    contracts().iter().find(|t| t.name == name).ok_or_else(|| ContractError::UnknownTable(name.to_string()))
+    contracts()
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| ContractError::UnknownTable(name.to_string()))
 }
 
 #[cfg(test)]
@@ -291,10 +329,17 @@ mod tests {
     fn open_tables_take_extra_columns_and_optional_ones() {
         let attrs = contract("attributes").unwrap();
         let s = attrs
-            .schema_with(&[Field::new("difficulty", DataType::Float64, false), Field::new("my_score", DataType::Float32, true)])
+            .schema_with(&[
+                Field::new("difficulty", DataType::Float64, false),
+                Field::new("my_score", DataType::Float32, true),
+            ])
             .unwrap();
         let names: Vec<_> = s.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["sample_id", "difficulty", "my_score"]);
-        assert!(attrs.schema_with(&[Field::new("difficulty", DataType::Utf8, true)]).is_err());
+        assert!(
+            attrs
+                .schema_with(&[Field::new("difficulty", DataType::Utf8, true)])
+                .is_err()
+        );
     }
 }

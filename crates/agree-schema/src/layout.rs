@@ -78,7 +78,9 @@ impl ExperimentDir {
     }
     /// `predictions/<run_id>/epoch=<epoch>.parquet`.
     pub fn predictions(&self, run_id: &str, epoch: u32) -> PathBuf {
-        self.predictions_dir().join(run_id).join(format!("epoch={epoch}.parquet"))
+        self.predictions_dir()
+            .join(run_id)
+            .join(format!("epoch={epoch}.parquet"))
     }
     /// `checkpoints/<run_id>/`.
     pub fn checkpoints(&self, run_id: &str) -> PathBuf {
@@ -103,7 +105,10 @@ mod tests {
         let d = ExperimentDir::new("/x");
         assert_eq!(d.samples(), Path::new("/x/samples.parquet"));
         assert_eq!(d.table("agreement"), Path::new("/x/results/agreement.parquet"));
-        assert_eq!(d.predictions("lenet5-s0", 3), Path::new("/x/predictions/lenet5-s0/epoch=3.parquet"));
+        assert_eq!(
+            d.predictions("lenet5-s0", 3),
+            Path::new("/x/predictions/lenet5-s0/epoch=3.parquet")
+        );
         assert_eq!(d.scores("cifar10h"), Path::new("/x/scores/cifar10h.parquet"));
     }
 }

@@ -23,7 +23,10 @@ pub enum TableFileError {
     Io { path: PathBuf, source: io::Error },
     /// Parquet or Arrow error.
     #[error("{path}: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
     /// The data does not follow the table's contract.
     #[error("{path}: {source}")]
     Contract { path: PathBuf, source: ContractError },
@@ -44,11 +47,21 @@ impl AtomicPath {
     pub fn new(dest: impl Into<PathBuf>) -> Result<Self, TableFileError> {
         let dest = dest.into();
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|source| TableFileError::Io { path: parent.to_path_buf(), source })?;
+            fs::create_dir_all(parent).map_err(|source| TableFileError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        Ok(AtomicPath { tmp, dest, committed: false })
+        Ok(AtomicPath {
+            tmp,
+            dest,
+            committed: false,
+        })
     }
     /// The temporary path to write to.
     pub fn tmp(&self) -> &Path {
@@ -60,7 +73,10 @@ impl AtomicPath {
     }
     /// Moves the temporary file into place.
     pub fn commit(mut self) -> Result<PathBuf, TableFileError> {
-        fs::rename(&self.tmp, &self.dest).map_err(|source| TableFileError::Io { path: self.dest.clone(), source })?;
+        fs::rename(&self.tmp, &self.dest).map_err(|source| TableFileError::Io {
+            path: self.dest.clone(),
+            source,
+        })?;
         self.committed = true;
         Ok(self.dest.clone())
     }
@@ -85,17 +101,35 @@ pub struct TableWriter {
 
 impl TableWriter {
     /// Starts writing `dest` with `schema`, which must follow `contract`.
-    pub fn create(dest: impl Into<PathBuf>, contract: &TableContract, schema: SchemaRef) -> Result<Self, TableFileError> {
+    pub fn create(
+        dest: impl Into<PathBuf>,
+        contract: &TableContract,
+        schema: SchemaRef,
+    ) -> Result<Self, TableFileError> {
         let path = AtomicPath::new(dest)?;
-        contract.check(&schema).map_err(|source| TableFileError::Contract { path: path.dest().to_path_buf(), source })?;
-        let file = File::create(path.tmp()).map_err(|source| TableFileError::Io { path: path.tmp().to_path_buf(), source })?;
+        contract.check(&schema).map_err(|source| TableFileError::Contract {
+            path: path.dest().to_path_buf(),
+            source,
+        })?;
+        let file = File::create(path.tmp()).map_err(|source| TableFileError::Io {
+            path: path.tmp().to_path_buf(),
+            source,
+        })?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
             .set_max_row_group_row_count(Some(64 * 1024))
             .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|source| TableFileError::Parquet { path: path.dest().to_path_buf(), source })?;
-        Ok(TableWriter { writer, path, schema, rows: 0 })
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| TableFileError::Parquet {
+                path: path.dest().to_path_buf(),
+                source,
+            })?;
+        Ok(TableWriter {
+            writer,
+            path,
+            schema,
+            rows: 0,
+        })
     }
 
     /// The schema every batch must have.
@@ -106,12 +140,18 @@ impl TableWriter {
     /// Appends a batch; batches are flushed as row groups once large enough.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableFileError> {
         self.rows += batch.num_rows();
-        self.writer.write(batch).map_err(|source| TableFileError::Parquet { path: self.path.dest().to_path_buf(), source })
+        self.writer.write(batch).map_err(|source| TableFileError::Parquet {
+            path: self.path.dest().to_path_buf(),
+            source,
+        })
     }
 
     /// Ends the current row group now (bounds memory when rows are large, e.g. images).
     pub fn flush(&mut self) -> Result<(), TableFileError> {
-        self.writer.flush().map_err(|source| TableFileError::Parquet { path: self.path.dest().to_path_buf(), source })
+        self.writer.flush().map_err(|source| TableFileError::Parquet {
+            path: self.path.dest().to_path_buf(),
+            source,
+        })
     }
 
     /// Bytes buffered in the open row group.
@@ -127,20 +167,35 @@ impl TableWriter {
     /// Closes the file and renames it into place.
     pub fn finish(self) -> Result<PathBuf, TableFileError> {
         let TableWriter { writer, path, .. } = self;
-        writer.close().map_err(|source| TableFileError::Parquet { path: path.dest().to_path_buf(), source })?;
+        writer.close().map_err(|source| TableFileError::Parquet {
+            path: path.dest().to_path_buf(),
+            source,
+        })?;
         path.commit()
     }
 }
 
 /// Reads a whole (small) Parquet table into memory.
 pub fn read_table(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), TableFileError> {
-    let file = File::open(path).map_err(|source| TableFileError::Io { path: path.to_path_buf(), source })?;
-    let pq = |source| TableFileError::Parquet { path: path.to_path_buf(), source };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.build().map_err(pq)?;
+    let file = File::open(path).map_err(|source| TableFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let pq = |source| TableFileError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
     let schema = arrow::array::RecordBatchReader::schema(&reader);
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TableFileError::Parquet { path: path.to_path_buf(), source: e.into() })?;
+        .map_err(|e| TableFileError::Parquet {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
     Ok((schema, batches))
 }
 
@@ -171,7 +226,11 @@ mod tests {
             .unwrap();
             w.write(&batch).unwrap();
         }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file removed, nothing committed");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "temporary file removed, nothing committed"
+        );
     }
 
     #[test]
@@ -183,7 +242,13 @@ mod tests {
             arrow::datatypes::DataType::Int64,
             false,
         )]));
-        let err = TableWriter::create(dir.path().join("rejects.parquet"), c, bad).err().unwrap().to_string();
-        assert!(err.contains("rejects.parquet") && err.contains("`source` is Int64"), "{err}");
+        let err = TableWriter::create(dir.path().join("rejects.parquet"), c, bad)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("rejects.parquet") && err.contains("`source` is Int64"),
+            "{err}"
+        );
     }
 }
