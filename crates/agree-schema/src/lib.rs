@@ -11,4 +11,4 @@ mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
 pub use layout::ExperimentDir;
-pub use table_file::{AtomicPath, TableFileError, TableWriter, read_table};
+pub use table_file::{AtomicPath, TableFileError, TableWriter, read_table, writer_properties};

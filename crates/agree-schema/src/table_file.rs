@@ -10,7 +10,7 @@ use arrow::{array::RecordBatch, datatypes::SchemaRef};
 use parquet::{
     arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder},
     basic::{Compression, ZstdLevel},
-    file::properties::WriterProperties,
+    file::properties::{WriterProperties, WriterPropertiesBuilder},
 };
 
 use crate::{ContractError, TableContract};
@@ -100,11 +100,22 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
-    /// Starts writing `dest` with `schema`, which must follow `contract`.
+    /// Starts writing `dest` with `schema`, which must follow `contract`, using
+    /// [`writer_properties`].
     pub fn create(
         dest: impl Into<PathBuf>,
         contract: &TableContract,
         schema: SchemaRef,
+    ) -> Result<Self, TableFileError> {
+        Self::create_with(dest, contract, schema, writer_properties().build())
+    }
+
+    /// Like [`TableWriter::create`] with explicit Parquet writer properties.
+    pub fn create_with(
+        dest: impl Into<PathBuf>,
+        contract: &TableContract,
+        schema: SchemaRef,
+        props: WriterProperties,
     ) -> Result<Self, TableFileError> {
         let path = AtomicPath::new(dest)?;
         contract.check(&schema).map_err(|source| TableFileError::Contract {
@@ -115,10 +126,6 @@ impl TableWriter {
             path: path.tmp().to_path_buf(),
             source,
         })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-            .set_max_row_group_row_count(Some(64 * 1024))
-            .build();
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| TableFileError::Parquet {
                 path: path.dest().to_path_buf(),
@@ -173,6 +180,13 @@ impl TableWriter {
         })?;
         path.commit()
     }
+}
+
+/// The project's default Parquet settings: zstd level 1, row groups of at most 64 Ki rows.
+pub fn writer_properties() -> WriterPropertiesBuilder {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
+        .set_max_row_group_row_count(Some(64 * 1024))
 }
 
 /// Reads a whole (small) Parquet table into memory.
