@@ -1,0 +1,49 @@
+//! Errors of the statistics stage; each names the file and, for image problems, the row.
+
+use std::path::PathBuf;
+
+use crate::image::ImageError;
+
+/// Why `agree stats` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a table file.
+    #[error(transparent)]
+    Table(#[from] agree_schema::TableFileError),
+    /// The samples file could not be opened.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The samples file is not readable Parquet.
+    #[error("{path}: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow failed on a batch of the samples file (or building an output batch).
+    #[error("{path}: {source}")]
+    Arrow {
+        path: PathBuf,
+        source: arrow::error::ArrowError,
+    },
+    /// The samples file lacks a column this stage needs, or it has the wrong type.
+    #[error("{path}: column `{column}` {problem} (see schemas/samples.toml)")]
+    Column {
+        path: PathBuf,
+        column: String,
+        problem: String,
+    },
+    /// An image could not be measured (under `--on-error fail`).
+    #[error("{path}: sample_id {sample_id} (`{key}`): {source} (use --on-error skip to write nulls and continue)")]
+    Image {
+        path: PathBuf,
+        sample_id: i64,
+        key: String,
+        source: ImageError,
+    },
+    /// A command-line option is invalid.
+    #[error("{0}")]
+    Option(String),
+    /// The statistics schema does not follow schemas/stats.toml (a bug).
+    #[error(transparent)]
+    Contract(#[from] agree_schema::ContractError),
+}

@@ -1,0 +1,265 @@
+//! The file layer of `agree stats`: stream `samples.parquet` batch by batch (row groups
+//! are read one at a time), measure the images in parallel, and write `stats.parquet`
+//! and `spectra.parquet`.
+
+use std::{cell::RefCell, fs::File, path::PathBuf};
+
+use agree_schema::TableWriter;
+use arrow::{
+    array::{Array, AsArray, RecordBatch},
+    datatypes::{DataType, Int32Type, Int64Type},
+};
+use indicatif::ProgressBar;
+use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder};
+use rayon::prelude::*;
+
+use crate::{
+    error::Error,
+    image::{DecodedImage, ImageError},
+    image_stats::{ImageStats, StatsParams, compute_stats},
+    statistic::{Selection, Statistic},
+    summary::StatsSummary,
+    table::StatsRows,
+};
+
+/// What to do with an image that cannot be measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Stop, naming the sample.
+    #[default]
+    Fail,
+    /// Write nulls and the reason in `error`, and go on.
+    Skip,
+}
+
+/// One run of the statistics stage.
+#[derive(Debug, Clone)]
+pub struct StatsJob {
+    /// Input `samples.parquet`.
+    pub samples: PathBuf,
+    /// Output `stats.parquet`.
+    pub stats: PathBuf,
+    /// Output `spectra.parquet` (written when the spectrum is selected).
+    pub spectra: PathBuf,
+    /// Statistics to compute.
+    pub selection: Selection,
+    /// Their parameters.
+    pub params: StatsParams,
+    /// Resize every image to (width, height) first.
+    pub resize: Option<(usize, usize)>,
+    /// Failure policy per image.
+    pub on_error: OnError,
+    /// Rows per batch (bounds memory together with the input's row-group size).
+    pub batch_rows: usize,
+}
+
+impl StatsJob {
+    /// A job over an experiment directory's `samples.parquet`, writing next to it.
+    pub fn in_dir(dir: &agree_schema::ExperimentDir) -> Self {
+        StatsJob {
+            samples: dir.samples(),
+            stats: dir.stats(),
+            spectra: dir.spectra(),
+            selection: Selection::all(),
+            params: StatsParams::default(),
+            resize: None,
+            on_error: OnError::Fail,
+            batch_rows: 2048,
+        }
+    }
+}
+
+thread_local! {
+    static DECODED: RefCell<DecodedImage> = RefCell::new(DecodedImage::new());
+}
+
+/// Decodes and measures one encoded image in this thread's buffers.
+pub fn measure_encoded(
+    bytes: &[u8],
+    format: &str,
+    width: usize,
+    height: usize,
+    resize: Option<(usize, usize)>,
+    selection: Selection,
+    params: &StatsParams,
+) -> Result<ImageStats, ImageError> {
+    DECODED.with(|cell| {
+        let mut owned;
+        let mut borrowed = cell.try_borrow_mut();
+        let decoded: &mut DecodedImage = match borrowed.as_deref_mut() {
+            Ok(d) => d,
+            Err(_) => {
+                owned = DecodedImage::new();
+                &mut owned
+            }
+        };
+        decoded.decode(bytes, format, width, height)?;
+        if let Some((w, h)) = resize {
+            decoded.resize(w, h)?;
+        }
+        let stats = compute_stats(&decoded.view(), selection, params);
+        stats.check_finite(selection)?;
+        Ok(stats)
+    })
+}
+
+/// Runs the stage; returns the distribution summary. Nothing appears under the output
+/// names unless the whole run succeeds.
+pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary, Error> {
+    let path = &job.samples;
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let pq = |source| Error::Parquet {
+        path: path.clone(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let needed = ["sample_id", "key", "format", "width", "height", "image"];
+    for column in needed {
+        if builder.schema().field_with_name(column).is_err() {
+            return Err(Error::Column {
+                path: path.clone(),
+                column: column.into(),
+                problem: "is missing".into(),
+            });
+        }
+    }
+    let total = builder.metadata().file_metadata().num_rows();
+    progress.set_length(u64::try_from(total).unwrap_or(0));
+    let mask = ProjectionMask::columns(builder.parquet_schema(), needed);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(job.batch_rows.max(1))
+        .build()
+        .map_err(pq)?;
+
+    let stats_schema = StatsRows::stats_schema(job.selection)?;
+    let spectra_schema = StatsRows::spectra_schema()?;
+    let mut stats_out = TableWriter::create(&job.stats, agree_schema::contract("stats")?, stats_schema.clone())?;
+    let mut spectra_out = if job.selection.contains(Statistic::Spectrum) {
+        Some(TableWriter::create(
+            &job.spectra,
+            agree_schema::contract("spectra")?,
+            spectra_schema.clone(),
+        )?)
+    } else {
+        None
+    };
+    let mut summary = StatsSummary::new(job.selection);
+    let mut rows = StatsRows::new(job.selection);
+    for batch in reader {
+        let batch = batch.map_err(|source| Error::Arrow {
+            path: path.clone(),
+            source,
+        })?;
+        measure_batch(job, &batch, &mut rows, &mut summary)?;
+        let (stats, spectra) = rows
+            .take_batches(&stats_schema, &spectra_schema)
+            .map_err(|source| Error::Arrow {
+                path: job.stats.clone(),
+                source,
+            })?;
+        stats_out.write(&stats)?;
+        if let (Some(out), Some(spectra)) = (spectra_out.as_mut(), spectra) {
+            out.write(&spectra)?;
+        }
+        progress.inc(batch.num_rows() as u64);
+    }
+    stats_out.finish()?;
+    if let Some(out) = spectra_out {
+        out.finish()?;
+    }
+    Ok(summary)
+}
+
+/// The columns of one input batch, typed.
+fn column<'a>(job: &StatsJob, batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Error> {
+    batch
+        .column_by_name(name)
+        .map(|c| c.as_ref())
+        .ok_or_else(|| Error::Column {
+            path: job.samples.clone(),
+            column: name.into(),
+            problem: "is missing".into(),
+        })
+}
+
+fn wrong_type(job: &StatsJob, name: &str, t: &DataType) -> Error {
+    Error::Column {
+        path: job.samples.clone(),
+        column: name.into(),
+        problem: format!("has type {t}"),
+    }
+}
+
+fn measure_batch(
+    job: &StatsJob,
+    batch: &RecordBatch,
+    rows: &mut StatsRows,
+    summary: &mut StatsSummary,
+) -> Result<(), Error> {
+    let ids_col = column(job, batch, "sample_id")?;
+    let ids = ids_col
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| wrong_type(job, "sample_id", ids_col.data_type()))?;
+    let keys_col = column(job, batch, "key")?;
+    let keys = keys_col
+        .as_string_opt::<i32>()
+        .ok_or_else(|| wrong_type(job, "key", keys_col.data_type()))?;
+    let formats_col = column(job, batch, "format")?;
+    let formats = formats_col
+        .as_string_opt::<i32>()
+        .ok_or_else(|| wrong_type(job, "format", formats_col.data_type()))?;
+    let widths_col = column(job, batch, "width")?;
+    let widths = widths_col
+        .as_primitive_opt::<Int32Type>()
+        .ok_or_else(|| wrong_type(job, "width", widths_col.data_type()))?;
+    let heights_col = column(job, batch, "height")?;
+    let heights = heights_col
+        .as_primitive_opt::<Int32Type>()
+        .ok_or_else(|| wrong_type(job, "height", heights_col.data_type()))?;
+    let images_col = column(job, batch, "image")?;
+    let images = images_col
+        .as_binary_opt::<i32>()
+        .ok_or_else(|| wrong_type(job, "image", images_col.data_type()))?;
+
+    let results: Vec<Result<ImageStats, ImageError>> = (0..batch.num_rows())
+        .into_par_iter()
+        .map(|i| {
+            let dim = |v: i32| usize::try_from(v).unwrap_or(0);
+            measure_encoded(
+                images.value(i),
+                formats.value(i),
+                dim(widths.value(i)),
+                dim(heights.value(i)),
+                job.resize,
+                job.selection,
+                &job.params,
+            )
+        })
+        .collect();
+    for (i, result) in results.into_iter().enumerate() {
+        let sample_id = ids.value(i);
+        match result {
+            Ok(stats) => {
+                summary.observe(&stats);
+                rows.push(sample_id, Ok(&stats));
+            }
+            Err(source) if job.on_error == OnError::Fail => {
+                return Err(Error::Image {
+                    path: job.samples.clone(),
+                    sample_id,
+                    key: keys.value(i).to_string(),
+                    source,
+                });
+            }
+            Err(reason) => {
+                summary.observe_error();
+                rows.push(sample_id, Err(reason.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
