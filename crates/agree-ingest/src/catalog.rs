@@ -1,0 +1,206 @@
+//! The catalog: which samples a dataset has, before any image is read.
+
+use std::collections::HashMap;
+
+use crate::{IngestError, Result};
+
+/// The split a sample belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Split {
+    /// Training split.
+    Train,
+    /// Test (or validation) split.
+    Test,
+}
+
+impl Split {
+    /// The value stored in `samples.split`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// A value of one dataset-provided attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attribute {
+    /// A real number.
+    Float(f64),
+    /// An integer.
+    Int(i32),
+    /// A category.
+    Text(String),
+}
+
+/// One sample known from names and metadata alone.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    /// Split.
+    pub split: Split,
+    /// Path relative to the dataset root (SPEC: `key`).
+    pub key: String,
+    /// Class indices; one for single-label datasets.
+    pub labels: Vec<i32>,
+    /// Which input (index into the ingest's input list) holds the bytes.
+    pub source: usize,
+    /// Where in that input the bytes are (archive member or relative path).
+    pub member: String,
+    /// Attribute values, aligned with [`Catalog::attribute_names`].
+    pub attributes: Vec<Option<Attribute>>,
+}
+
+/// An input the catalog rejected (only kept under `--on-error skip`).
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// The input file.
+    pub source: String,
+    /// Member or record inside it.
+    pub member: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// All samples of a dataset in `sample_id` order: sorted by `(split, key)` as strings.
+#[derive(Debug)]
+pub struct Catalog {
+    /// Dataset name recorded in the manifest (`cifar10`, `imagefolder`, …).
+    pub dataset: String,
+    /// Class names; label i is `classes[i]`.
+    pub classes: Vec<String>,
+    /// Whether samples carry a set of labels (VOC) instead of one.
+    pub multi_label: bool,
+    /// Names of the attribute columns.
+    pub attribute_names: Vec<String>,
+    /// Entries; entry i gets `sample_id` i.
+    pub entries: Vec<CatalogEntry>,
+    /// Inputs rejected while cataloguing.
+    pub rejected: Vec<Rejected>,
+    by_member: HashMap<(usize, String), usize>,
+}
+
+impl Catalog {
+    /// Sorts entries into `sample_id` order and indexes them. Duplicate keys are an
+    /// error naming both inputs (or, with `skip_duplicates`, all but the first are
+    /// rejected).
+    pub fn new(
+        dataset: &str,
+        classes: Vec<String>,
+        multi_label: bool,
+        attribute_names: Vec<String>,
+        mut entries: Vec<CatalogEntry>,
+        mut rejected: Vec<Rejected>,
+        sources: &[String],
+        skip_duplicates: bool,
+    ) -> Result<Self> {
+        // SPEC: lexicographic order of (split, key) as strings, so `test` sorts before `train`.
+        entries.sort_by(|a, b| (a.split.as_str(), &a.key).cmp(&(b.split.as_str(), &b.key)).then(a.source.cmp(&b.source)));
+        let mut deduped: Vec<CatalogEntry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            if let Some(prev) = deduped.last().filter(|p| p.key == e.key) {
+                let reason = format!(
+                    "duplicate key `{}` (also in {} [{}])",
+                    e.key,
+                    sources.get(prev.source).map(String::as_str).unwrap_or("?"),
+                    prev.member
+                );
+                let source = sources.get(e.source).cloned().unwrap_or_default();
+                if !skip_duplicates {
+                    return Err(IngestError::bad(source, Some(&e.member), reason));
+                }
+                rejected.push(Rejected { source, member: Some(e.member.clone()), reason });
+                continue;
+            }
+            deduped.push(e);
+        }
+        // A key may appear in both splits only through a bug of the format reader;
+        // keys carry the split directory wherever the layout has one.
+        let mut seen = HashMap::with_capacity(deduped.len());
+        for (i, e) in deduped.iter().enumerate() {
+            if let Some(j) = seen.insert(e.key.as_str(), i) {
+                let other = &deduped[j];
+                return Err(IngestError::bad(
+                    sources.get(e.source).cloned().unwrap_or_default(),
+                    Some(&e.member),
+                    format!("key `{}` appears in both {} and {}", e.key, other.split.as_str(), e.split.as_str()),
+                ));
+            }
+        }
+        let by_member = deduped.iter().enumerate().map(|(i, e)| ((e.source, e.member.clone()), i)).collect();
+        Ok(Catalog {
+            dataset: dataset.to_string(),
+            classes,
+            multi_label,
+            attribute_names,
+            entries: deduped,
+            rejected,
+            by_member,
+        })
+    }
+
+    /// The catalog index (provisional `sample_id`) of the entry stored at `member` of input `source`.
+    pub fn index_of(&self, source: usize, member: &str) -> Option<usize> {
+        self.by_member.get(&(source, member.to_string())).copied()
+    }
+
+    /// `class_name` of an entry: its class, or its classes joined by `,`.
+    pub fn class_name(&self, entry: &CatalogEntry) -> String {
+        entry
+            .labels
+            .iter()
+            .map(|&l| self.classes.get(l as usize).map(String::as_str).unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the catalog has no sample.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(split: Split, key: &str, source: usize) -> CatalogEntry {
+        CatalogEntry { split, key: key.into(), labels: vec![0], source, member: key.into(), attributes: vec![] }
+    }
+
+    #[test]
+    fn ids_follow_split_then_key_order() {
+        let c = Catalog::new(
+            "t",
+            vec!["a".into()],
+            false,
+            vec![],
+            vec![entry(Split::Train, "train/a/2.png", 0), entry(Split::Test, "test/a/9.png", 0), entry(Split::Train, "train/a/10.png", 0)],
+            vec![],
+            &["in".into()],
+            false,
+        )
+        .unwrap();
+        let keys: Vec<_> = c.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["test/a/9.png", "train/a/10.png", "train/a/2.png"]);
+        assert_eq!(c.index_of(0, "train/a/2.png"), Some(2));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named_or_skipped() {
+        let entries = vec![entry(Split::Train, "train/a/1.png", 0), entry(Split::Train, "train/a/1.png", 1)];
+        let sources = ["one.tar".to_string(), "two.tar".to_string()];
+        let err = Catalog::new("t", vec!["a".into()], false, vec![], entries.clone(), vec![], &sources, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two.tar") && err.contains("duplicate key `train/a/1.png`") && err.contains("one.tar"), "{err}");
+        let c = Catalog::new("t", vec!["a".into()], false, vec![], entries, vec![], &sources, true).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.rejected.len(), 1);
+    }
+}

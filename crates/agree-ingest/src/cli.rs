@@ -1,0 +1,201 @@
+//! `agree ingest`: options and the one-screen summary.
+
+use std::path::PathBuf;
+
+use crate::{
+    IngestError, Result, cifar10,
+    download::{self, remotes},
+    imagefolder, kth_tips2b,
+    manifest::SourceInfo,
+    pipeline::{IngestOptions, IngestSummary, OnError},
+    scores,
+    synthetic::{self, SyntheticConfig},
+    voc,
+};
+
+/// Dataset formats `agree ingest` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// CIFAR-10 binary archive (.tar.gz) or extracted folder; also ImageFolder of PNG/JPEG.
+    Cifar10,
+    /// ROOT/{train,val,test}/CLASS/*.{jpg,png,…} as a folder or .tar/.tar.gz (ImageNet too).
+    Imagefolder,
+    /// KTH-TIPS2-b folder or tar.
+    #[value(name = "kth-tips2b")]
+    KthTips2b,
+    /// Pascal VOC 2007+2012 folders or tars (give all of them).
+    Voc,
+    /// The embedded synthetic dataset (no input).
+    Synthetic,
+    /// A per-sample score file (.csv/.parquet keyed by key or sample_id, CIFAR-10H .npy) for an existing experiment.
+    Scores,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Cifar10 => "cifar10",
+            Format::Imagefolder => "imagefolder",
+            Format::KthTips2b => "kth-tips2b",
+            Format::Voc => "voc",
+            Format::Synthetic => "synthetic",
+            Format::Scores => "scores",
+        }
+    }
+}
+
+/// Options of `agree ingest`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  agree ingest synthetic --out exp\n  \
+    agree ingest imagefolder ../shared/data/cifar10-jpeg.tar.gz --out exp\n  \
+    agree ingest cifar10 --download --out exp\n  agree ingest scores cifar10h-probs.npy --out exp")]
+pub struct IngestArgs {
+    /// Dataset format.
+    #[arg(value_enum)]
+    pub format: Format,
+    /// Input folders or archives (none for `synthetic` or with `--download`).
+    pub inputs: Vec<PathBuf>,
+    /// Experiment directory to write.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// What to do with a bad input: stop (`fail`), or leave it out and record it in rejects.parquet (`skip`).
+    #[arg(long, value_enum, default_value_t = OnError::Fail)]
+    pub on_error: OnError,
+    /// Fetch the dataset from its official address and verify its pinned checksum first.
+    #[arg(long)]
+    pub download: bool,
+    /// Download cache directory [default: <out>/downloads].
+    #[arg(long, requires = "download")]
+    pub cache: Option<PathBuf>,
+    /// Fetch from this URL instead of the official one (a mirror); single-file datasets only.
+    #[arg(long, requires = "download")]
+    pub url: Option<String>,
+    /// Require this SHA-256 instead of the pinned checksum (a mirror's file, or KTH-TIPS2-b).
+    #[arg(long, requires = "download")]
+    pub sha256: Option<String>,
+    /// Synthetic: master seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Synthetic: training samples.
+    #[arg(long, default_value_t = 5000)]
+    pub train: usize,
+    /// Synthetic: test samples.
+    #[arg(long, default_value_t = 1000)]
+    pub test: usize,
+    /// Synthetic: image side in pixels.
+    #[arg(long, default_value_t = 32)]
+    pub size: u32,
+    /// Scores: table name under scores/ [default: the file stem, `cifar10h` for .npy].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Runs `agree ingest`.
+pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
+    let opts = IngestOptions { on_error: args.on_error, quiet, recorded_options: serde_json::Value::Null };
+    if args.format == Format::Scores {
+        let [file] = args.inputs.as_slice() else {
+            return Err(IngestError::Dataset { path: args.out.clone(), reason: "scores takes exactly one input file".into() });
+        };
+        let s = scores::import(file, &args.out, args.name.as_deref())?;
+        if !quiet {
+            println!("imported {} rows, columns {} → {}", s.rows, s.columns.join(", "), s.path.display());
+        }
+        return Ok(());
+    }
+    let mut inputs = args.inputs.clone();
+    let mut fetched = Vec::new();
+    if args.download {
+        let official = remotes(args.format.name());
+        if official.is_empty() {
+            return Err(IngestError::Dataset {
+                path: args.out.clone(),
+                reason: format!("--download is not available for {}", args.format.name()),
+            });
+        }
+        if args.url.is_some() && official.len() > 1 {
+            return Err(IngestError::Dataset {
+                path: args.out.clone(),
+                reason: "--url replaces a single file; this dataset has several".into(),
+            });
+        }
+        let cache = args.cache.clone().unwrap_or_else(|| args.out.join("downloads"));
+        for remote in official {
+            let f = download::fetch(remote, &cache, args.url.as_deref(), args.sha256.as_deref(), quiet)?;
+            inputs.push(f.path.clone());
+            fetched.push(f);
+        }
+    }
+    if args.format != Format::Synthetic && inputs.is_empty() {
+        return Err(IngestError::Dataset {
+            path: args.out.clone(),
+            reason: format!("{} needs an input folder or archive (or --download)", args.format.name()),
+        });
+    }
+    let mut summary = match args.format {
+        Format::Cifar10 => cifar10::ingest(&inputs, &args.out, &opts)?,
+        Format::Imagefolder => imagefolder::ingest("imagefolder", &inputs, &args.out, &opts)?,
+        Format::KthTips2b => kth_tips2b::ingest(&inputs, &args.out, &opts)?,
+        Format::Voc => voc::ingest(&inputs, &args.out, &opts)?,
+        Format::Synthetic => {
+            let config = SyntheticConfig { seed: args.seed, train: args.train, test: args.test, size: args.size };
+            synthetic::ingest(&config, &args.out, &opts)?
+        }
+        Format::Scores => unreachable!("handled above"),
+    };
+    if !fetched.is_empty() {
+        record_urls(&mut summary, &fetched)?;
+    }
+    if !quiet {
+        print!("{}", render_summary(&summary));
+    }
+    Ok(())
+}
+
+fn record_urls(summary: &mut IngestSummary, fetched: &[download::Fetched]) -> Result<()> {
+    for s in summary.manifest.sources.iter_mut() {
+        if let Some(f) = fetched.iter().find(|f| f.path.display().to_string() == s.path) {
+            *s = SourceInfo { path: s.path.clone(), sha256: Some(f.sha256.clone()), url: Some(f.url.clone()) };
+        }
+    }
+    if let Some(manifest_path) = summary.written.iter().find(|p| p.ends_with("manifest.json")) {
+        summary.manifest.write(manifest_path)?;
+    }
+    Ok(())
+}
+
+/// The one-screen summary printed after an ingest.
+pub fn render_summary(s: &IngestSummary) -> String {
+    let m = &s.manifest;
+    let mut out = String::new();
+    let rate = m.samples as f64 / s.seconds.max(1e-9);
+    out.push_str(&format!(
+        "ingested {} ({} samples, {} classes{}) in {:.1} s ({:.0} images/s)\n",
+        m.dataset,
+        m.samples,
+        m.classes.len(),
+        if m.multi_label { ", multi-label" } else { "" },
+        s.seconds,
+        rate
+    ));
+    for (split, per_class) in &m.counts {
+        let total: u64 = per_class.values().sum();
+        out.push_str(&format!("  {split:<5} {total:>9} samples"));
+        if per_class.len() <= 12 {
+            let parts: Vec<String> = per_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            out.push_str(&format!(": {}", parts.join(", ")));
+        } else {
+            let min = per_class.values().min().copied().unwrap_or(0);
+            let max = per_class.values().max().copied().unwrap_or(0);
+            out.push_str(&format!(" in {} classes ({min}..{max} per class)", per_class.len()));
+        }
+        out.push('\n');
+    }
+    if m.rejected > 0 {
+        out.push_str(&format!("  rejected {} inputs: see rejects.parquet\n", m.rejected));
+    }
+    for p in &s.written {
+        out.push_str(&format!("  wrote {}\n", p.display()));
+    }
+    out
+}

@@ -1,0 +1,130 @@
+//! KTH-TIPS2-b: `KTH-TIPS2-b/MATERIAL/sample_{a,b,c,d}/<id>-scale_<S>_im_<I>_<col>.png`
+//! (directory or the distributed tar). `sample_c` is the test split; the 11 materials
+//! are the classes. Attributes from the file name: `scale` = S, and from the image
+//! number I the `rotation` (frontal 1,2,3,10 / right 4,5,6,11 / left 7,8,9,12) and
+//! the `illumination` (frontal 1,4,7 / top 2,5,8 / side 3,6,9 / ambient 10,11,12).
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
+
+use agree_schema::ExperimentDir;
+
+use crate::{
+    Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
+    imagefolder::{reject, stream_trees},
+    inspect::has_image_extension,
+    manifest::SourceInfo,
+    pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
+    tree::InputTree,
+};
+
+/// Scale, rotation and illumination encoded in a KTH-TIPS2-b file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KthName {
+    /// Scale number S.
+    pub scale: i32,
+    /// Image number I (1..12).
+    pub image: i32,
+    /// `frontal`, `right` or `left`.
+    pub rotation: &'static str,
+    /// `frontal`, `top`, `side` or `ambient`.
+    pub illumination: &'static str,
+}
+
+/// Parses `<id>-scale_<S>_im_<I>_<col>.<ext>`.
+pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
+    let bad = || format!("file name `{file}` is not <id>-scale_<S>_im_<I>_<col>.png");
+    let (_, rest) = file.split_once("-scale_").ok_or_else(bad)?;
+    let (scale, rest) = rest.split_once("_im_").ok_or_else(bad)?;
+    let (image, _) = rest.split_once('_').ok_or_else(bad)?;
+    let scale: i32 = scale.parse().map_err(|_| bad())?;
+    let image: i32 = image.parse().map_err(|_| bad())?;
+    let rotation = match image {
+        1 | 2 | 3 | 10 => "frontal",
+        4 | 5 | 6 | 11 => "right",
+        7 | 8 | 9 | 12 => "left",
+        _ => return Err(format!("file name `{file}`: image number {image} is outside 1..12")),
+    };
+    let illumination = match image {
+        1 | 4 | 7 => "frontal",
+        2 | 5 | 8 => "top",
+        3 | 6 | 9 => "side",
+        _ => "ambient",
+    };
+    Ok(KthName { scale, image, rotation, illumination })
+}
+
+/// Ingests KTH-TIPS2-b trees into `out`.
+pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
+    let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
+    let mut sources = Vec::new();
+    let mut rejected = Vec::new();
+    let mut raw = Vec::new();
+    for (t, tree) in trees.iter().enumerate() {
+        let (entries, sha256) = tree.scan(|_| false)?;
+        let name = tree.path().display().to_string();
+        sources.push(SourceInfo { path: name.clone(), sha256, url: None });
+        for e in entries.into_iter().filter(|e| !e.is_dir) {
+            let comps: Vec<&str> = e.path.split('/').collect();
+            let n = comps.len();
+            if n < 3 || !comps[n - 2].starts_with("sample_") || comps.iter().any(|c| c.starts_with('.')) {
+                continue;
+            }
+            if !has_image_extension(comps[n - 1]) {
+                reject(&mut rejected, opts.on_error, &name, &e.path, "not an image file (unknown extension)".into())?;
+                continue;
+            }
+            match parse_name(comps[n - 1]) {
+                Ok(parsed) => {
+                    let split = if comps[n - 2] == "sample_c" { Split::Test } else { Split::Train };
+                    raw.push((t, comps[n - 3].to_string(), split, comps[n - 3..].join("/"), e.path.clone(), parsed));
+                }
+                Err(reason) => reject(&mut rejected, opts.on_error, &name, &e.path, reason)?,
+            }
+        }
+    }
+    if raw.is_empty() {
+        return Err(IngestError::Dataset {
+            path: inputs.first().cloned().unwrap_or_default(),
+            reason: "no KTH-TIPS2-b images (MATERIAL/sample_X/*.png) found".into(),
+        });
+    }
+    let classes: Vec<String> = raw.iter().map(|r| r.1.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let entries = raw
+        .into_iter()
+        .map(|(t, material, split, key, member, parsed)| CatalogEntry {
+            split,
+            labels: vec![classes.binary_search(&material).map(|i| i as i32).unwrap_or(0)],
+            key,
+            source: t,
+            member,
+            attributes: vec![
+                Some(Attribute::Int(parsed.scale)),
+                Some(Attribute::Text(parsed.rotation.into())),
+                Some(Attribute::Text(parsed.illumination.into())),
+            ],
+        })
+        .collect();
+    let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
+    let attrs = vec!["scale".into(), "rotation".into(), "illumination".into()];
+    let catalog =
+        Catalog::new("kth-tips2b", classes, false, attrs, entries, rejected, &names, opts.on_error == OnError::Skip)?;
+    ingest_catalog(&catalog, &sources, |push| stream_trees(&catalog, &trees, push), &ExperimentDir::new(out), opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_decode_to_attributes() {
+        let n = parse_name("22a-scale_10_im_11_col.png").unwrap();
+        assert_eq!(n, KthName { scale: 10, image: 11, rotation: "right", illumination: "ambient" });
+        let n = parse_name("1b-scale_2_im_8_col.png").unwrap();
+        assert_eq!((n.rotation, n.illumination), ("left", "top"));
+        assert!(parse_name("foo.png").is_err());
+        assert!(parse_name("1b-scale_2_im_13_col.png").unwrap_err().contains("outside 1..12"));
+    }
+}

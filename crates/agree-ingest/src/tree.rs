@@ -1,0 +1,237 @@
+//! A dataset tree read in place: a directory, a `.tar`, or a `.tar.gz`/`.tgz`
+//! archive, without extracting anything to disk.
+
+use std::{
+    fs::File,
+    io::{BufReader, Read},
+    path::{Path, PathBuf},
+};
+
+use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+
+use crate::{IngestError, Result};
+
+/// One entry found while scanning a tree.
+#[derive(Debug, Clone)]
+pub struct TreeEntry {
+    /// `/`-separated path relative to the tree's top (no leading `./`).
+    pub path: String,
+    /// Whether the entry is a directory.
+    pub is_dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// The content, for entries the scan was asked to keep (annotations, lists).
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TreeKind {
+    Dir,
+    Tar,
+    TarGz,
+}
+
+/// A directory or tar archive holding a dataset.
+#[derive(Debug, Clone)]
+pub struct InputTree {
+    path: PathBuf,
+    kind: TreeKind,
+}
+
+/// Reader that hashes everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl InputTree {
+    /// Opens `path`: a directory, or a file ending in `.tar`, `.tar.gz` or `.tgz`
+    /// (gzip is also recognised by its magic bytes).
+    pub fn open(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?;
+        let kind = if meta.is_dir() {
+            TreeKind::Dir
+        } else {
+            let mut magic = [0u8; 2];
+            let mut f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+            let n = f.read(&mut magic).map_err(|e| IngestError::io(path, e))?;
+            if n == 2 && magic == [0x1f, 0x8b] {
+                TreeKind::TarGz
+            } else {
+                TreeKind::Tar
+            }
+        };
+        Ok(InputTree { path: path.to_path_buf(), kind })
+    }
+
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this is an archive (as opposed to a directory).
+    pub fn is_archive(&self) -> bool {
+        self.kind != TreeKind::Dir
+    }
+
+    fn archive_reader(&self) -> Result<ArchiveStream> {
+        let file = File::open(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
+        let hashed = HashingReader { inner: BufReader::with_capacity(1 << 20, file), hasher: Sha256::new() };
+        Ok(match self.kind {
+            TreeKind::TarGz => ArchiveStream::Gz(MultiGzDecoder::new(hashed)),
+            _ => ArchiveStream::Plain(hashed),
+        })
+    }
+
+    /// Lists every entry (directories included), keeping the content of the files for
+    /// which `keep` says so. For archives this reads the whole file once and also
+    /// returns the SHA-256 of the archive file; for directories the checksum is `None`.
+    pub fn scan(&self, keep: impl Fn(&str) -> bool) -> Result<(Vec<TreeEntry>, Option<String>)> {
+        let mut out = Vec::new();
+        match self.kind {
+            TreeKind::Dir => {
+                for item in walkdir::WalkDir::new(&self.path).min_depth(1).sort_by_file_name() {
+                    let item = item.map_err(|e| {
+                        let p = e.path().unwrap_or(&self.path).to_path_buf();
+                        IngestError::io(p, e.into())
+                    })?;
+                    let rel = relative(&self.path, item.path());
+                    let is_dir = item.file_type().is_dir();
+                    let size = if is_dir { 0 } else { item.metadata().map(|m| m.len()).unwrap_or(0) };
+                    let content = if !is_dir && keep(&rel) {
+                        Some(std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?)
+                    } else {
+                        None
+                    };
+                    out.push(TreeEntry { path: rel, is_dir, size, content });
+                }
+                Ok((out, None))
+            }
+            TreeKind::Tar | TreeKind::TarGz => {
+                let mut reader = self.archive_reader()?;
+                {
+                    let mut archive = tar::Archive::new(&mut reader);
+                    let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
+                    for entry in entries {
+                        let mut entry = entry.map_err(|e| self.archive_error(None, e))?;
+                        let Some(path) = member_path(&entry) else { continue };
+                        let kind = entry.header().entry_type();
+                        let is_dir = kind.is_dir();
+                        if !is_dir && !kind.is_file() {
+                            continue;
+                        }
+                        let size = entry.size();
+                        let content = if !is_dir && keep(&path) {
+                            let mut buf = Vec::with_capacity(size as usize);
+                            entry.read_to_end(&mut buf).map_err(|e| self.archive_error(Some(&path), e))?;
+                            Some(buf)
+                        } else {
+                            None
+                        };
+                        out.push(TreeEntry { path, is_dir, size, content });
+                    }
+                }
+                let sha256 = reader.finish().map_err(|e| self.archive_error(None, e))?;
+                Ok((out, Some(sha256)))
+            }
+        }
+    }
+
+    /// Reads the files for which `wanted` says so, in the tree's natural order (sorted
+    /// for directories, stored order for archives), handing each path and its bytes to
+    /// `visit`. Stops at the first error `visit` returns.
+    pub fn stream(&self, wanted: impl Fn(&str) -> bool, mut visit: impl FnMut(&str, Vec<u8>) -> Result<()>) -> Result<()> {
+        match self.kind {
+            TreeKind::Dir => {
+                for item in walkdir::WalkDir::new(&self.path).min_depth(1).sort_by_file_name() {
+                    let item = item.map_err(|e| {
+                        let p = e.path().unwrap_or(&self.path).to_path_buf();
+                        IngestError::io(p, e.into())
+                    })?;
+                    if item.file_type().is_dir() {
+                        continue;
+                    }
+                    let rel = relative(&self.path, item.path());
+                    if wanted(&rel) {
+                        let bytes = std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?;
+                        visit(&rel, bytes)?;
+                    }
+                }
+                Ok(())
+            }
+            TreeKind::Tar | TreeKind::TarGz => {
+                let mut reader = self.archive_reader()?;
+                let mut archive = tar::Archive::new(&mut reader);
+                let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
+                for entry in entries {
+                    let mut entry = entry.map_err(|e| self.archive_error(None, e))?;
+                    if !entry.header().entry_type().is_file() {
+                        continue;
+                    }
+                    let Some(path) = member_path(&entry) else { continue };
+                    if wanted(&path) {
+                        let mut buf = Vec::with_capacity(entry.size() as usize);
+                        entry.read_to_end(&mut buf).map_err(|e| self.archive_error(Some(&path), e))?;
+                        visit(&path, buf)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn archive_error(&self, member: Option<&str>, e: std::io::Error) -> IngestError {
+        IngestError::bad(&self.path, member, format!("unreadable archive: {e}"))
+    }
+}
+
+/// The decompressed byte stream of an archive, hashing the file's (compressed) bytes.
+enum ArchiveStream {
+    Plain(HashingReader<BufReader<File>>),
+    // Multi-member gzip, as `gzip` and `pigz` may write.
+    Gz(MultiGzDecoder<HashingReader<BufReader<File>>>),
+}
+
+impl Read for ArchiveStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ArchiveStream::Plain(r) => r.read(buf),
+            ArchiveStream::Gz(r) => r.read(buf),
+        }
+    }
+}
+
+impl ArchiveStream {
+    /// Reads to the end (trailing padding included) and returns the file's SHA-256.
+    fn finish(mut self) -> std::io::Result<String> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        let mut hashed = match self {
+            ArchiveStream::Plain(r) => r,
+            ArchiveStream::Gz(r) => r.into_inner(),
+        };
+        // A gzip trailer or garbage after the last member is still part of the file.
+        std::io::copy(&mut hashed, &mut std::io::sink())?;
+        Ok(hex::encode(hashed.hasher.finalize()))
+    }
+}
+
+fn member_path<R: Read>(entry: &tar::Entry<R>) -> Option<String> {
+    let raw = entry.path().ok()?;
+    let s = raw.to_string_lossy().replace('\\', "/");
+    let s = s.trim_start_matches("./").trim_end_matches('/').to_string();
+    (!s.is_empty() && s != ".").then_some(s)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
