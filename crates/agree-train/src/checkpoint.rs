@@ -1,0 +1,109 @@
+//! Checkpoints: after each epoch, the weights, batch-norm statistics, optimiser
+//! state and the bookkeeping needed to go on (epoch, step, epoch rows) are written
+//! into `checkpoints/<run_id>/epoch=<E>/` under a temporary name and renamed into
+//! place, so a directory under the real name is always complete.
+//!
+//! Random state needs no saving: batch order, crops and flips and libtorch's seed
+//! are derived from (network seed, epoch) at the start of every epoch, so the
+//! sampler position is fully given by the epoch number.
+
+use std::{
+    collections::HashMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::{TrainError, config::TrainConfig, tables::EpochRecord};
+
+/// What a checkpoint records besides tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// `<arch>-s<network>`.
+    pub run_id: String,
+    /// Last completed epoch.
+    pub epoch: u32,
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Configuration trained with.
+    pub config: TrainConfig,
+    /// The network's epoch rows so far.
+    pub epochs: Vec<EpochRecord>,
+}
+
+const TENSORS: &str = "state.ot";
+const META: &str = "meta.json";
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the checkpoint of `meta.epoch` into `dir` and removes older ones.
+pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<PathBuf, TrainError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let dest = dir.join(format!("epoch={}", meta.epoch));
+    let tmp = dir.join(format!(".epoch={}.{}.tmp", meta.epoch, std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    // Tensors may live on the GPU; the file is device-independent.
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu)))
+        .collect();
+    Tensor::save_multi(&cpu, tmp.join(TENSORS))?;
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::Checkpoint {
+        path: tmp.clone(),
+        message: e.to_string(),
+    })?;
+    fs::write(tmp.join(META), json).map_err(io(&tmp))?;
+    if dest.exists() {
+        fs::remove_dir_all(&dest).map_err(io(&dest))?;
+    }
+    fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    for entry in fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let older = epoch_of(&name).is_some_and(|e| e < meta.epoch);
+        let stale = name.starts_with('.') && name.ends_with(".tmp");
+        if older || stale {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(dest)
+}
+
+fn epoch_of(name: &str) -> Option<u32> {
+    name.strip_prefix("epoch=")?.parse().ok()
+}
+
+/// The most recent complete checkpoint in `dir`, if any.
+pub fn latest(dir: &Path) -> Result<Option<(PathBuf, CheckpointMeta)>, TrainError> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(None);
+    };
+    let best = entries
+        .flatten()
+        .filter_map(|e| Some((epoch_of(&e.file_name().to_string_lossy())?, e.path())))
+        .filter(|(_, p)| p.join(TENSORS).is_file() && p.join(META).is_file())
+        .max_by_key(|(e, _)| *e);
+    let Some((_, path)) = best else {
+        return Ok(None);
+    };
+    let text = fs::read(path.join(META)).map_err(io(&path))?;
+    let meta: CheckpointMeta = serde_json::from_slice(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.clone(),
+        message: format!("{META}: {e}"),
+    })?;
+    Ok(Some((path, meta)))
+}
+
+/// The tensors of a checkpoint, by name, on the CPU.
+pub fn load_tensors(path: &Path) -> Result<HashMap<String, Tensor>, TrainError> {
+    Ok(Tensor::load_multi(path.join(TENSORS))?.into_iter().collect())
+}

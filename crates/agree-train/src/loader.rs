@@ -1,0 +1,173 @@
+//! Batches of network inputs, assembled by rayon workers on a producer thread that
+//! runs ahead of the training step (bounded prefetch).
+
+use std::{
+    sync::mpsc::{Receiver, sync_channel},
+    thread::Scope,
+};
+
+use rayon::prelude::*;
+use tch::Tensor;
+
+use crate::{
+    TrainError,
+    pixels::PixelStore,
+    samples::SampleTable,
+    transform::{Geometry, Normalization, Placement, write_input},
+};
+
+/// Random augmentation of one epoch: each sample's crop and flip derive from
+/// (seed, epoch, sample_id) alone, so they do not depend on threads or on resuming.
+#[derive(Debug, Clone, Copy)]
+pub struct Augment {
+    /// Network seed.
+    pub seed: u64,
+    /// Epoch (from 1).
+    pub epoch: u32,
+    /// Random horizontal flips.
+    pub hflip: bool,
+}
+
+impl Augment {
+    /// Crop position bits and flip for one sample.
+    pub fn placement(&self, sample_id: i64) -> Placement {
+        let bits = mix(mix(self.seed ^ mix(u64::from(self.epoch))) ^ sample_id as u64);
+        Placement::Random {
+            bits,
+            flip: self.hflip && mix(bits) & 1 == 1,
+        }
+    }
+}
+
+/// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit value.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One batch of inputs: positions `start..start+len` of the epoch's sample order.
+#[derive(Debug)]
+pub struct Batch {
+    /// First position in the epoch order.
+    pub start: usize,
+    /// Number of samples.
+    pub len: usize,
+    /// N×3×H×W float inputs on the CPU.
+    pub images: Tensor,
+}
+
+/// Splits `n` samples into batches of `batch_size`; with `merge_single` a final batch
+/// of one sample joins the previous one (batch norm cannot train on one sample).
+pub fn batch_bounds(n: usize, batch_size: usize, merge_single: bool) -> Vec<(usize, usize)> {
+    let mut bounds: Vec<(usize, usize)> = (0..n)
+        .step_by(batch_size.max(1))
+        .map(|s| (s, batch_size.min(n - s)))
+        .collect();
+    if merge_single && bounds.len() > 1 && bounds.last().is_some_and(|b| b.1 == 1) {
+        bounds.pop();
+        if let Some(last) = bounds.last_mut() {
+            last.1 += 1;
+        }
+    }
+    bounds
+}
+
+/// What the producer needs to assemble batches.
+#[derive(Clone, Copy)]
+pub struct InputPipeline<'a> {
+    /// Sample rows and labels.
+    pub table: &'a SampleTable,
+    /// Pixels.
+    pub store: &'a PixelStore<'a>,
+    /// Network input size.
+    pub geometry: Geometry,
+    /// Normalisation.
+    pub norm: Normalization,
+}
+
+impl<'a> InputPipeline<'a> {
+    /// Assembles the inputs of `rows` (table rows) into one tensor.
+    pub fn assemble(&self, rows: &[usize], augment: Option<Augment>) -> Result<Tensor, TrainError> {
+        let per = 3 * self.geometry.height * self.geometry.width;
+        let mut buf = vec![0f32; rows.len() * per];
+        buf.par_chunks_mut(per)
+            .zip(rows.par_iter())
+            .try_for_each(|(out, &row)| -> Result<(), TrainError> {
+                let img = self.store.get(row)?;
+                let placement = augment.map_or(Placement::Centre, |a| a.placement(self.table.sample_id[row]));
+                write_input(&img, self.geometry, placement, &self.norm, out).map_err(|message| TrainError::BadSample {
+                    path: self.table.path.clone(),
+                    row,
+                    sample_id: self.table.sample_id[row],
+                    message,
+                })
+            })?;
+        let shape = [
+            rows.len() as i64,
+            3,
+            self.geometry.height as i64,
+            self.geometry.width as i64,
+        ];
+        Ok(Tensor::from_slice(&buf).view(shape))
+    }
+
+    /// Starts a producer that assembles the batches `bounds` of `order` ahead of the
+    /// consumer, at most `prefetch` batches in flight. Dropping the receiver stops it.
+    pub fn spawn<'scope>(
+        self,
+        scope: &'scope Scope<'scope, '_>,
+        order: Vec<usize>,
+        bounds: Vec<(usize, usize)>,
+        augment: Option<Augment>,
+        prefetch: usize,
+    ) -> Receiver<Result<Batch, TrainError>>
+    where
+        'a: 'scope,
+    {
+        let (tx, rx) = sync_channel(prefetch.max(1));
+        scope.spawn(move || {
+            for (start, len) in bounds {
+                let batch =
+                    self.assemble(&order[start..start + len], augment)
+                        .map(|images| Batch { start, len, images });
+                let failed = batch.is_err();
+                if tx.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_sample_once() {
+        assert_eq!(batch_bounds(10, 4, false), vec![(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(batch_bounds(9, 4, true), vec![(0, 4), (4, 5)]);
+        assert_eq!(batch_bounds(9, 4, false), vec![(0, 4), (4, 4), (8, 1)]);
+        assert_eq!(batch_bounds(1, 4, true), vec![(0, 1)]);
+        assert!(batch_bounds(0, 4, true).is_empty());
+    }
+
+    #[test]
+    fn augmentation_depends_on_epoch_and_sample_only() {
+        let a = Augment {
+            seed: 3,
+            epoch: 2,
+            hflip: true,
+        };
+        assert_eq!(a.placement(17), a.placement(17));
+        assert_ne!(a.placement(17), a.placement(18));
+        assert_ne!(a.placement(17), Augment { epoch: 3, ..a }.placement(17));
+        let flips = (0..1000)
+            .filter(|&i| matches!(a.placement(i), Placement::Random { flip: true, .. }))
+            .count();
+        assert!((400..600).contains(&flips), "about half flipped: {flips}");
+    }
+}

@@ -1,0 +1,176 @@
+//! Architectures as plain functions that build a `tch` module into a var store, in
+//! the style of `tch::vision`. Small inputs get the CIFAR-style stem (no early
+//! down-sampling), larger ones the ImageNet stem. Every convolution and linear layer
+//! starts from kaiming-normal weights and zero biases; batch norms from 1 and 0.
+
+mod densenet;
+mod lenet;
+mod resnet;
+mod vgg;
+mod wrn;
+
+use tch::nn;
+
+use crate::{TrainError, config::Arch, transform::Geometry};
+
+/// Inputs whose shorter side is at most this many pixels use the CIFAR-style stem.
+pub const SMALL_INPUT_MAX: usize = 64;
+
+/// Which first layers a network gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stem {
+    /// 3×3 stride-1 convolution, no pooling (32×32-like inputs).
+    Cifar,
+    /// 7×7 stride-2 convolution and max pooling (ImageNet-like inputs).
+    Imagenet,
+}
+
+impl Stem {
+    /// The stem for an input size.
+    pub fn for_input(geometry: Geometry) -> Self {
+        if geometry.height.min(geometry.width) <= SMALL_INPUT_MAX {
+            Stem::Cifar
+        } else {
+            Stem::Imagenet
+        }
+    }
+}
+
+/// The smallest input side the architecture can take with this stem.
+pub fn min_input_side(arch: Arch, stem: Stem) -> usize {
+    match (arch, stem) {
+        // conv5, pool2, conv5, pool2 must leave at least one pixel.
+        (Arch::Lenet5, _) => 16,
+        // Five 2×2 max pools.
+        (Arch::Vgg16, _) => 32,
+        (Arch::Resnet18 | Arch::Resnet50, Stem::Cifar) => 8,
+        (Arch::Densenet121, Stem::Cifar) => 8,
+        (Arch::Resnet18 | Arch::Resnet50 | Arch::Densenet121, Stem::Imagenet) => 32,
+        (Arch::Wrn { .. }, _) => 4,
+    }
+}
+
+/// Checks that `arch` can take inputs of `geometry` and predict `classes` classes.
+pub fn check_input(arch: Arch, classes: i64, geometry: Geometry) -> Result<(), TrainError> {
+    let stem = Stem::for_input(geometry);
+    let min = min_input_side(arch, stem);
+    let side = geometry.height.min(geometry.width);
+    if side < min {
+        return Err(TrainError::option(
+            "--arch",
+            format!(
+                "{arch} needs inputs of at least {min}×{min} pixels, the data gives {}×{} (use --resize)",
+                geometry.width, geometry.height
+            ),
+        ));
+    }
+    if classes < 1 {
+        return Err(TrainError::option("--arch", "the dataset names no classes"));
+    }
+    Ok(())
+}
+
+/// Builds `arch` for `classes` outputs and inputs of `geometry` under `vs`.
+pub fn build(arch: Arch, vs: &nn::Path, classes: i64, geometry: Geometry) -> Result<nn::FuncT<'static>, TrainError> {
+    check_input(arch, classes, geometry)?;
+    let stem = Stem::for_input(geometry);
+    Ok(match arch {
+        Arch::Lenet5 => lenet::lenet5(vs, classes, geometry),
+        Arch::Vgg16 => vgg::vgg16(vs, classes, stem),
+        Arch::Resnet18 => resnet::resnet18(vs, classes, stem),
+        Arch::Resnet50 => resnet::resnet50(vs, classes, stem),
+        Arch::Densenet121 => densenet::densenet121(vs, classes, stem),
+        Arch::Wrn { depth, width } => wrn::wrn(vs, classes, depth as i64, width as i64),
+    })
+}
+
+/// Kaiming-normal (fan-out, ReLU gain) as torchvision initialises convolutions.
+const CONV_INIT: nn::Init = nn::Init::Kaiming {
+    dist: nn::init::NormalOrUniform::Normal,
+    fan: nn::init::FanInOut::FanOut,
+    non_linearity: nn::init::NonLinearity::ReLU,
+};
+
+/// A convolution with kaiming-normal weights.
+fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64, bias: bool) -> nn::Conv2D {
+    let cfg = nn::ConvConfig {
+        stride,
+        padding,
+        bias,
+        ws_init: CONV_INIT,
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    };
+    nn::conv2d(p, c_in, c_out, k, cfg)
+}
+
+/// A linear layer with kaiming-normal (fan-in) weights and zero bias.
+fn linear(p: nn::Path, c_in: i64, c_out: i64) -> nn::Linear {
+    let cfg = nn::LinearConfig {
+        ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    };
+    nn::linear(p, c_in, c_out, cfg)
+}
+
+/// Batch norm with weight 1 and bias 0.
+fn batch_norm(p: nn::Path, c: i64) -> nn::BatchNorm {
+    nn::batch_norm2d(p, c, Default::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind, Tensor, nn::ModuleT};
+
+    use super::*;
+
+    fn logits_shape(arch: &str, side: usize, classes: i64) -> Vec<i64> {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = Geometry {
+            height: side,
+            width: side,
+        };
+        let net = build(arch.parse().unwrap(), &vs.root(), classes, g).unwrap();
+        let x = Tensor::zeros([2, 3, side as i64, side as i64], (Kind::Float, Device::Cpu));
+        net.forward_t(&x, true).size()
+    }
+
+    #[test]
+    fn small_architectures_give_one_logit_per_class() {
+        assert_eq!(logits_shape("lenet5", 32, 10), vec![2, 10]);
+        assert_eq!(logits_shape("lenet5", 16, 3), vec![2, 3]);
+        assert_eq!(logits_shape("wrn-10-1", 12, 7), vec![2, 7]);
+        assert_eq!(logits_shape("resnet18", 8, 4), vec![2, 4]);
+    }
+
+    #[test]
+    fn too_small_inputs_are_refused_before_building() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = Geometry { height: 8, width: 8 };
+        let err = build(Arch::Lenet5, &vs.root(), 10, g).unwrap_err().to_string();
+        assert!(err.contains("at least 16×16") && err.contains("8×8"), "{err}");
+        assert!(build(Arch::Vgg16, &vs.root(), 10, Geometry { height: 16, width: 16 }).is_err());
+    }
+
+    #[test]
+    fn parameter_counts_match_the_published_architectures() {
+        let count = |arch: &str, side: usize, classes: i64| {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let g = Geometry {
+                height: side,
+                width: side,
+            };
+            let _net = build(arch.parse().unwrap(), &vs.root(), classes, g).unwrap();
+            vs.trainable_variables().iter().map(|t| t.numel()).sum::<usize>()
+        };
+        // torchvision resnet18(num_classes=1000): 11,689,512 parameters.
+        assert_eq!(count("resnet18", 224, 1000), 11_689_512);
+        // torchvision resnet50: 25,557,032.
+        assert_eq!(count("resnet50", 224, 1000), 25_557_032);
+        // torchvision densenet121: 7,978,856.
+        assert_eq!(count("densenet121", 224, 1000), 7_978_856);
+        // WRN-16-4 on CIFAR-10: 2,748,890 (Zagoruyko & Komodakis report 2.7M).
+        assert_eq!(count("wrn-16-4", 32, 10), 2_748_890);
+    }
+}

@@ -1,0 +1,445 @@
+//! A study on an experiment directory: every network of every configuration,
+//! trained on `samples.parquet`, several at once when asked, writing
+//! `predictions/`, `epochs.parquet`, `runs.parquet` and `checkpoints/`.
+//!
+//! All checks on the data and options run before the first network starts.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use agree_schema::{ExperimentDir, TableWriter, contract};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tch::Device;
+
+use crate::{
+    TrainError,
+    config::TrainConfig,
+    device::{DeviceChoice, device_name, resolve_device, torch_version},
+    labels::randomize_labels,
+    loader::InputPipeline,
+    models,
+    network::{EpochSink, NetworkJob, NetworkOptions, NetworkOutcome, TrainingData, train_network},
+    pixels::PixelStore,
+    predictions::PredictionColumns,
+    samples::{SampleTable, Split, subset},
+    tables::{EpochRecord, RunRecord, RunTables, now_us},
+    transform::{Geometry, Normalization, input_geometry, normalization},
+};
+
+/// How a study is run; none of it changes what the networks learn, except that
+/// `deterministic` also trains one network at a time.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Device to train on.
+    pub device: DeviceChoice,
+    /// Networks trained at the same time.
+    pub parallel: usize,
+    /// libtorch intra-op threads (None: libtorch's default).
+    pub threads: Option<usize>,
+    /// Reproducible mode: one network at a time, cuDNN autotuning off.
+    pub deterministic: bool,
+    /// Memory budget for caching decoded pixels, in MiB.
+    pub cache_mb: usize,
+    /// Batches assembled ahead of the training step.
+    pub prefetch: usize,
+    /// No progress bars or summaries.
+    pub quiet: bool,
+    /// Write checkpoints (and resume from them).
+    pub checkpoints: bool,
+    /// Stop every network after this epoch, as if killed (for tests and chunked runs).
+    pub stop_after_epoch: Option<u32>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            device: DeviceChoice::Auto,
+            parallel: 1,
+            threads: None,
+            deterministic: false,
+            cache_mb: 4096,
+            prefetch: 4,
+            quiet: true,
+            checkpoints: true,
+            stop_after_epoch: None,
+        }
+    }
+}
+
+/// What one network ended with.
+#[derive(Debug, Clone)]
+pub struct NetworkSummary {
+    /// `<arch>-s<index>`.
+    pub run_id: String,
+    /// All epoch rows.
+    pub epochs: Vec<EpochRecord>,
+    /// Checkpoint epoch resumed from.
+    pub resumed_from: Option<u32>,
+    /// Share of training-pass time spent waiting for input batches.
+    pub data_wait_share: f64,
+}
+
+/// What a study did.
+#[derive(Debug, Clone)]
+pub struct StudySummary {
+    /// Device trained on (`cpu`, `cuda:0`).
+    pub device: String,
+    /// Per network, in job order.
+    pub networks: Vec<NetworkSummary>,
+}
+
+/// Everything derived from the samples for one configuration, checked up front.
+struct DataPlan {
+    train_rows: Vec<usize>,
+    train_labels: Vec<Vec<i32>>,
+    test_rows: Vec<usize>,
+    test_labels: Vec<Vec<i32>>,
+    geometry: Geometry,
+}
+
+fn plan(table: &SampleTable, config: &TrainConfig) -> Result<DataPlan, TrainError> {
+    let empty = |split: &str| TrainError::BadDataset {
+        path: table.path.clone(),
+        message: format!("the `{split}` split has no samples"),
+    };
+    let train_rows = subset(table.rows_of(Split::Train), config.train_limit, 0x5eed);
+    let test_rows = subset(table.rows_of(Split::Test), config.test_limit, 0x7e57);
+    if train_rows.is_empty() {
+        return Err(empty("train"));
+    }
+    if test_rows.is_empty() {
+        return Err(empty("test"));
+    }
+    let true_train: Vec<Vec<i32>> = train_rows.iter().map(|&r| table.labels[r].clone()).collect();
+    let train_labels = if config.label_noise > 0.0 {
+        if table.multi_label {
+            return Err(TrainError::option(
+                "--label-noise",
+                "label randomisation is defined for single-label datasets only",
+            ));
+        }
+        let single: Vec<i32> = true_train.iter().map(|l| l[0]).collect();
+        randomize_labels(&single, table.classes(), config.label_noise, config.label_noise_seed)
+            .into_iter()
+            .map(|l| vec![l])
+            .collect()
+    } else {
+        true_train
+    };
+    let test_labels = test_rows.iter().map(|&r| table.labels[r].clone()).collect();
+    let all: Vec<usize> = train_rows.iter().chain(&test_rows).copied().collect();
+    let geometry = input_geometry(table, &all, &config.transform)?;
+    models::check_input(config.arch, table.classes() as i64, geometry)?;
+    Ok(DataPlan {
+        train_rows,
+        train_labels,
+        test_rows,
+        test_labels,
+        geometry,
+    })
+}
+
+/// The configuration as recorded in `runs.config`.
+#[derive(Serialize)]
+struct RecordedConfig<'a> {
+    #[serde(flatten)]
+    config: &'a TrainConfig,
+    classes: usize,
+    input: Geometry,
+    normalization: Normalization,
+    train_samples: usize,
+    test_samples: usize,
+}
+
+/// Writes predictions files and the run tables of an experiment directory.
+struct ExperimentSink<'a> {
+    dir: &'a ExperimentDir,
+    tables: &'a RunTables,
+    config: &'a TrainConfig,
+    config_json: String,
+    device: String,
+    started: Mutex<HashMap<String, i64>>,
+    last_epochs: Mutex<HashMap<String, Vec<EpochRecord>>>,
+}
+
+impl ExperimentSink<'_> {
+    fn record(&self, job: &NetworkJob, epochs: &[EpochRecord], status: &str) -> Result<(), TrainError> {
+        let now = now_us();
+        let started_at = {
+            let mut started = self
+                .started
+                .lock()
+                .map_err(|_| TrainError::Worker("a network thread panicked".into()))?;
+            *started
+                .entry(job.run_id.clone())
+                .or_insert_with(|| self.tables.started_at(&job.run_id).unwrap_or(now))
+        };
+        if let Ok(mut last) = self.last_epochs.lock() {
+            last.insert(job.run_id.clone(), epochs.to_vec());
+        }
+        let run = RunRecord {
+            run_id: job.run_id.clone(),
+            arch: self.config.arch.to_string(),
+            network: job.index as i32,
+            seed: job.seed as i64,
+            label_noise: self.config.label_noise,
+            label_noise_seed: self.config.label_noise_seed as i64,
+            epochs_planned: self.config.epochs as i32,
+            epochs_completed: epochs.len() as i32,
+            status: status.to_string(),
+            device: self.device.clone(),
+            config: self.config_json.clone(),
+            torch_version: torch_version().to_string(),
+            agree_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at,
+            updated_at: now,
+        };
+        self.tables.update(run, epochs.to_vec())
+    }
+
+    fn failed(&self, job: &NetworkJob) -> Result<(), TrainError> {
+        let epochs = self
+            .last_epochs
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&job.run_id).cloned())
+            .unwrap_or_default();
+        self.record(job, &epochs, "failed")
+    }
+}
+
+impl EpochSink for ExperimentSink<'_> {
+    fn predictions(
+        &self,
+        job: &NetworkJob,
+        epoch: u32,
+        splits: &[(&str, &PredictionColumns)],
+    ) -> Result<(), TrainError> {
+        let c = contract("predictions").map_err(|source| TrainError::Contract {
+            path: self.dir.predictions_dir(),
+            source,
+        })?;
+        let path = self.dir.predictions(&job.run_id, epoch);
+        let mut w = TableWriter::create(&path, c, c.schema())?;
+        for (split, cols) in splits {
+            let batch = cols
+                .to_record_batch(
+                    c.schema(),
+                    &job.run_id,
+                    &self.config.arch.to_string(),
+                    job.index as i32,
+                    epoch as i32,
+                    split,
+                )
+                .map_err(|e| TrainError::Worker(format!("{}: {e}", path.display())))?;
+            w.write(&batch)?;
+        }
+        w.finish()?;
+        Ok(())
+    }
+
+    fn epoch_done(&self, job: &NetworkJob, epochs: &[EpochRecord], finished: bool) -> Result<(), TrainError> {
+        self.record(job, epochs, if finished { "finished" } else { "running" })
+    }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// Trains every network of every configuration on the experiment directory `dir`.
+pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> Result<StudySummary, TrainError> {
+    for c in configs {
+        c.validate()?;
+    }
+    let device = resolve_device(rt.device)?;
+    let exp = ExperimentDir::new(dir);
+    let table = SampleTable::read(&exp.samples())?;
+    let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
+
+    if let Some(t) = rt.threads {
+        tch::set_num_threads(t as i32);
+    }
+    let threads = tch::get_num_threads();
+    if rt.deterministic && matches!(device, Device::Cuda(_)) {
+        tch::Cuda::cudnn_set_benchmark(false);
+    } else if matches!(device, Device::Cuda(_)) {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+    let multi = if rt.quiet {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    };
+    if !rt.quiet {
+        eprintln!(
+            "agree train: device {} (libtorch {}, CUDA library loaded: {}, {} CUDA device(s), {threads} CPU threads)",
+            device_name(device),
+            torch_version(),
+            if tch::utils::has_cuda() { "yes" } else { "no" },
+            tch::Cuda::device_count(),
+        );
+    }
+    let run_ids: Vec<String> = configs
+        .iter()
+        .flat_map(|c| (0..c.networks).map(move |i| c.run_id(i)))
+        .collect();
+    let tables = RunTables::open(exp.table("epochs"), exp.table("runs"), &run_ids)?;
+    let mut summary = StudySummary {
+        device: device_name(device),
+        networks: Vec::new(),
+    };
+
+    for (config, plan) in configs.iter().zip(plans) {
+        let rows: Vec<usize> = plan.train_rows.iter().chain(&plan.test_rows).copied().collect();
+        let decode_bar = multi.add(ProgressBar::new(rows.len() as u64));
+        decode_bar.set_style(bar_style());
+        decode_bar.set_prefix("decoding");
+        let store = PixelStore::build(
+            &table,
+            &rows,
+            config.transform.resize,
+            rt.cache_mb.saturating_mul(1 << 20),
+            &|| decode_bar.inc(1),
+        )?;
+        decode_bar.finish_and_clear();
+        let norm = normalization(config.transform.normalize, &store, &plan.train_rows)?;
+        let data = TrainingData {
+            table: &table,
+            pipeline: InputPipeline {
+                table: &table,
+                store: &store,
+                geometry: plan.geometry,
+                norm,
+            },
+            train_rows: plan.train_rows,
+            train_labels: plan.train_labels,
+            test_rows: plan.test_rows,
+            test_labels: plan.test_labels,
+            classes: table.classes(),
+        };
+        let recorded = RecordedConfig {
+            config,
+            classes: data.classes,
+            input: plan.geometry,
+            normalization: norm,
+            train_samples: data.train_rows.len(),
+            test_samples: data.test_rows.len(),
+        };
+        let sink = ExperimentSink {
+            dir: &exp,
+            tables: &tables,
+            config,
+            config_json: serde_json::to_string(&recorded).unwrap_or_default(),
+            device: device_name(device),
+            started: Mutex::new(HashMap::new()),
+            last_epochs: Mutex::new(HashMap::new()),
+        };
+        let jobs: Vec<NetworkJob> = (0..config.networks)
+            .map(|i| NetworkJob {
+                index: i,
+                seed: config.network_seed(i),
+                run_id: config.run_id(i),
+            })
+            .collect();
+        let workers = if rt.deterministic {
+            1
+        } else {
+            rt.parallel.clamp(1, jobs.len())
+        };
+        let next = AtomicUsize::new(0);
+        let outcomes: Mutex<Vec<(usize, NetworkOutcome)>> = Mutex::new(Vec::new());
+        let errors: Mutex<Vec<TrainError>> = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    // libtorch's intra-op thread count is per OS thread under OpenMP.
+                    tch::set_num_threads(threads);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(job) = jobs.get(i) else { break };
+                        if errors.lock().map(|e| !e.is_empty()).unwrap_or(true) {
+                            break;
+                        }
+                        let bar = multi.add(ProgressBar::new(0));
+                        bar.set_style(bar_style());
+                        bar.set_prefix(job.run_id.clone());
+                        bar.enable_steady_tick(Duration::from_millis(500));
+                        let opts = NetworkOptions {
+                            device,
+                            prefetch: rt.prefetch,
+                            checkpoints: rt.checkpoints.then(|| exp.checkpoints(&job.run_id)),
+                            stop_after_epoch: rt.stop_after_epoch,
+                            progress: bar.clone(),
+                        };
+                        match train_network(&data, config, job, &opts, &sink) {
+                            Ok(outcome) => {
+                                bar.finish();
+                                if let Ok(mut o) = outcomes.lock() {
+                                    o.push((i, outcome));
+                                }
+                            }
+                            Err(e) => {
+                                bar.abandon_with_message(format!("failed: {e}"));
+                                let _ = sink.failed(job);
+                                if let Ok(mut errs) = errors.lock() {
+                                    errs.push(e);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = errors
+            .into_inner()
+            .ok()
+            .and_then(|mut e| (!e.is_empty()).then(|| e.remove(0)))
+        {
+            return Err(e);
+        }
+        let mut outcomes = outcomes.into_inner().unwrap_or_default();
+        outcomes.sort_by_key(|(i, _)| *i);
+        for (i, o) in outcomes {
+            summary.networks.push(NetworkSummary {
+                run_id: jobs[i].run_id.clone(),
+                data_wait_share: if o.train_s > 0.0 {
+                    o.data_wait_s / o.train_s
+                } else {
+                    0.0
+                },
+                epochs: o.epochs,
+                resumed_from: o.resumed_from,
+            });
+        }
+    }
+    if !rt.quiet {
+        for n in &summary.networks {
+            if let Some(last) = n.epochs.last() {
+                eprintln!(
+                    "{}: epoch {} train acc {:.1}% test acc {} {:.0} img/s on {}{}",
+                    n.run_id,
+                    last.epoch,
+                    100.0 * last.train_accuracy,
+                    last.test_accuracy
+                        .map_or("-".to_string(), |a| format!("{:.1}%", 100.0 * a)),
+                    last.images_per_s,
+                    last.device,
+                    n.resumed_from
+                        .map_or(String::new(), |e| format!(" (resumed after epoch {e})")),
+                );
+            }
+        }
+    }
+    Ok(summary)
+}
