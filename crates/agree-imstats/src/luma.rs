@@ -30,9 +30,11 @@ pub fn rms_contrast(y: &[f64]) -> f64 {
     if y.is_empty() {
         return 0.0;
     }
+    // Shifted by the first value: a constant plane gives exactly 0, and the sums stay small.
     let n = y.len() as f64;
-    let mean = y.iter().sum::<f64>() / n;
-    let var = y.iter().map(|&v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let shift = y[0];
+    let mean = y.iter().map(|&v| v - shift).sum::<f64>() / n;
+    let var = y.iter().map(|&v| (v - shift - mean) * (v - shift - mean)).sum::<f64>() / n;
     var.sqrt() / 255.0
 }
 

@@ -164,9 +164,14 @@ pub fn spectrum_stats(y: &[f64], width: usize, height: usize, scratch: &mut Spec
             high_freq_ratio: 0.0,
         };
     }
-    let mean = y.iter().sum::<f64>() / n as f64;
+    // Centred via the first value, so a constant plane becomes exactly zero (no
+    // rounding residue for the normalisation to blow up).
+    let shift = y[0];
+    let mean = y.iter().map(|&v| v - shift).sum::<f64>() / n as f64;
     scratch.plane.clear();
-    scratch.plane.extend(y.iter().map(|&v| Complex::new(v - mean, 0.0)));
+    scratch
+        .plane
+        .extend(y.iter().map(|&v| Complex::new((v - shift) - mean, 0.0)));
     let rows = plan(&mut scratch.planner, &mut scratch.rows, width);
     let cols = plan(&mut scratch.planner, &mut scratch.cols, height);
     let need = rows.get_inplace_scratch_len().max(cols.get_inplace_scratch_len());
