@@ -145,7 +145,7 @@ proptest! {
         let g = s.entropy_global.unwrap();
         prop_assert!((0.0..=8.0 + 1e-12).contains(&g) && g <= ((w * h) as f64).log2() + 1e-9);
         let d = s.dct_energy_pct.unwrap();
-        prop_assert!(d >= 0.0 && d <= 100.0);
+        prop_assert!((0.0..=100.0).contains(&d));
         let n = s.segment_count.unwrap();
         prop_assert!(n >= 1 && n as usize <= w * h);
         prop_assert!((0.0..=1.0).contains(&s.edge_density.unwrap()));
