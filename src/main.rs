@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Read a dataset as distributed into samples.parquet (+ attributes, manifest).
     Ingest(agree_ingest::cli::IngestArgs),
+    /// Compute the image statistics of every sample into stats.parquet and spectra.parquet.
+    Stats(agree_imstats::cli::StatsArgs),
 }
 
 fn main() -> Result<()> {
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
         .init();
     match cli.command {
         Command::Ingest(args) => agree_ingest::cli::run(&args, cli.quiet)?,
+        Command::Stats(args) => agree_imstats::cli::run(&args, cli.quiet)?,
     }
     Ok(())
 }
