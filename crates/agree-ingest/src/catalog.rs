@@ -95,7 +95,11 @@ impl Catalog {
         skip_duplicates: bool,
     ) -> Result<Self> {
         // SPEC: lexicographic order of (split, key) as strings, so `test` sorts before `train`.
-        entries.sort_by(|a, b| (a.split.as_str(), &a.key).cmp(&(b.split.as_str(), &b.key)).then(a.source.cmp(&b.source)));
+        entries.sort_by(|a, b| {
+            (a.split.as_str(), &a.key)
+                .cmp(&(b.split.as_str(), &b.key))
+                .then(a.source.cmp(&b.source))
+        });
         let mut deduped: Vec<CatalogEntry> = Vec::with_capacity(entries.len());
         for e in entries {
             if let Some(prev) = deduped.last().filter(|p| p.key == e.key) {
@@ -109,7 +113,11 @@ impl Catalog {
                 if !skip_duplicates {
                     return Err(IngestError::bad(source, Some(&e.member), reason));
                 }
-                rejected.push(Rejected { source, member: Some(e.member.clone()), reason });
+                rejected.push(Rejected {
+                    source,
+                    member: Some(e.member.clone()),
+                    reason,
+                });
                 continue;
             }
             deduped.push(e);
@@ -123,11 +131,20 @@ impl Catalog {
                 return Err(IngestError::bad(
                     sources.get(e.source).cloned().unwrap_or_default(),
                     Some(&e.member),
-                    format!("key `{}` appears in both {} and {}", e.key, other.split.as_str(), e.split.as_str()),
+                    format!(
+                        "key `{}` appears in both {} and {}",
+                        e.key,
+                        other.split.as_str(),
+                        e.split.as_str()
+                    ),
                 ));
             }
         }
-        let by_member = deduped.iter().enumerate().map(|(i, e)| ((e.source, e.member.clone()), i)).collect();
+        let by_member = deduped
+            .iter()
+            .enumerate()
+            .map(|(i, e)| ((e.source, e.member.clone()), i))
+            .collect();
         Ok(Catalog {
             dataset: dataset.to_string(),
             classes,
@@ -170,7 +187,14 @@ mod tests {
     use super::*;
 
     fn entry(split: Split, key: &str, source: usize) -> CatalogEntry {
-        CatalogEntry { split, key: key.into(), labels: vec![0], source, member: key.into(), attributes: vec![] }
+        CatalogEntry {
+            split,
+            key: key.into(),
+            labels: vec![0],
+            source,
+            member: key.into(),
+            attributes: vec![],
+        }
     }
 
     #[test]
@@ -180,7 +204,11 @@ mod tests {
             vec!["a".into()],
             false,
             vec![],
-            vec![entry(Split::Train, "train/a/2.png", 0), entry(Split::Test, "test/a/9.png", 0), entry(Split::Train, "train/a/10.png", 0)],
+            vec![
+                entry(Split::Train, "train/a/2.png", 0),
+                entry(Split::Test, "test/a/9.png", 0),
+                entry(Split::Train, "train/a/10.png", 0),
+            ],
             vec![],
             &["in".into()],
             false,
@@ -193,12 +221,27 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_named_or_skipped() {
-        let entries = vec![entry(Split::Train, "train/a/1.png", 0), entry(Split::Train, "train/a/1.png", 1)];
+        let entries = vec![
+            entry(Split::Train, "train/a/1.png", 0),
+            entry(Split::Train, "train/a/1.png", 1),
+        ];
         let sources = ["one.tar".to_string(), "two.tar".to_string()];
-        let err = Catalog::new("t", vec!["a".into()], false, vec![], entries.clone(), vec![], &sources, false)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("two.tar") && err.contains("duplicate key `train/a/1.png`") && err.contains("one.tar"), "{err}");
+        let err = Catalog::new(
+            "t",
+            vec!["a".into()],
+            false,
+            vec![],
+            entries.clone(),
+            vec![],
+            &sources,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("two.tar") && err.contains("duplicate key `train/a/1.png`") && err.contains("one.tar"),
+            "{err}"
+        );
         let c = Catalog::new("t", vec!["a".into()], false, vec![], entries, vec![], &sources, true).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c.rejected.len(), 1);

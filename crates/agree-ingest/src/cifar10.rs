@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use agree_schema::ExperimentDir;
 
 use crate::{
-    Catalog, CatalogEntry, Result, Split,
-    imagefolder,
+    Catalog, CatalogEntry, Result, Split, imagefolder,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
     tree::InputTree,
@@ -22,8 +21,18 @@ use crate::{
 pub const RECORD_BYTES: usize = 1 + 3 * 32 * 32;
 
 /// The official class names, used when `batches.meta.txt` is absent.
-pub const CLASSES: [&str; 10] =
-    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+pub const CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
 
 fn batch_split(name: &str) -> Option<Split> {
     let file = name.rsplit('/').next().unwrap_or(name);
@@ -63,7 +72,11 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     let mut meta: Option<Vec<String>> = None;
     for (t, tree) in trees.iter().enumerate() {
         let (entries, sha256) = tree.scan(|p| batch_split(p).is_some() || p.ends_with("batches.meta.txt"))?;
-        sources.push(SourceInfo { path: tree.path().display().to_string(), sha256, url: None });
+        sources.push(SourceInfo {
+            path: tree.path().display().to_string(),
+            sha256,
+            url: None,
+        });
         for e in entries {
             let Some(content) = e.content else { continue };
             if e.path.ends_with("batches.meta.txt") {
@@ -75,7 +88,11 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                     .collect();
                 meta = Some(names);
             } else {
-                batches.push(Batch { source: t, member: e.path, bytes: content });
+                batches.push(Batch {
+                    source: t,
+                    member: e.path,
+                    bytes: content,
+                });
             }
         }
     }
@@ -103,7 +120,13 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 "short record {whole}: {} bytes where a record has {RECORD_BYTES}",
                 b.bytes.len() % RECORD_BYTES
             );
-            imagefolder::reject(&mut rejected, opts.on_error, source_name, &format!("{}#{whole:05}", b.member), reason)?;
+            imagefolder::reject(
+                &mut rejected,
+                opts.on_error,
+                source_name,
+                &format!("{}#{whole:05}", b.member),
+                reason,
+            )?;
         }
         for r in 0..whole {
             let label = b.bytes[r * RECORD_BYTES];
@@ -124,14 +147,29 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
         }
     }
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let catalog =
-        Catalog::new("cifar10", classes, false, vec![], entries, rejected, &names, opts.on_error == OnError::Skip)?;
+    let catalog = Catalog::new(
+        "cifar10",
+        classes,
+        false,
+        vec![],
+        entries,
+        rejected,
+        &names,
+        opts.on_error == OnError::Skip,
+    )?;
     let produce = |push: &mut dyn FnMut(Item) -> Result<()>| -> Result<()> {
         for b in &batches {
             for (r, record) in b.bytes.chunks_exact(RECORD_BYTES).enumerate() {
                 if let Some(index) = catalog.index_of(b.source, &format!("{}#{r:05}", b.member)) {
                     let pixels = planar_to_interleaved(&record[1..]);
-                    push(Item { index, payload: Payload::Rgb8 { width: 32, height: 32, pixels } })?;
+                    push(Item {
+                        index,
+                        payload: Payload::Rgb8 {
+                            width: 32,
+                            height: 32,
+                            pixels,
+                        },
+                    })?;
                 }
             }
         }
@@ -139,7 +177,6 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     };
     ingest_catalog(&catalog, &sources, produce, &ExperimentDir::new(out), opts)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -92,14 +92,26 @@ pub struct IngestArgs {
 
 /// Runs `agree ingest`.
 pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
-    let opts = IngestOptions { on_error: args.on_error, quiet, recorded_options: serde_json::Value::Null };
+    let opts = IngestOptions {
+        on_error: args.on_error,
+        quiet,
+        recorded_options: serde_json::Value::Null,
+    };
     if args.format == Format::Scores {
         let [file] = args.inputs.as_slice() else {
-            return Err(IngestError::Dataset { path: args.out.clone(), reason: "scores takes exactly one input file".into() });
+            return Err(IngestError::Dataset {
+                path: args.out.clone(),
+                reason: "scores takes exactly one input file".into(),
+            });
         };
         let s = scores::import(file, &args.out, args.name.as_deref())?;
         if !quiet {
-            println!("imported {} rows, columns {} → {}", s.rows, s.columns.join(", "), s.path.display());
+            println!(
+                "imported {} rows, columns {} → {}",
+                s.rows,
+                s.columns.join(", "),
+                s.path.display()
+            );
         }
         return Ok(());
     }
@@ -129,7 +141,10 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
     if args.format != Format::Synthetic && inputs.is_empty() {
         return Err(IngestError::Dataset {
             path: args.out.clone(),
-            reason: format!("{} needs an input folder or archive (or --download)", args.format.name()),
+            reason: format!(
+                "{} needs an input folder or archive (or --download)",
+                args.format.name()
+            ),
         });
     }
     let mut summary = match args.format {
@@ -138,7 +153,12 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
         Format::KthTips2b => kth_tips2b::ingest(&inputs, &args.out, &opts)?,
         Format::Voc => voc::ingest(&inputs, &args.out, &opts)?,
         Format::Synthetic => {
-            let config = SyntheticConfig { seed: args.seed, train: args.train, test: args.test, size: args.size };
+            let config = SyntheticConfig {
+                seed: args.seed,
+                train: args.train,
+                test: args.test,
+                size: args.size,
+            };
             synthetic::ingest(&config, &args.out, &opts)?
         }
         Format::Scores => unreachable!("handled above"),
@@ -155,7 +175,11 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
 fn record_urls(summary: &mut IngestSummary, fetched: &[download::Fetched]) -> Result<()> {
     for s in summary.manifest.sources.iter_mut() {
         if let Some(f) = fetched.iter().find(|f| f.path.display().to_string() == s.path) {
-            *s = SourceInfo { path: s.path.clone(), sha256: Some(f.sha256.clone()), url: Some(f.url.clone()) };
+            *s = SourceInfo {
+                path: s.path.clone(),
+                sha256: Some(f.sha256.clone()),
+                url: Some(f.url.clone()),
+            };
         }
     }
     if let Some(manifest_path) = summary.written.iter().find(|p| p.ends_with("manifest.json")) {

@@ -106,7 +106,11 @@ fn verify(url: &str, checksum: Checksum, override_sha256: Option<&str>, sha: &st
         reason: format!("{kind} mismatch: expected {want}, got {got}"),
     };
     if let Some(want) = override_sha256 {
-        return if want.eq_ignore_ascii_case(sha) { Ok(()) } else { Err(mismatch("SHA-256", want, sha)) };
+        return if want.eq_ignore_ascii_case(sha) {
+            Ok(())
+        } else {
+            Err(mismatch("SHA-256", want, sha))
+        };
     }
     match checksum {
         Checksum::Sha256(want) if !want.eq_ignore_ascii_case(sha) => Err(mismatch("SHA-256", want, sha)),
@@ -129,14 +133,28 @@ pub fn fetch(
     if dest.exists() {
         let (sha, md5) = file_digests(&dest)?;
         if verify(url, remote.checksum, override_sha256, &sha, &md5).is_ok() {
-            return Ok(Fetched { path: dest, url: url.to_string(), sha256: sha });
+            return Ok(Fetched {
+                path: dest,
+                url: url.to_string(),
+                sha256: sha,
+            });
         }
     }
     let tmp = AtomicPath::new(&dest)?;
-    let response = ureq::get(url).call().map_err(|e| IngestError::Download { url: url.into(), reason: e.to_string() })?;
-    let total: Option<u64> =
-        response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total.unwrap_or(0)) };
+    let response = ureq::get(url).call().map_err(|e| IngestError::Download {
+        url: url.into(),
+        reason: e.to_string(),
+    })?;
+    let total: Option<u64> = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total.unwrap_or(0))
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("download {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -147,7 +165,10 @@ pub fn fetch(
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = body.read(&mut buf).map_err(|e| IngestError::Download { url: url.into(), reason: e.to_string() })?;
+        let n = body.read(&mut buf).map_err(|e| IngestError::Download {
+            url: url.into(),
+            reason: e.to_string(),
+        })?;
         if n == 0 {
             break;
         }
@@ -165,7 +186,11 @@ pub fn fetch(
         eprintln!("note: {url} publishes no checksum; downloaded SHA-256 is {sha} (pin it with --sha256)");
     }
     let path = tmp.commit()?;
-    Ok(Fetched { path, url: url.to_string(), sha256: sha })
+    Ok(Fetched {
+        path,
+        url: url.to_string(),
+        sha256: sha,
+    })
 }
 
 #[cfg(test)]
@@ -183,7 +208,9 @@ mod tests {
 
     #[test]
     fn verification_names_both_checksums() {
-        let err = verify("u", Checksum::Sha256("aa"), None, "bb", "cc").unwrap_err().to_string();
+        let err = verify("u", Checksum::Sha256("aa"), None, "bb", "cc")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected aa, got bb"), "{err}");
         assert!(verify("u", Checksum::Md5("cc"), None, "bb", "cc").is_ok());
         assert!(verify("u", Checksum::Md5("cc"), Some("bb"), "bb", "xx").is_ok());

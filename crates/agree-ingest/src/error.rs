@@ -11,7 +11,11 @@ pub enum IngestError {
     Io { path: PathBuf, source: std::io::Error },
     /// An input file (or a member/record inside it) is not what the format expects.
     #[error("{path}{}: {reason}", member.as_ref().map(|m| format!(" [{m}]")).unwrap_or_default())]
-    BadInput { path: PathBuf, member: Option<String>, reason: String },
+    BadInput {
+        path: PathBuf,
+        member: Option<String>,
+        reason: String,
+    },
     /// The dataset as a whole is unusable (no images, no classes, …).
     #[error("{path}: {reason}")]
     Dataset { path: PathBuf, reason: String },
@@ -20,7 +24,10 @@ pub enum IngestError {
     Table(#[from] agree_schema::TableFileError),
     /// Arrow failed to build a batch.
     #[error("building {table}: {source}")]
-    Arrow { table: &'static str, source: arrow::error::ArrowError },
+    Arrow {
+        table: &'static str,
+        source: arrow::error::ArrowError,
+    },
     /// A download failed or did not match its pinned checksum.
     #[error("download {url}: {reason}")]
     Download { url: String, reason: String },
@@ -29,11 +36,18 @@ pub enum IngestError {
 impl IngestError {
     /// A bad-input error about `path` (and optionally a member inside it).
     pub fn bad(path: impl Into<PathBuf>, member: Option<&str>, reason: impl Into<String>) -> Self {
-        IngestError::BadInput { path: path.into(), member: member.map(str::to_string), reason: reason.into() }
+        IngestError::BadInput {
+            path: path.into(),
+            member: member.map(str::to_string),
+            reason: reason.into(),
+        }
     }
     /// A file-system error about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IngestError::Io { path: path.into(), source }
+        IngestError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -49,11 +49,19 @@ fn place(path: &str) -> Option<std::result::Result<Placement, String>> {
         if let Some(split) = split_of(comps[n - 3]) {
             let root = comps[..n - 3].join("/");
             let key = comps[n - 3..].join("/");
-            return Some(Ok(Placement { root, split, class: comps[n - 2].to_string(), key }));
+            return Some(Ok(Placement {
+                root,
+                split,
+                class: comps[n - 2].to_string(),
+                key,
+            }));
         }
     }
     // Directly in a split folder, or nested deeper than a class folder.
-    comps.iter().position(|c| split_of(c).is_some()).map(|_| Err("not inside a class folder (expected SPLIT/CLASS/FILE)".to_string()))
+    comps
+        .iter()
+        .position(|c| split_of(c).is_some())
+        .map(|_| Err("not inside a class folder (expected SPLIT/CLASS/FILE)".to_string()))
 }
 
 /// Builds the catalog of one or more ImageFolder trees.
@@ -65,7 +73,11 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
     for (t, tree) in trees.iter().enumerate() {
         let (entries, sha256) = tree.scan(|_| false)?;
         let tree_name = tree.path().display().to_string();
-        sources.push(SourceInfo { path: tree_name.clone(), sha256, url: None });
+        sources.push(SourceInfo {
+            path: tree_name.clone(),
+            sha256,
+            url: None,
+        });
         let mut roots = BTreeSet::new();
         for e in entries {
             if is_hidden(&e.path) {
@@ -85,7 +97,13 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
                 Some(Ok(p)) => {
                     let dir = e.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
                     if !has_image_extension(&e.path) {
-                        reject(&mut rejected, on_error, &tree_name, &e.path, "not an image file (unknown extension)".into())?;
+                        reject(
+                            &mut rejected,
+                            on_error,
+                            &tree_name,
+                            &e.path,
+                            "not an image file (unknown extension)".into(),
+                        )?;
                         continue;
                     }
                     class_dirs.insert((t, dir), true);
@@ -99,14 +117,24 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
                 path: tree.path().to_path_buf(),
                 reason: format!(
                     "more than one dataset root holds split folders: {}",
-                    roots.iter().map(|r| if r.is_empty() { "." } else { r }).collect::<Vec<_>>().join(", ")
+                    roots
+                        .iter()
+                        .map(|r| if r.is_empty() { "." } else { r })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
         }
     }
     for ((t, dir), has_images) in &class_dirs {
         if !has_images {
-            reject(&mut rejected, on_error, &sources[*t].path, dir, "empty class folder".into())?;
+            reject(
+                &mut rejected,
+                on_error,
+                &sources[*t].path,
+                dir,
+                "empty class folder".into(),
+            )?;
         }
     }
     if raw.is_empty() {
@@ -116,7 +144,12 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
             reason: "no images in the ImageFolder layout ROOT/{train,val,test}/CLASS/FILE".into(),
         });
     }
-    let classes: Vec<String> = raw.iter().map(|(_, p, _)| p.class.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let classes: Vec<String> = raw
+        .iter()
+        .map(|(_, p, _)| p.class.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let entries = raw
         .into_iter()
         .map(|(t, p, member)| CatalogEntry {
@@ -129,7 +162,16 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
         })
         .collect();
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let catalog = Catalog::new(dataset, classes, false, vec![], entries, rejected, &names, on_error == OnError::Skip)?;
+    let catalog = Catalog::new(
+        dataset,
+        classes,
+        false,
+        vec![],
+        entries,
+        rejected,
+        &names,
+        on_error == OnError::Skip,
+    )?;
     Ok((catalog, sources))
 }
 
@@ -143,20 +185,42 @@ pub(crate) fn reject(
     if on_error == OnError::Fail {
         return Err(IngestError::bad(source, Some(member), reason));
     }
-    rejected.push(Rejected { source: source.to_string(), member: Some(member.to_string()), reason });
+    rejected.push(Rejected {
+        source: source.to_string(),
+        member: Some(member.to_string()),
+        reason,
+    });
     Ok(())
 }
 
-/// Streams every catalogued file of `trees` into the pipeline.
-pub(crate) fn stream_trees(catalog: &Catalog, trees: &[InputTree], push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+/// Streams every catalogued file of `trees` into the pipeline: directories in
+/// `sample_id` order (so the table's rows are in id order), archives in stored order.
+pub(crate) fn stream_trees(
+    catalog: &Catalog,
+    trees: &[InputTree],
+    push: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
     for (t, tree) in trees.iter().enumerate() {
-        tree.stream(
-            |path| catalog.index_of(t, path).is_some(),
-            |path, bytes| match catalog.index_of(t, path) {
-                Some(index) => push(Item { index, payload: Payload::Encoded(bytes) }),
-                None => Ok(()),
-            },
-        )?;
+        if tree.is_archive() {
+            tree.stream(
+                |path| catalog.index_of(t, path).is_some(),
+                |path, bytes| match catalog.index_of(t, path) {
+                    Some(index) => push(Item {
+                        index,
+                        payload: Payload::Encoded(bytes),
+                    }),
+                    None => Ok(()),
+                },
+            )?;
+        }
+    }
+    for (index, entry) in catalog.entries.iter().enumerate() {
+        if let Some(tree) = trees.get(entry.source).filter(|t| !t.is_archive()) {
+            push(Item {
+                index,
+                payload: Payload::Encoded(tree.read_file(&entry.member)?),
+            })?;
+        }
     }
     Ok(())
 }
@@ -165,7 +229,13 @@ pub(crate) fn stream_trees(catalog: &Catalog, trees: &[InputTree], push: &mut dy
 pub fn ingest(dataset: &str, inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
     let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
     let (catalog, sources) = catalog(dataset, &trees, opts.on_error)?;
-    ingest_catalog(&catalog, &sources, |push| stream_trees(&catalog, &trees, push), &ExperimentDir::new(out), opts)
+    ingest_catalog(
+        &catalog,
+        &sources,
+        |push| stream_trees(&catalog, &trees, push),
+        &ExperimentDir::new(out),
+        opts,
+    )
 }
 
 #[cfg(test)]
@@ -175,7 +245,10 @@ mod tests {
     #[test]
     fn places_files_by_split_and_class() {
         let p = place("cifar10/train/cat/0001.jpg").unwrap().unwrap();
-        assert_eq!((p.root.as_str(), p.split, p.class.as_str(), p.key.as_str()), ("cifar10", Split::Train, "cat", "train/cat/0001.jpg"));
+        assert_eq!(
+            (p.root.as_str(), p.split, p.class.as_str(), p.key.as_str()),
+            ("cifar10", Split::Train, "cat", "train/cat/0001.jpg")
+        );
         let v = place("val/n01440764/x.JPEG").unwrap().unwrap();
         assert_eq!((v.root.as_str(), v.split), ("", Split::Test));
         assert!(place("README.txt").is_none());

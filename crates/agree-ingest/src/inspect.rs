@@ -35,7 +35,9 @@ pub fn format_name(format: ImageFormat) -> &'static str {
 /// Whether a file name has an image extension this crate decodes.
 pub fn has_image_extension(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"].iter().any(|ext| lower.ends_with(ext))
+    [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// Decodes `bytes` fully (so truncated or corrupt data is caught) and reports its
@@ -44,8 +46,9 @@ pub fn inspect_encoded(bytes: &[u8]) -> Result<ImageInfo, String> {
     if bytes.is_empty() {
         return Err("empty file".into());
     }
-    let reader =
-        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| format!("unreadable image: {e}"))?;
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("unreadable image: {e}"))?;
     let Some(format) = reader.format() else {
         return Err("not an image (unrecognised content)".into());
     };
@@ -53,12 +56,20 @@ pub fn inspect_encoded(bytes: &[u8]) -> Result<ImageInfo, String> {
     if format_str == "other" {
         return Err(format!("unsupported image format {format:?}"));
     }
-    let img = reader.decode().map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
+    let img = reader
+        .decode()
+        .map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
     if img.width() == 0 || img.height() == 0 {
         return Err("zero-sized image".into());
     }
     let (channels, bit_depth) = layout(img.color());
-    Ok(ImageInfo { width: img.width(), height: img.height(), channels, bit_depth, format: format_str })
+    Ok(ImageInfo {
+        width: img.width(),
+        height: img.height(),
+        channels,
+        bit_depth,
+        format: format_str,
+    })
 }
 
 /// Validates raw interleaved RGB bytes of the given size.
@@ -68,9 +79,18 @@ pub fn inspect_rgb8(width: u32, height: u32, pixels: &[u8]) -> Result<ImageInfo,
         return Err("zero-sized image".into());
     }
     if pixels.len() != expected {
-        return Err(format!("raw RGB image of {width}x{height} needs {expected} bytes, found {}", pixels.len()));
+        return Err(format!(
+            "raw RGB image of {width}x{height} needs {expected} bytes, found {}",
+            pixels.len()
+        ));
     }
-    Ok(ImageInfo { width, height, channels: 3, bit_depth: 8, format: "rgb8" })
+    Ok(ImageInfo {
+        width,
+        height,
+        channels: 3,
+        bit_depth: 8,
+        format: "rgb8",
+    })
 }
 
 fn layout(color: ColorType) -> (u8, u8) {
@@ -93,7 +113,16 @@ mod tests {
     #[test]
     fn reads_size_and_layout() {
         let info = inspect_encoded(&png(5, 3)).unwrap();
-        assert_eq!(info, ImageInfo { width: 5, height: 3, channels: 3, bit_depth: 8, format: "png" });
+        assert_eq!(
+            info,
+            ImageInfo {
+                width: 5,
+                height: 3,
+                channels: 3,
+                bit_depth: 8,
+                format: "png"
+            }
+        );
         let mut out = Cursor::new(Vec::new());
         image::ImageBuffer::<image::Luma<u16>, _>::from_fn(2, 2, |x, _| image::Luma([x as u16 * 1000]))
             .write_to(&mut out, ImageFormat::Png)
@@ -107,7 +136,11 @@ mod tests {
         let full = png(16, 16);
         let err = inspect_encoded(&full[..full.len() / 2]).unwrap_err();
         assert!(err.contains("corrupt or truncated png"), "{err}");
-        assert!(inspect_encoded(b"hello, this is text").unwrap_err().contains("not an image"));
+        assert!(
+            inspect_encoded(b"hello, this is text")
+                .unwrap_err()
+                .contains("not an image")
+        );
         assert!(inspect_encoded(b"").unwrap_err().contains("empty"));
         assert!(inspect_rgb8(2, 2, &[0; 11]).unwrap_err().contains("needs 12 bytes"));
     }

@@ -53,7 +53,12 @@ pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
         3 | 6 | 9 => "side",
         _ => "ambient",
     };
-    Ok(KthName { scale, image, rotation, illumination })
+    Ok(KthName {
+        scale,
+        image,
+        rotation,
+        illumination,
+    })
 }
 
 /// Ingests KTH-TIPS2-b trees into `out`.
@@ -65,7 +70,11 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     for (t, tree) in trees.iter().enumerate() {
         let (entries, sha256) = tree.scan(|_| false)?;
         let name = tree.path().display().to_string();
-        sources.push(SourceInfo { path: name.clone(), sha256, url: None });
+        sources.push(SourceInfo {
+            path: name.clone(),
+            sha256,
+            url: None,
+        });
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             let comps: Vec<&str> = e.path.split('/').collect();
             let n = comps.len();
@@ -73,13 +82,30 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 continue;
             }
             if !has_image_extension(comps[n - 1]) {
-                reject(&mut rejected, opts.on_error, &name, &e.path, "not an image file (unknown extension)".into())?;
+                reject(
+                    &mut rejected,
+                    opts.on_error,
+                    &name,
+                    &e.path,
+                    "not an image file (unknown extension)".into(),
+                )?;
                 continue;
             }
             match parse_name(comps[n - 1]) {
                 Ok(parsed) => {
-                    let split = if comps[n - 2] == "sample_c" { Split::Test } else { Split::Train };
-                    raw.push((t, comps[n - 3].to_string(), split, comps[n - 3..].join("/"), e.path.clone(), parsed));
+                    let split = if comps[n - 2] == "sample_c" {
+                        Split::Test
+                    } else {
+                        Split::Train
+                    };
+                    raw.push((
+                        t,
+                        comps[n - 3].to_string(),
+                        split,
+                        comps[n - 3..].join("/"),
+                        e.path.clone(),
+                        parsed,
+                    ));
                 }
                 Err(reason) => reject(&mut rejected, opts.on_error, &name, &e.path, reason)?,
             }
@@ -91,7 +117,12 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             reason: "no KTH-TIPS2-b images (MATERIAL/sample_X/*.png) found".into(),
         });
     }
-    let classes: Vec<String> = raw.iter().map(|r| r.1.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let classes: Vec<String> = raw
+        .iter()
+        .map(|r| r.1.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let entries = raw
         .into_iter()
         .map(|(t, material, split, key, member, parsed)| CatalogEntry {
@@ -109,9 +140,23 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
         .collect();
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
     let attrs = vec!["scale".into(), "rotation".into(), "illumination".into()];
-    let catalog =
-        Catalog::new("kth-tips2b", classes, false, attrs, entries, rejected, &names, opts.on_error == OnError::Skip)?;
-    ingest_catalog(&catalog, &sources, |push| stream_trees(&catalog, &trees, push), &ExperimentDir::new(out), opts)
+    let catalog = Catalog::new(
+        "kth-tips2b",
+        classes,
+        false,
+        attrs,
+        entries,
+        rejected,
+        &names,
+        opts.on_error == OnError::Skip,
+    )?;
+    ingest_catalog(
+        &catalog,
+        &sources,
+        |push| stream_trees(&catalog, &trees, push),
+        &ExperimentDir::new(out),
+        opts,
+    )
 }
 
 #[cfg(test)]
@@ -121,10 +166,22 @@ mod tests {
     #[test]
     fn names_decode_to_attributes() {
         let n = parse_name("22a-scale_10_im_11_col.png").unwrap();
-        assert_eq!(n, KthName { scale: 10, image: 11, rotation: "right", illumination: "ambient" });
+        assert_eq!(
+            n,
+            KthName {
+                scale: 10,
+                image: 11,
+                rotation: "right",
+                illumination: "ambient"
+            }
+        );
         let n = parse_name("1b-scale_2_im_8_col.png").unwrap();
         assert_eq!((n.rotation, n.illumination), ("left", "top"));
         assert!(parse_name("foo.png").is_err());
-        assert!(parse_name("1b-scale_2_im_13_col.png").unwrap_err().contains("outside 1..12"));
+        assert!(
+            parse_name("1b-scale_2_im_13_col.png")
+                .unwrap_err()
+                .contains("outside 1..12")
+        );
     }
 }

@@ -52,7 +52,11 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { on_error: OnError::Fail, quiet: true, recorded_options: serde_json::Value::Null }
+        IngestOptions {
+            on_error: OnError::Fail,
+            quiet: true,
+            recorded_options: serde_json::Value::Null,
+        }
     }
 }
 
@@ -116,7 +120,10 @@ where
     let source_name = |i: usize| sources.get(i).map(|s| s.path.clone()).unwrap_or_default();
     if catalog.is_empty() {
         let where_ = sources.first().map(|s| s.path.clone()).unwrap_or_default();
-        return Err(IngestError::Dataset { path: where_.into(), reason: "no images found".into() });
+        return Err(IngestError::Dataset {
+            path: where_.into(),
+            reason: "no images found".into(),
+        });
     }
     let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
         path: out.samples(),
@@ -127,11 +134,18 @@ where
     let props = writer_properties()
         .set_column_compression(ColumnPath::from("image"), Compression::UNCOMPRESSED)
         .set_column_dictionary_enabled(ColumnPath::from("image"), false)
-        .set_column_statistics_enabled(ColumnPath::from("image"), parquet::file::properties::EnabledStatistics::None)
+        .set_column_statistics_enabled(
+            ColumnPath::from("image"),
+            parquet::file::properties::EnabledStatistics::None,
+        )
         .build();
     let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
 
-    let progress = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(catalog.len() as u64) };
+    let progress = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(catalog.len() as u64)
+    };
     progress.set_style(
         ProgressStyle::with_template("ingest {bar:40} {pos}/{len} images  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -261,7 +275,9 @@ where
     };
     written.push(samples_path);
 
-    let kept: Vec<usize> = (0..catalog.len()).filter(|i| dropped.binary_search(i).is_err()).collect();
+    let kept: Vec<usize> = (0..catalog.len())
+        .filter(|i| dropped.binary_search(i).is_err())
+        .collect();
     let attributes_path = out.attributes();
     if catalog.attribute_names.is_empty() {
         remove_stale(&attributes_path)?;
@@ -272,7 +288,11 @@ where
     let mut rejects: Vec<Rejected> = catalog.rejected.clone();
     rejects.extend(stream_rejects.iter().map(|(i, reason)| {
         let e = &catalog.entries[*i];
-        Rejected { source: source_name(e.source), member: Some(e.member.clone()), reason: reason.clone() }
+        Rejected {
+            source: source_name(e.source),
+            member: Some(e.member.clone()),
+            reason: reason.clone(),
+        }
     }));
     if rejects.is_empty() {
         remove_stale(&out.rejects())?;
@@ -310,11 +330,18 @@ where
         options: opts.recorded_options.clone(),
     };
     written.push(manifest.write(&out.manifest())?);
-    Ok(IngestSummary { manifest, seconds: start.elapsed().as_secs_f64(), written })
+    Ok(IngestSummary {
+        manifest,
+        seconds: start.elapsed().as_secs_f64(),
+        written,
+    })
 }
 
 fn cancelled() -> IngestError {
-    IngestError::Dataset { path: PathBuf::new(), reason: "ingest cancelled".into() }
+    IngestError::Dataset {
+        path: PathBuf::new(),
+        reason: "ingest cancelled".into(),
+    }
 }
 
 fn payload_bytes(p: &Payload) -> &[u8] {
@@ -372,7 +399,8 @@ impl Default for SampleBatch {
             split: StringBuilder::new(),
             key: StringBuilder::new(),
             label: Int32Builder::new(),
-            labels: ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new_list_field(DataType::Int32, true))),
+            labels: ListBuilder::new(Int32Builder::new())
+                .with_field(Arc::new(Field::new_list_field(DataType::Int32, true))),
             class_name: StringBuilder::new(),
             width: Int32Builder::new(),
             height: Int32Builder::new(),
@@ -438,13 +466,19 @@ impl SampleBatch {
         ];
         self.rows = 0;
         self.bytes = 0;
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow { table: "samples", source })
+        RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
+            table: "samples",
+            source,
+        })
     }
 }
 
 /// Rewrites the staged samples file with dense ids after rejections.
 fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize]) -> Result<PathBuf> {
-    let samples_contract = contract("samples").map_err(|e| IngestError::Dataset { path: out.samples(), reason: e.to_string() })?;
+    let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
+        path: out.samples(),
+        reason: e.to_string(),
+    })?;
     let file = std::fs::File::open(staged).map_err(|e| IngestError::io(staged, e))?;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
@@ -462,12 +496,16 @@ fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize]) ->
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| IngestError::bad(staged, None, "sample_id is not int64"))?;
-        let renumbered: Int64Array =
-            ids.iter().map(|v| v.map(|old| old - dropped.partition_point(|&d| (d as i64) < old) as i64)).collect();
+        let renumbered: Int64Array = ids
+            .iter()
+            .map(|v| v.map(|old| old - dropped.partition_point(|&d| (d as i64) < old) as i64))
+            .collect();
         let mut columns = batch.columns().to_vec();
         columns[0] = Arc::new(renumbered);
-        let batch = RecordBatch::try_new(schema.clone(), columns)
-            .map_err(|source| IngestError::Arrow { table: "samples", source })?;
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
+            table: "samples",
+            source,
+        })?;
         writer.write(&batch)?;
         if writer.in_progress_size() >= ROW_GROUP_BYTES {
             writer.flush()?;
@@ -482,8 +520,10 @@ fn write_attributes(
     final_id: &dyn Fn(usize) -> usize,
     out: &ExperimentDir,
 ) -> Result<PathBuf> {
-    let attrs_contract =
-        contract("attributes").map_err(|e| IngestError::Dataset { path: out.attributes(), reason: e.to_string() })?;
+    let attrs_contract = contract("attributes").map_err(|e| IngestError::Dataset {
+        path: out.attributes(),
+        reason: e.to_string(),
+    })?;
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     let mut ids = Int64Builder::with_capacity(kept.len());
@@ -492,20 +532,30 @@ fn write_attributes(
     }
     columns.push(Arc::new(ids.finish()));
     for (col, name) in catalog.attribute_names.iter().enumerate() {
-        let values = kept.iter().map(|&i| catalog.entries[i].attributes.get(col).and_then(Option::as_ref));
+        let values = kept
+            .iter()
+            .map(|&i| catalog.entries[i].attributes.get(col).and_then(Option::as_ref));
         let first = values.clone().flatten().next();
         let (array, dtype): (ArrayRef, DataType) = match first {
             Some(Attribute::Int(_)) => {
                 let mut b = Int32Builder::new();
                 for v in values {
-                    b.append_option(if let Some(Attribute::Int(x)) = v { Some(*x) } else { None });
+                    b.append_option(if let Some(Attribute::Int(x)) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    });
                 }
                 (Arc::new(b.finish()), DataType::Int32)
             }
             Some(Attribute::Text(_)) => {
                 let mut b = StringBuilder::new();
                 for v in values {
-                    b.append_option(if let Some(Attribute::Text(x)) = v { Some(x.as_str()) } else { None });
+                    b.append_option(if let Some(Attribute::Text(x)) = v {
+                        Some(x.as_str())
+                    } else {
+                        None
+                    });
                 }
                 (Arc::new(b.finish()), DataType::Utf8)
             }
@@ -525,9 +575,10 @@ fn write_attributes(
         fields.push(Field::new(name, dtype, nullable));
         columns.push(array);
     }
-    let schema = attrs_contract
-        .schema_with(&fields)
-        .map_err(|e| IngestError::Dataset { path: out.attributes(), reason: e.to_string() })?;
+    let schema = attrs_contract.schema_with(&fields).map_err(|e| IngestError::Dataset {
+        path: out.attributes(),
+        reason: e.to_string(),
+    })?;
     // schema_with orders contract columns first; reorder the arrays to match.
     let ordered: Vec<ArrayRef> = schema
         .fields()
@@ -541,15 +592,20 @@ fn write_attributes(
             }
         })
         .collect();
-    let batch =
-        RecordBatch::try_new(schema.clone(), ordered).map_err(|source| IngestError::Arrow { table: "attributes", source })?;
+    let batch = RecordBatch::try_new(schema.clone(), ordered).map_err(|source| IngestError::Arrow {
+        table: "attributes",
+        source,
+    })?;
     let mut writer = TableWriter::create(out.attributes(), attrs_contract, schema)?;
     writer.write(&batch)?;
     Ok(writer.finish()?)
 }
 
 fn write_rejects(rejects: &[Rejected], out: &ExperimentDir) -> Result<PathBuf> {
-    let c = contract("rejects").map_err(|e| IngestError::Dataset { path: out.rejects(), reason: e.to_string() })?;
+    let c = contract("rejects").map_err(|e| IngestError::Dataset {
+        path: out.rejects(),
+        reason: e.to_string(),
+    })?;
     let mut source = StringBuilder::new();
     let mut member = StringBuilder::new();
     let mut reason = StringBuilder::new();
@@ -560,9 +616,16 @@ fn write_rejects(rejects: &[Rejected], out: &ExperimentDir) -> Result<PathBuf> {
     }
     let batch = RecordBatch::try_new(
         c.schema(),
-        vec![Arc::new(source.finish()), Arc::new(member.finish()), Arc::new(reason.finish())],
+        vec![
+            Arc::new(source.finish()),
+            Arc::new(member.finish()),
+            Arc::new(reason.finish()),
+        ],
     )
-    .map_err(|source| IngestError::Arrow { table: "rejects", source })?;
+    .map_err(|source| IngestError::Arrow {
+        table: "rejects",
+        source,
+    })?;
     let mut writer = TableWriter::create(out.rejects(), c, c.schema())?;
     writer.write(&batch)?;
     Ok(writer.finish()?)
@@ -575,13 +638,21 @@ pub(crate) fn read_sample_keys(out: &ExperimentDir) -> Result<Vec<(i64, String, 
     for b in batches {
         let col = |name: &str| b.column_by_name(name).cloned();
         let (Some(ids), Some(splits), Some(keys)) = (col("sample_id"), col("split"), col("key")) else {
-            return Err(IngestError::bad(out.samples(), None, "missing sample_id/split/key columns"));
+            return Err(IngestError::bad(
+                out.samples(),
+                None,
+                "missing sample_id/split/key columns",
+            ));
         };
         let ids = ids.as_any().downcast_ref::<Int64Array>().cloned();
         let splits = splits.as_any().downcast_ref::<arrow::array::StringArray>().cloned();
         let keys = keys.as_any().downcast_ref::<arrow::array::StringArray>().cloned();
         let (Some(ids), Some(splits), Some(keys)) = (ids, splits, keys) else {
-            return Err(IngestError::bad(out.samples(), None, "sample_id/split/key have unexpected types"));
+            return Err(IngestError::bad(
+                out.samples(),
+                None,
+                "sample_id/split/key have unexpected types",
+            ));
         };
         for i in 0..b.num_rows() {
             rows.push((ids.value(i), splits.value(i).to_string(), keys.value(i).to_string()));

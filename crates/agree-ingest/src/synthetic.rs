@@ -23,8 +23,9 @@ use crate::{
 };
 
 /// Class names in label order (sorted, as folder names would be).
-pub const CLASSES: [&str; 10] =
-    ["checker", "cross", "diagonal", "disk", "hstripes", "ring", "square", "triangle", "two_dots", "vstripes"];
+pub const CLASSES: [&str; 10] = [
+    "checker", "cross", "diagonal", "disk", "hstripes", "ring", "square", "triangle", "two_dots", "vstripes",
+];
 
 /// Generator settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,7 +42,12 @@ pub struct SyntheticConfig {
 
 impl Default for SyntheticConfig {
     fn default() -> Self {
-        SyntheticConfig { seed: 0, train: 5000, test: 1000, size: 32 }
+        SyntheticConfig {
+            seed: 0,
+            train: 5000,
+            test: 1000,
+            size: 32,
+        }
     }
 }
 
@@ -94,8 +100,18 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
     // difficulty erodes.
     let bg_level = rng.random_range(0.2..0.8);
     let contrast = 0.55 * (1.0 - 0.7 * d) + 0.05;
-    let sign = if bg_level + contrast <= 1.0 && (bg_level - contrast < 0.0 || rng.random::<bool>()) { 1.0 } else { -1.0 };
-    let tint = |rng: &mut ChaCha8Rng| [rng.random_range(-0.1..0.1), rng.random_range(-0.1..0.1), rng.random_range(-0.1..0.1)];
+    let sign = if bg_level + contrast <= 1.0 && (bg_level - contrast < 0.0 || rng.random::<bool>()) {
+        1.0
+    } else {
+        -1.0
+    };
+    let tint = |rng: &mut ChaCha8Rng| {
+        [
+            rng.random_range(-0.1..0.1),
+            rng.random_range(-0.1..0.1),
+            rng.random_range(-0.1..0.1),
+        ]
+    };
     let bg_tint = tint(&mut rng);
     let fg_tint = tint(&mut rng);
     let bg: [f64; 3] = std::array::from_fn(|c| bg_level + bg_tint[c]);
@@ -123,8 +139,12 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
             let (fx, fy) = (f * theta.cos() / sf, f * theta.sin() / sf);
             let amp = 1.0 / f;
             total += amp;
-            let xs: Vec<(f64, f64)> = (0..s).map(|x| (std::f64::consts::TAU * fx * x as f64 + ph).sin_cos()).collect();
-            let ys: Vec<(f64, f64)> = (0..s).map(|y| (std::f64::consts::TAU * fy * y as f64).sin_cos()).collect();
+            let xs: Vec<(f64, f64)> = (0..s)
+                .map(|x| (std::f64::consts::TAU * fx * x as f64 + ph).sin_cos())
+                .collect();
+            let ys: Vec<(f64, f64)> = (0..s)
+                .map(|y| (std::f64::consts::TAU * fy * y as f64).sin_cos())
+                .collect();
             for (y, &(sy, cy_)) in ys.iter().enumerate() {
                 for (x, &(sx, cx_)) in xs.iter().enumerate() {
                     noise[y * s + x] += amp * (sx * cy_ + cx_ * sy);
@@ -169,7 +189,11 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
         }
         *px = image::Rgb(rgb.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
     }
-    SyntheticSample { image, label, difficulty: d }
+    SyntheticSample {
+        image,
+        label,
+        difficulty: d,
+    }
 }
 
 /// The catalog key of a sample.
@@ -180,10 +204,16 @@ fn key(split: Split, label: usize, index: usize) -> String {
 /// Generates the dataset into `out` (PNG-encoded images, `difficulty` attribute).
 pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
     if config.size < 8 {
-        return Err(IngestError::Dataset { path: out.to_path_buf(), reason: format!("--size {} is below 8 pixels", config.size) });
+        return Err(IngestError::Dataset {
+            path: out.to_path_buf(),
+            reason: format!("--size {} is below 8 pixels", config.size),
+        });
     }
     if config.train + config.test == 0 {
-        return Err(IngestError::Dataset { path: out.to_path_buf(), reason: "no samples requested".into() });
+        return Err(IngestError::Dataset {
+            path: out.to_path_buf(),
+            reason: "no samples requested".into(),
+        });
     }
     let splits = [(Split::Train, config.train), (Split::Test, config.test)];
     // The difficulty is needed in the catalog before rendering: draw it exactly as
@@ -206,15 +236,32 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
         }
     }
     let classes = CLASSES.iter().map(|s| s.to_string()).collect();
-    let source = SourceInfo { path: format!("synthetic:seed={}", config.seed), sha256: None, url: None };
-    let catalog =
-        Catalog::new("synthetic", classes, false, vec!["difficulty".into()], entries, vec![], &[source.path.clone()], false)?;
+    let source = SourceInfo {
+        path: format!("synthetic:seed={}", config.seed),
+        sha256: None,
+        url: None,
+    };
+    let catalog = Catalog::new(
+        "synthetic",
+        classes,
+        false,
+        vec!["difficulty".into()],
+        entries,
+        vec![],
+        &[source.path.clone()],
+        false,
+    )?;
     // Render in catalog (sample_id) order so the table's rows are in id order.
     let order: Vec<(Split, usize)> = catalog
         .entries
         .iter()
         .map(|e| {
-            let index = e.key.rsplit('/').next().and_then(|f| f.trim_end_matches(".png").parse().ok()).unwrap_or(0);
+            let index = e
+                .key
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.trim_end_matches(".png").parse().ok())
+                .unwrap_or(0);
             (e.split, index)
         })
         .collect();
@@ -224,7 +271,10 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
                 .par_iter()
                 .map(|&(split, i)| {
                     let mut png = Cursor::new(Vec::new());
-                    render(config, split, i).image.write_to(&mut png, ImageFormat::Png).map_err(|e| e.to_string())?;
+                    render(config, split, i)
+                        .image
+                        .write_to(&mut png, ImageFormat::Png)
+                        .map_err(|e| e.to_string())?;
                     Ok(png.into_inner())
                 })
                 .collect();
@@ -233,7 +283,10 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
                     Ok(bytes) => Payload::Encoded(bytes),
                     Err(e) => Payload::Invalid(format!("PNG encoding failed: {e}")),
                 };
-                push(Item { index: chunk_no * 1024 + j, payload })?;
+                push(Item {
+                    index: chunk_no * 1024 + j,
+                    payload,
+                })?;
             }
         }
         Ok(())
@@ -249,7 +302,12 @@ mod tests {
 
     #[test]
     fn rendering_is_deterministic_and_seed_dependent() {
-        let c = SyntheticConfig { seed: 7, train: 10, test: 10, size: 32 };
+        let c = SyntheticConfig {
+            seed: 7,
+            train: 10,
+            test: 10,
+            size: 32,
+        };
         let a = render(&c, Split::Train, 3);
         let b = render(&c, Split::Train, 3);
         assert_eq!(a.image, b.image);
@@ -261,7 +319,12 @@ mod tests {
 
     #[test]
     fn classes_are_balanced_and_difficulty_in_range() {
-        let c = SyntheticConfig { seed: 1, train: 200, test: 0, size: 32 };
+        let c = SyntheticConfig {
+            seed: 1,
+            train: 200,
+            test: 0,
+            size: 32,
+        };
         let mut counts = [0usize; 10];
         for i in 0..200 {
             let s = render(&c, Split::Train, i);
@@ -274,10 +337,17 @@ mod tests {
     #[test]
     fn easy_samples_show_their_shape_with_contrast() {
         // The easiest disks are clean: a clear luminance spread between shape and ground.
-        let c = SyntheticConfig { seed: 3, train: 400, test: 0, size: 32 };
+        let c = SyntheticConfig {
+            seed: 3,
+            train: 400,
+            test: 0,
+            size: 32,
+        };
         let spread = |img: &RgbImage| {
-            let ys: Vec<f64> =
-                img.pixels().map(|p| p[0] as f64 * 0.299 + p[1] as f64 * 0.587 + p[2] as f64 * 0.114).collect();
+            let ys: Vec<f64> = img
+                .pixels()
+                .map(|p| p[0] as f64 * 0.299 + p[1] as f64 * 0.587 + p[2] as f64 * 0.114)
+                .collect();
             let m = ys.iter().sum::<f64>() / ys.len() as f64;
             (ys.iter().map(|y| (y - m).powi(2)).sum::<f64>() / ys.len() as f64).sqrt()
         };

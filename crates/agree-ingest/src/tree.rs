@@ -70,7 +70,10 @@ impl InputTree {
                 TreeKind::Tar
             }
         };
-        Ok(InputTree { path: path.to_path_buf(), kind })
+        Ok(InputTree {
+            path: path.to_path_buf(),
+            kind,
+        })
     }
 
     /// The path as given.
@@ -85,7 +88,10 @@ impl InputTree {
 
     fn archive_reader(&self) -> Result<ArchiveStream> {
         let file = File::open(&self.path).map_err(|e| IngestError::io(&self.path, e))?;
-        let hashed = HashingReader { inner: BufReader::with_capacity(1 << 20, file), hasher: Sha256::new() };
+        let hashed = HashingReader {
+            inner: BufReader::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+        };
         Ok(match self.kind {
             TreeKind::TarGz => ArchiveStream::Gz(MultiGzDecoder::new(hashed)),
             _ => ArchiveStream::Plain(hashed),
@@ -106,13 +112,22 @@ impl InputTree {
                     })?;
                     let rel = relative(&self.path, item.path());
                     let is_dir = item.file_type().is_dir();
-                    let size = if is_dir { 0 } else { item.metadata().map(|m| m.len()).unwrap_or(0) };
+                    let size = if is_dir {
+                        0
+                    } else {
+                        item.metadata().map(|m| m.len()).unwrap_or(0)
+                    };
                     let content = if !is_dir && keep(&rel) {
                         Some(std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?)
                     } else {
                         None
                     };
-                    out.push(TreeEntry { path: rel, is_dir, size, content });
+                    out.push(TreeEntry {
+                        path: rel,
+                        is_dir,
+                        size,
+                        content,
+                    });
                 }
                 Ok((out, None))
             }
@@ -132,12 +147,19 @@ impl InputTree {
                         let size = entry.size();
                         let content = if !is_dir && keep(&path) {
                             let mut buf = Vec::with_capacity(size as usize);
-                            entry.read_to_end(&mut buf).map_err(|e| self.archive_error(Some(&path), e))?;
+                            entry
+                                .read_to_end(&mut buf)
+                                .map_err(|e| self.archive_error(Some(&path), e))?;
                             Some(buf)
                         } else {
                             None
                         };
-                        out.push(TreeEntry { path, is_dir, size, content });
+                        out.push(TreeEntry {
+                            path,
+                            is_dir,
+                            size,
+                            content,
+                        });
                     }
                 }
                 let sha256 = reader.finish().map_err(|e| self.archive_error(None, e))?;
@@ -149,7 +171,11 @@ impl InputTree {
     /// Reads the files for which `wanted` says so, in the tree's natural order (sorted
     /// for directories, stored order for archives), handing each path and its bytes to
     /// `visit`. Stops at the first error `visit` returns.
-    pub fn stream(&self, wanted: impl Fn(&str) -> bool, mut visit: impl FnMut(&str, Vec<u8>) -> Result<()>) -> Result<()> {
+    pub fn stream(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        mut visit: impl FnMut(&str, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
         match self.kind {
             TreeKind::Dir => {
                 for item in walkdir::WalkDir::new(&self.path).min_depth(1).sort_by_file_name() {
@@ -180,13 +206,22 @@ impl InputTree {
                     let Some(path) = member_path(&entry) else { continue };
                     if wanted(&path) {
                         let mut buf = Vec::with_capacity(entry.size() as usize);
-                        entry.read_to_end(&mut buf).map_err(|e| self.archive_error(Some(&path), e))?;
+                        entry
+                            .read_to_end(&mut buf)
+                            .map_err(|e| self.archive_error(Some(&path), e))?;
                         visit(&path, buf)?;
                     }
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Reads one file of a directory tree by its relative path (directories only:
+    /// archives are read in stored order through [`InputTree::stream`]).
+    pub fn read_file(&self, rel: &str) -> Result<Vec<u8>> {
+        let path = self.path.join(rel);
+        std::fs::read(&path).map_err(|e| IngestError::io(path, e))
     }
 
     fn archive_error(&self, member: Option<&str>, e: std::io::Error) -> IngestError {
@@ -233,5 +268,8 @@ fn member_path<R: Read>(entry: &tar::Entry<R>) -> Option<String> {
 
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -15,9 +15,9 @@ use agree_schema::ExperimentDir;
 
 use crate::{
     Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
-    imagefolder::reject,
+    imagefolder::{reject, stream_trees},
     manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
     tree::InputTree,
 };
 
@@ -78,11 +78,25 @@ pub fn parse_annotation(xml: &[u8]) -> std::result::Result<Annotation, String> {
     }
     let mut objects = Vec::new();
     for obj in root.children().filter(|c| c.has_tag_name("object")) {
-        let name = child(obj, "name").and_then(|n| n.text()).map(str::trim).ok_or("object without <name>")?;
-        let class = CLASSES.iter().position(|c| *c == name).ok_or_else(|| format!("unknown class `{name}`"))?;
-        let difficult = child(obj, "difficult").and_then(|d| d.text()).map(|t| t.trim() == "1").unwrap_or(false);
+        let name = child(obj, "name")
+            .and_then(|n| n.text())
+            .map(str::trim)
+            .ok_or("object without <name>")?;
+        let class = CLASSES
+            .iter()
+            .position(|c| *c == name)
+            .ok_or_else(|| format!("unknown class `{name}`"))?;
+        let difficult = child(obj, "difficult")
+            .and_then(|d| d.text())
+            .map(|t| t.trim() == "1")
+            .unwrap_or(false);
         let bbox = child(obj, "bndbox").ok_or_else(|| format!("object `{name}` without <bndbox>"))?;
-        let (x0, y0, x1, y1) = (number(bbox, "xmin")?, number(bbox, "ymin")?, number(bbox, "xmax")?, number(bbox, "ymax")?);
+        let (x0, y0, x1, y1) = (
+            number(bbox, "xmin")?,
+            number(bbox, "ymin")?,
+            number(bbox, "xmax")?,
+            number(bbox, "ymax")?,
+        );
         if x1 < x0 || y1 < y0 {
             return Err(format!("object `{name}` has an inverted box"));
         }
@@ -124,10 +138,16 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     for (t, tree) in trees.iter().enumerate() {
         let (entries, sha256) =
             tree.scan(|p| list_split(p).is_some() || (p.contains("/Annotations/") && p.ends_with(".xml")))?;
-        sources.push(SourceInfo { path: tree.path().display().to_string(), sha256, url: None });
+        sources.push(SourceInfo {
+            path: tree.path().display().to_string(),
+            sha256,
+            url: None,
+        });
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             if let Some((year, split)) = list_split(&e.path) {
-                let Some((prefix, _)) = year_prefix(&e.path) else { continue };
+                let Some((prefix, _)) = year_prefix(&e.path) else {
+                    continue;
+                };
                 let text = String::from_utf8_lossy(e.content.as_deref().unwrap_or_default()).into_owned();
                 for id in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
                     listed.push((t, prefix.clone(), year.to_string(), id.to_string(), split));
@@ -147,13 +167,14 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     }
     // Annotations and images may come from another input than the list (the 2007 test
     // tar holds its own); find them in any input.
-    let find = |map: &dyn Fn(usize, &str) -> bool, path_in_year: &str, prefix: &str, t0: usize| -> Option<(usize, String)> {
-        let p = format!("{prefix}/{path_in_year}");
-        if map(t0, &p) {
-            return Some((t0, p));
-        }
-        (0..trees.len()).find(|&t| map(t, &p)).map(|t| (t, p))
-    };
+    let find =
+        |map: &dyn Fn(usize, &str) -> bool, path_in_year: &str, prefix: &str, t0: usize| -> Option<(usize, String)> {
+            let p = format!("{prefix}/{path_in_year}");
+            if map(t0, &p) {
+                return Some((t0, p));
+            }
+            (0..trees.len()).find(|&t| map(t, &p)).map(|t| (t, p))
+        };
     let mut entries = Vec::new();
     let mut present = BTreeSet::new();
     for (t, prefix, year, id, split) in listed {
@@ -161,11 +182,23 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
         let has_xml = |t: usize, p: &str| annotations.contains_key(&(t, p.to_string()));
         let has_jpg = |t: usize, p: &str| jpegs.contains_key(&(t, p.to_string()));
         let Some((ta, xml_path)) = find(&has_xml, &format!("Annotations/{id}.xml"), &prefix, t) else {
-            reject(&mut rejected, opts.on_error, &source_name, &format!("{prefix}/Annotations/{id}.xml"), "annotation listed but missing".into())?;
+            reject(
+                &mut rejected,
+                opts.on_error,
+                &source_name,
+                &format!("{prefix}/Annotations/{id}.xml"),
+                "annotation listed but missing".into(),
+            )?;
             continue;
         };
         let Some((tj, jpg_path)) = find(&has_jpg, &format!("JPEGImages/{id}.jpg"), &prefix, t) else {
-            reject(&mut rejected, opts.on_error, &source_name, &format!("{prefix}/JPEGImages/{id}.jpg"), "image listed but missing".into())?;
+            reject(
+                &mut rejected,
+                opts.on_error,
+                &source_name,
+                &format!("{prefix}/JPEGImages/{id}.jpg"),
+                "image listed but missing".into(),
+            )?;
             continue;
         };
         let parsed = match parse_annotation(&annotations[&(ta, xml_path.clone())]) {
@@ -175,8 +208,11 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 continue;
             }
         };
-        let counted: Vec<&(usize, bool, f64)> =
-            parsed.objects.iter().filter(|(_, difficult, _)| split == Split::Train || !difficult).collect();
+        let counted: Vec<&(usize, bool, f64)> = parsed
+            .objects
+            .iter()
+            .filter(|(_, difficult, _)| split == Split::Train || !difficult)
+            .collect();
         let labels: BTreeSet<usize> = counted.iter().map(|o| o.0).collect();
         let area: f64 = counted.iter().map(|o| o.2).sum();
         let key = format!("{year}/JPEGImages/{id}.jpg");
@@ -196,20 +232,23 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
     let classes = CLASSES.iter().map(|s| s.to_string()).collect();
     let attrs = vec!["num_objects".into(), "object_area_fraction".into()];
-    let catalog = Catalog::new("voc", classes, true, attrs, entries, rejected, &names, opts.on_error == OnError::Skip)?;
-    let produce = |push: &mut dyn FnMut(Item) -> Result<()>| -> Result<()> {
-        for (t, tree) in trees.iter().enumerate() {
-            tree.stream(
-                |p| catalog.index_of(t, p).is_some(),
-                |p, bytes| match catalog.index_of(t, p) {
-                    Some(index) => push(Item { index, payload: Payload::Encoded(bytes) }),
-                    None => Ok(()),
-                },
-            )?;
-        }
-        Ok(())
-    };
-    ingest_catalog(&catalog, &sources, produce, &ExperimentDir::new(out), opts)
+    let catalog = Catalog::new(
+        "voc",
+        classes,
+        true,
+        attrs,
+        entries,
+        rejected,
+        &names,
+        opts.on_error == OnError::Skip,
+    )?;
+    ingest_catalog(
+        &catalog,
+        &sources,
+        |push| stream_trees(&catalog, &trees, push),
+        &ExperimentDir::new(out),
+        opts,
+    )
 }
 
 #[cfg(test)]
@@ -230,15 +269,29 @@ mod tests {
 
     #[test]
     fn bad_annotations_say_why() {
-        assert!(parse_annotation(b"<annotation><size>").unwrap_err().contains("malformed XML"));
+        assert!(
+            parse_annotation(b"<annotation><size>")
+                .unwrap_err()
+                .contains("malformed XML")
+        );
         let unknown = XML.replace("<name>dog</name>", "<name>dragon</name>");
-        assert!(parse_annotation(unknown.as_bytes()).unwrap_err().contains("unknown class `dragon`"));
+        assert!(
+            parse_annotation(unknown.as_bytes())
+                .unwrap_err()
+                .contains("unknown class `dragon`")
+        );
     }
 
     #[test]
     fn lists_map_to_splits() {
-        assert_eq!(list_split("VOCdevkit/VOC2007/ImageSets/Main/test.txt"), Some(("VOC2007", Split::Test)));
-        assert_eq!(list_split("VOCdevkit/VOC2012/ImageSets/Main/trainval.txt"), Some(("VOC2012", Split::Train)));
+        assert_eq!(
+            list_split("VOCdevkit/VOC2007/ImageSets/Main/test.txt"),
+            Some(("VOC2007", Split::Test))
+        );
+        assert_eq!(
+            list_split("VOCdevkit/VOC2012/ImageSets/Main/trainval.txt"),
+            Some(("VOC2012", Split::Train))
+        );
         assert_eq!(list_split("VOCdevkit/VOC2012/ImageSets/Main/test.txt"), None);
         assert_eq!(list_split("VOCdevkit/VOC2007/ImageSets/Main/dog_trainval.txt"), None);
     }
