@@ -22,6 +22,12 @@ enum Command {
     Ingest(agree_ingest::cli::IngestArgs),
     /// Compute the image statistics of every sample into stats.parquet and spectra.parquet.
     Stats(agree_imstats::cli::StatsArgs),
+    /// Compute agreement, learning order and statistic correlations into results/ (DataFusion SQL).
+    Analyze(agree_sql::cli::AnalyzeArgs),
+    /// Read-only SQL over every table of an experiment directory.
+    Sql(agree_sql::cli::SqlArgs),
+    /// Train N networks per architecture and record every prediction of every epoch.
+    Train(agree_train::cli::TrainArgs),
 }
 
 fn main() -> Result<()> {
@@ -33,6 +39,9 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Ingest(args) => agree_ingest::cli::run(&args, cli.quiet)?,
         Command::Stats(args) => agree_imstats::cli::run(&args, cli.quiet)?,
+        Command::Analyze(args) => agree_sql::cli::run_analyze(&args, cli.quiet)?,
+        Command::Sql(args) => agree_sql::cli::run_sql(&args, cli.quiet)?,
+        Command::Train(args) => agree_train::cli::run(&args, cli.quiet)?,
     }
     Ok(())
 }

@@ -1,0 +1,138 @@
+//! The Parquet tables of an experiment directory, by the name queries use.
+
+use std::path::PathBuf;
+
+use agree_schema::ExperimentDir;
+
+use crate::error::SqlError;
+
+/// Where a table comes from, which decides whether its columns are statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// A table of schemas/ written by a stage (`samples`, `stats`, `runs`, …).
+    Stage,
+    /// An imported score table `scores/<name>.parquet`.
+    Score,
+    /// An analysis result `results/<table>.parquet`.
+    Result,
+}
+
+/// One Parquet table of the directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableFile {
+    /// The name to query it by.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Where it comes from.
+    pub kind: TableKind,
+}
+
+/// Tables written by the stages, registered under their contract names.
+pub const STAGE_TABLES: [&str; 7] = ["samples", "attributes", "rejects", "stats", "spectra", "runs", "epochs"];
+
+/// Names the session defines itself; a score table may not take them.
+pub const SESSION_TABLES: [&str; 6] = [
+    "predictions",
+    "networks",
+    "statistic_values",
+    "analysis_epochs",
+    "analysis_parameters",
+    "group_members",
+];
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn parquet_files_in(dir: &std::path::Path) -> Result<Vec<PathBuf>, SqlError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|source| SqlError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })? {
+        let path = entry
+            .map_err(|source| SqlError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        let visible = path.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'));
+        if visible && path.extension().is_some_and(|e| e == "parquet") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Every table present in `dir` (prediction folders excepted: see `predictions`).
+/// Score tables are named by their file stem, which must be a lower-case SQL
+/// identifier distinct from the stage tables.
+pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError> {
+    let mut tables = Vec::new();
+    for name in STAGE_TABLES {
+        let path = dir.table(name);
+        if path.is_file() {
+            tables.push(TableFile {
+                name: name.to_string(),
+                path,
+                kind: TableKind::Stage,
+            });
+        }
+    }
+    for path in parquet_files_in(&dir.scores_dir())? {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let taken = STAGE_TABLES.contains(&name.as_str()) || SESSION_TABLES.contains(&name.as_str());
+        if !is_identifier(&name) || taken {
+            return Err(SqlError::Input {
+                path,
+                message: "a score table's file name must be a lower-case SQL identifier ([a-z_][a-z0-9_]*) \
+                          that no other table uses"
+                    .into(),
+            });
+        }
+        tables.push(TableFile {
+            name,
+            path,
+            kind: TableKind::Score,
+        });
+    }
+    for path in parquet_files_in(&dir.results_dir())? {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_identifier(&name) && !tables.iter().any(|t| t.name == name) {
+            tables.push(TableFile {
+                name,
+                path,
+                kind: TableKind::Result,
+            });
+        }
+    }
+    Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("cifar10h"));
+        assert!(is_identifier("_x1"));
+        assert!(!is_identifier("1x"));
+        assert!(!is_identifier("Cifar"));
+        assert!(!is_identifier("a-b"));
+        assert!(!is_identifier(""));
+    }
+}

@@ -1,0 +1,248 @@
+//! Command-line options of `agree analyze` and `agree sql`, and their thin drivers.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use agree_schema::ExperimentDir;
+use datafusion::prelude::SessionContext;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::analysis::{AnalysisOptions, analyze};
+use crate::analysis_sql::export_sql;
+use crate::error::SqlError;
+use crate::query::{OutputFormat, describe_tables, run_query, write_batches};
+use crate::session::open_session;
+
+/// `agree analyze <dir>`: compute the result tables of SPEC §5 into `<dir>/results/`.
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The experiment directory (predictions/, stats.parquet, attributes.parquet, scores/, …).
+    pub dir: PathBuf,
+    /// Quantile bins per statistic in agreement_by_quantile.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub bins: u32,
+    /// Bootstrap resamples behind each confidence interval of statistic_correlation.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: u32,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Directory of edited SQL files: each `<step>.sql` there replaces the built-in step.
+    #[arg(long, value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+    /// Write the built-in SQL files into DIR (to read or edit them) and exit.
+    #[arg(long, value_name = "DIR")]
+    pub export_sql: Option<PathBuf>,
+}
+
+/// `agree sql <dir> [query]`: read-only SQL over every table of an experiment directory.
+#[derive(clap::Args, Debug)]
+pub struct SqlArgs {
+    /// The experiment directory.
+    pub dir: PathBuf,
+    /// The query. Without one (and without --file), a prompt when the input is a
+    /// terminal, else the query is read from standard input.
+    pub query: Option<String>,
+    /// Read the query from this file.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+    /// Output format (default: from --out's extension, else table).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// List the tables, their columns and types.
+    #[arg(long)]
+    pub schema: bool,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, SqlError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| SqlError::Io {
+            path: PathBuf::from("<tokio runtime>"),
+            source,
+        })
+}
+
+/// Runs `agree analyze`.
+pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
+    if let Some(dir) = &args.export_sql {
+        for path in export_sql(dir)? {
+            if !quiet {
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        return Ok(());
+    }
+    let options = AnalysisOptions {
+        quantile_bins: args.bins,
+        bootstrap_replicates: args.bootstrap,
+        bootstrap_seed: args.seed,
+        sql_dir: args.sql_dir.clone(),
+    };
+    let progress = ProgressBar::new(0);
+    if quiet {
+        progress.set_draw_target(ProgressDrawTarget::hidden());
+    } else if let Ok(style) = ProgressStyle::with_template("{spinner} analyze [{bar:30}] {pos}/{len} {msg} {elapsed}") {
+        progress.set_style(style);
+    }
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let started = Instant::now();
+    let dir = ExperimentDir::new(&args.dir);
+    let report = runtime()?.block_on(analyze(&dir, &options, &progress));
+    progress.finish_and_clear();
+    let report = report?;
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    if !quiet {
+        eprintln!(
+            "analysed {} networks × {} epochs with {} statistics in {:.1} s",
+            report.networks,
+            report.epochs,
+            report.statistics,
+            started.elapsed().as_secs_f64()
+        );
+        for step in report.steps.iter().filter(|s| !s.path.as_os_str().is_empty()) {
+            eprintln!(
+                "  {:<24} {:>9} rows  {:>6.2} s  {}",
+                step.name,
+                step.rows,
+                step.seconds,
+                step.path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn output_format(args: &SqlArgs) -> OutputFormat {
+    if let Some(f) = args.format {
+        return f;
+    }
+    match args.out.as_deref().and_then(Path::extension).and_then(|e| e.to_str()) {
+        Some("parquet") => OutputFormat::Parquet,
+        Some("csv") => OutputFormat::Csv,
+        Some("json" | "jsonl" | "ndjson") => OutputFormat::Json,
+        _ => OutputFormat::Table,
+    }
+}
+
+async fn answer(ctx: &SessionContext, sql: Option<&str>, args: &SqlArgs) -> Result<(), SqlError> {
+    let (schema, batches) = match sql {
+        Some(sql) => run_query(ctx, sql).await?,
+        None => describe_tables(ctx).await?,
+    };
+    let format = output_format(args);
+    match (&args.out, format) {
+        (Some(path), OutputFormat::Parquet) => {
+            write_batches(format, &schema, &batches, &mut std::io::sink(), Some(path))
+        }
+        (Some(path), _) => {
+            let file = std::fs::File::create(path).map_err(|source| SqlError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let mut file = std::io::BufWriter::new(file);
+            write_batches(format, &schema, &batches, &mut file, None)?;
+            file.flush().map_err(|source| SqlError::Io {
+                path: path.clone(),
+                source,
+            })
+        }
+        (None, _) => write_batches(format, &schema, &batches, &mut std::io::stdout().lock(), None),
+    }
+}
+
+/// Runs `agree sql`.
+pub fn run_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
+    let rt = runtime()?;
+    let dir = ExperimentDir::new(&args.dir);
+    let session = rt.block_on(open_session(&dir, None))?;
+    let ctx = &session.ctx;
+    if args.schema {
+        return rt.block_on(answer(ctx, None, args));
+    }
+    let query = match (&args.query, &args.file) {
+        (Some(q), _) => Some(q.clone()),
+        (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|source| SqlError::Io {
+            path: path.clone(),
+            source,
+        })?),
+        (None, None) if std::io::stdin().is_terminal() => None,
+        (None, None) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| SqlError::Io {
+                    path: PathBuf::from("<stdin>"),
+                    source,
+                })?;
+            Some(text)
+        }
+    };
+    match query {
+        Some(q) => rt.block_on(answer(ctx, Some(&q), args)),
+        None => prompt(&rt, ctx, args, quiet),
+    }
+}
+
+/// The interactive prompt: statements end with `;`; `\d` lists the tables, `\q` quits.
+/// History persists in `~/.agree_sql_history`.
+fn prompt(rt: &tokio::runtime::Runtime, ctx: &SessionContext, args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
+    use rustyline::error::ReadlineError;
+    let fail = |e: ReadlineError| SqlError::Output(format!("prompt: {e}"));
+    let mut editor = rustyline::DefaultEditor::new().map_err(fail)?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".agree_sql_history"));
+    if let Some(h) = &history {
+        // A missing history file just means a first session.
+        let _ = editor.load_history(h);
+    }
+    if !quiet {
+        eprintln!(
+            "agree sql on {} — end statements with ';', \\d lists tables, \\q quits",
+            args.dir.display()
+        );
+    }
+    let mut buffer = String::new();
+    loop {
+        let line = match editor.readline(if buffer.is_empty() { "agree> " } else { "   ..> " }) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(fail(e)),
+        };
+        let trimmed = line.trim();
+        if buffer.is_empty() && (trimmed == "\\q" || trimmed == "quit" || trimmed == "exit") {
+            break;
+        }
+        if buffer.is_empty() && trimmed == "\\d" {
+            let _ = editor.add_history_entry(trimmed);
+            if let Err(e) = rt.block_on(answer(ctx, None, args)) {
+                eprintln!("{e}");
+            }
+            continue;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if trimmed.ends_with(';') {
+            let statement = std::mem::take(&mut buffer);
+            let _ = editor.add_history_entry(statement.trim());
+            if let Err(e) = rt.block_on(answer(ctx, Some(statement.trim().trim_end_matches(';')), args)) {
+                eprintln!("{e}");
+            }
+        }
+    }
+    if let Some(h) = &history {
+        // Losing history is not worth failing a session over.
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}

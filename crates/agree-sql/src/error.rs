@@ -1,0 +1,76 @@
+//! Errors of the SQL stage; each names the file or query it is about.
+
+use std::path::PathBuf;
+
+/// What can go wrong while analysing an experiment directory or answering a query.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An input table or file does not have the expected shape.
+    #[error("{path}: {message}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What was expected.
+        message: String,
+    },
+    /// The networks' prediction folders cover different epochs in a finished run.
+    #[error(
+        "{dir}: the networks have different epoch counts ({counts}); agreement needs every network at the same epochs"
+    )]
+    EpochMismatch {
+        /// The `predictions/` folder.
+        dir: PathBuf,
+        /// `run_id: n epochs` for every network.
+        counts: String,
+    },
+    /// DataFusion failed while running a step of the analysis.
+    #[error("{step}: {source}")]
+    DataFusion {
+        /// The step (SQL file) or action.
+        step: String,
+        /// DataFusion's error.
+        #[source]
+        source: Box<datafusion::error::DataFusionError>,
+    },
+    /// An ad-hoc query could not be parsed or planned; the message shows where.
+    #[error("{0}")]
+    Query(String),
+    /// The query would change something; `agree sql` is read-only.
+    #[error("refused: {0}")]
+    ReadOnly(String),
+    /// A result does not follow its contract in schemas/.
+    #[error("{step}: {message}")]
+    Result {
+        /// The step (SQL file).
+        step: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing a Parquet table failed.
+    #[error(transparent)]
+    TableFile(#[from] agree_schema::TableFileError),
+    /// A contract was not found or not followed.
+    #[error(transparent)]
+    Contract(#[from] agree_schema::ContractError),
+    /// Writing query output failed.
+    #[error("writing output: {0}")]
+    Output(String),
+}
+
+impl SqlError {
+    /// Wraps a DataFusion error with the step it happened in.
+    pub fn datafusion(step: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
+        SqlError::DataFusion {
+            step: step.into(),
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The aggregate functions SQL lacks, registered in every session of the crate so
+//! that the analysis files and ad-hoc queries can use them:
+//!
+//! | function | meaning |
+//! |---|---|
+//! | `spearman(x, y)` | Spearman ρ, ties averaged (as `scipy.stats.spearmanr`) |
+//! | `kendall_tau(x, y)` | Kendall τ-b (as `scipy.stats.kendalltau`) |
+//! | `bootstrap_ci(x, y, method, replicates, seed)` | `[low, high]` percentile 95% CI of `'spearman'` or `'kendall'` |
+//! | `fleiss_kappa(n_positive, n_raters)` | Fleiss' κ over subjects rated positive/negative |
+//! | `forgetting_events(epoch, correct)` | correct→incorrect transitions between consecutive epochs |
+//!
+//! Rows where any argument is null are skipped, as SQL aggregates do.
+
+mod fleiss_kappa;
+mod forgetting_events;
+mod rank_correlation;
+
+use datafusion::logical_expr::AggregateUDF;
+use datafusion::prelude::SessionContext;
+
+pub use fleiss_kappa::fleiss_kappa;
+
+/// Registers every aggregate function of this crate in `ctx`.
+pub fn register_functions(ctx: &SessionContext) {
+    let functions = [
+        AggregateUDF::from(rank_correlation::RankCorrelation::spearman()),
+        AggregateUDF::from(rank_correlation::RankCorrelation::kendall()),
+        AggregateUDF::from(rank_correlation::RankCorrelation::bootstrap()),
+        AggregateUDF::from(fleiss_kappa::FleissKappa::new()),
+        AggregateUDF::from(forgetting_events::ForgettingEvents::new()),
+    ];
+    for f in functions {
+        ctx.register_udaf(f);
+    }
+}

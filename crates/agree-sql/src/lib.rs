@@ -1,0 +1,39 @@
+//! The analysis stage of agree: DataFusion SQL over an experiment directory.
+//!
+//! `agree analyze` registers every table of the directory (Parquet files, and the
+//! prediction folders as one `predictions` table) in a DataFusion session and runs
+//! the SQL files of `crates/agree-sql/sql/` in order, writing the result tables of
+//! SPEC §5 (`agreement`, `agreement_by_statistic`, `agreement_by_quantile`,
+//! `learning_order`, `statistic_correlation`, `dataset_summary`) into `results/`.
+//! `agree sql` answers read-only ad-hoc queries over the same session.
+//!
+//! Where SQL lacks a primitive, an aggregate function fills it (`spearman`,
+//! `kendall_tau`, `bootstrap_ci`, `fleiss_kappa`, `forgetting_events`); they are
+//! registered in every session. This crate knows nothing about how predictions or
+//! statistics are produced: it reads tables that follow `schemas/`.
+
+mod analysis;
+mod analysis_sql;
+mod bootstrap;
+mod catalog;
+pub mod cli;
+mod correlation;
+mod error;
+mod functions;
+mod predictions;
+mod query;
+mod session;
+mod statistics;
+pub mod synthetic_run;
+
+pub use analysis::{AnalysisOptions, AnalysisReport, WrittenTable, analyze, conform};
+pub use analysis_sql::{ANALYSIS_STEPS, AnalysisStep, export_sql, step_sql};
+pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
+pub use catalog::{TableFile, TableKind, experiment_tables};
+pub use correlation::RankedPairs;
+pub use error::SqlError;
+pub use functions::{fleiss_kappa, register_functions};
+pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, plan_epochs};
+pub use query::{OutputFormat, describe_tables, run_query, write_batches};
+pub use session::{ExperimentSession, new_context, open_session, register_batches};
+pub use statistics::{Statistic, discover_statistics, statistic_values_sql};

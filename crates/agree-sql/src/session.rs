@@ -1,0 +1,164 @@
+//! One DataFusion session over an experiment directory: every table registered
+//! by name, the prediction folders as one `predictions` table, the long
+//! `statistic_values` view, and this crate's aggregate functions.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use agree_schema::ExperimentDir;
+use arrow::array::{Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::catalog::{TableFile, experiment_tables};
+use crate::error::SqlError;
+use crate::functions::register_functions;
+use crate::predictions::{PredictionRun, list_prediction_runs};
+use crate::statistics::{Statistic, discover_statistics, statistic_values_sql};
+
+/// A session over one experiment directory, and what was found in it.
+pub struct ExperimentSession {
+    /// The DataFusion context; query it with `ctx.sql(…)`.
+    pub ctx: SessionContext,
+    /// The Parquet tables registered by name.
+    pub tables: Vec<TableFile>,
+    /// The networks with prediction files.
+    pub runs: Vec<PredictionRun>,
+    /// The statistics found in stats, attributes and score tables.
+    pub statistics: Vec<Statistic>,
+    /// The epochs registered in `predictions` (all present, or those chosen).
+    pub epochs: Vec<i32>,
+}
+
+impl std::fmt::Debug for ExperimentSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExperimentSession")
+            .field("tables", &self.tables)
+            .field("runs", &self.runs.len())
+            .field("statistics", &self.statistics.len())
+            .finish()
+    }
+}
+
+/// A new context with the crate's functions and `information_schema` (for `SHOW TABLES`).
+pub fn new_context() -> SessionContext {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    register_functions(&ctx);
+    ctx
+}
+
+/// Registers an in-memory table under `name`, replacing any table of that name;
+/// batches are spread over the session's partitions so scans run in parallel.
+pub fn register_batches(
+    ctx: &SessionContext,
+    name: &str,
+    schema: Arc<Schema>,
+    batches: Vec<RecordBatch>,
+) -> Result<(), SqlError> {
+    let parts = ctx.state().config().target_partitions().max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
+    for (i, b) in batches.into_iter().enumerate() {
+        partitions[i % parts].push(b);
+    }
+    let table = MemTable::try_new(schema, partitions).map_err(|e| SqlError::datafusion(name, e))?;
+    ctx.deregister_table(name).map_err(|e| SqlError::datafusion(name, e))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| SqlError::datafusion(name, e))?;
+    Ok(())
+}
+
+/// Opens `dir`: registers every table; `predictions` holds the files of `epochs`
+/// only (all epochs when `None`), so an analysis never sees an epoch that only
+/// some networks have written.
+pub async fn open_session(dir: &ExperimentDir, epochs: Option<&[i32]>) -> Result<ExperimentSession, SqlError> {
+    let ctx = new_context();
+    let tables = experiment_tables(dir)?;
+    for t in &tables {
+        ctx.register_parquet(
+            t.name.as_str(),
+            t.path.to_string_lossy().as_ref(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .map_err(|e| SqlError::datafusion(format!("registering {}", t.path.display()), e))?;
+    }
+    let runs = list_prediction_runs(&dir.predictions_dir())?;
+    let chosen: BTreeSet<i32> = match epochs {
+        Some(e) => e.iter().copied().collect(),
+        None => runs.iter().flat_map(|r| r.epochs.keys().copied()).collect(),
+    };
+    let files: Vec<&std::path::PathBuf> = runs
+        .iter()
+        .flat_map(|r| r.epochs.iter().filter(|(e, _)| chosen.contains(e)).map(|(_, p)| p))
+        .collect();
+    if !files.is_empty() {
+        register_predictions(&ctx, &files).await?;
+    }
+    register_networks(&ctx, &runs, &chosen)?;
+    let statistics = discover_statistics(&tables)?;
+    let view = ctx
+        .sql(&statistic_values_sql(&statistics))
+        .await
+        .map_err(|e| SqlError::datafusion("statistic_values", e))?
+        .into_view();
+    ctx.register_table("statistic_values", view)
+        .map_err(|e| SqlError::datafusion("statistic_values", e))?;
+    Ok(ExperimentSession {
+        ctx,
+        tables,
+        runs,
+        statistics,
+        epochs: chosen.into_iter().collect(),
+    })
+}
+
+async fn register_predictions(ctx: &SessionContext, files: &[&std::path::PathBuf]) -> Result<(), SqlError> {
+    let step = "registering predictions/";
+    let urls = files
+        .iter()
+        .map(|p| ListingTableUrl::parse(p.to_string_lossy()).map_err(|e| SqlError::datafusion(step, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .map_err(|e| SqlError::datafusion(step, e))?;
+    let table = ListingTable::try_new(config).map_err(|e| SqlError::datafusion(step, e))?;
+    ctx.register_table("predictions", Arc::new(table))
+        .map_err(|e| SqlError::datafusion(step, e))?;
+    Ok(())
+}
+
+/// `networks(run_id, arch, network, epochs)` and `analysis_epochs(epoch)`, from the file listing.
+fn register_networks(ctx: &SessionContext, runs: &[PredictionRun], epochs: &BTreeSet<i32>) -> Result<(), SqlError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("arch", DataType::Utf8, false),
+        Field::new("network", DataType::Int32, false),
+        Field::new("epochs", DataType::Int32, false),
+    ]));
+    let present = |r: &PredictionRun| r.epochs.keys().filter(|e| epochs.contains(e)).count() as i32;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(runs.iter().map(|r| r.run_id.as_str()))),
+            Arc::new(StringArray::from_iter_values(runs.iter().map(|r| r.arch.as_str()))),
+            Arc::new(Int32Array::from_iter_values(runs.iter().map(|r| r.network))),
+            Arc::new(Int32Array::from_iter_values(runs.iter().map(present))),
+        ],
+    )
+    .map_err(|e| SqlError::datafusion("networks", e.into()))?;
+    register_batches(ctx, "networks", schema, vec![batch])?;
+    let schema = Arc::new(Schema::new(vec![Field::new("epoch", DataType::Int32, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int32Array::from_iter_values(epochs.iter().copied()))],
+    )
+    .map_err(|e| SqlError::datafusion("analysis_epochs", e.into()))?;
+    register_batches(ctx, "analysis_epochs", schema, vec![batch])
+}
