@@ -1,0 +1,190 @@
+"""PyTorch peer of `benches/train.rs`: trains the same networks on the same
+samples.parquet with a standard Dataset + DataLoader and reports training
+images/s and the share of step time spent waiting for data, as JSON on stdout.
+
+The models mirror crates/agree-train/src/models (LeNet-5 with ReLU/max-pool,
+ResNet-18 with the CIFAR stem for inputs <= 64 px), the loop is the textbook one:
+SGD(momentum 0.9, wd 5e-4), cross-entropy, cosine LR stepped per epoch.
+"""
+
+import argparse
+import io
+import json
+import math
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+
+def decode(fmt, data, width, height):
+    if fmt == "rgb8":
+        return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+class Samples(Dataset):
+    """Decoded uint8 images held in memory; per-sample ToTensor + Normalize."""
+
+    def __init__(self, images, labels, mean, std):
+        self.images = images
+        self.labels = labels
+        self.mean = torch.tensor(mean).view(3, 1, 1)
+        self.std = torch.tensor(std).view(3, 1, 1)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        x = torch.from_numpy(self.images[i]).permute(2, 0, 1).float().div_(255.0)
+        return (x - self.mean) / self.std, self.labels[i]
+
+
+class LeNet5(nn.Module):
+    def __init__(self, classes, side):
+        super().__init__()
+        s = ((side - 4) // 2 - 4) // 2
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * s * s, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.flatten(1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.down = None
+        if stride != 1 or c_in != c_out:
+            self.down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu((x if self.down is None else self.down(x)) + y)
+
+
+class ResNet18(nn.Module):
+    def __init__(self, classes, side):
+        super().__init__()
+        self.small = side <= 64
+        self.conv1 = nn.Conv2d(3, 64, 3 if self.small else 7, 1 if self.small else 2, 1 if self.small else 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        layers, c = [], 64
+        for i, w in enumerate([64, 128, 256, 512]):
+            for j in range(2):
+                layers.append(BasicBlock(c, w, 2 if (j == 0 and i > 0) else 1))
+                c = w
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        if not self.small:
+            x = F.max_pool2d(x, 3, 2, 1)
+        x = self.layers(x)
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def kaiming(m):
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    elif isinstance(m, nn.Linear):
+        nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+        nn.init.zeros_(m.bias)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", required=True)
+    ap.add_argument("--arch", default="lenet5")
+    ap.add_argument("--networks", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+    t = pq.read_table(args.samples, columns=["split", "label", "width", "height", "format", "image"]).to_pydict()
+    train = [i for i, s in enumerate(t["split"]) if s == "train"]
+    images = np.stack([decode(t["format"][i], t["image"][i], t["width"][i], t["height"][i]) for i in train])
+    labels = np.asarray([t["label"][i] for i in train], dtype=np.int64)
+    classes = int(labels.max()) + 1
+    flat = images.reshape(-1, 3) / 255.0
+    mean, std = flat.mean(0).tolist(), flat.std(0).tolist()
+    data = Samples(images, labels, mean, std)
+    side = images.shape[1]
+
+    results = []
+    for net in range(args.networks):
+        torch.manual_seed(net)
+        model = (LeNet5 if args.arch == "lenet5" else ResNet18)(classes, side)
+        model.apply(kaiming)
+        model.to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+        loader = DataLoader(
+            data,
+            batch_size=args.batch_size,
+            shuffle=True,
+            num_workers=args.workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=args.workers > 0,
+        )
+        for epoch in range(1, args.epochs + 1):
+            model.train()
+            wait = 0.0
+            start = time.perf_counter()
+            it = iter(loader)
+            while True:
+                w0 = time.perf_counter()
+                try:
+                    x, y = next(it)
+                except StopIteration:
+                    break
+                wait += time.perf_counter() - w0
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - start
+            sched.step()
+            results.append(
+                {
+                    "network": net,
+                    "epoch": epoch,
+                    "images_per_s": len(data) / elapsed,
+                    "seconds": elapsed,
+                    "data_wait_share": wait / elapsed,
+                    "loss": float(loss),
+                }
+            )
+    print(json.dumps({"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "epochs": results}))
+
+
+if __name__ == "__main__":
+    main()

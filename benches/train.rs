@@ -1,0 +1,263 @@
+//! Training throughput of `agree train` next to PyTorch, in one run.
+//!
+//! CPU (default): LeNet-5 and ResNet-18 on 32×32 inputs, batch 128, one network each,
+//! two epochs on synthetic noise images (throughput does not depend on content);
+//! the second epoch's training images/s and the share of the training pass spent
+//! waiting for input batches are compared with the same model, batch, optimiser and
+//! thread count in PyTorch (`benches/python/train.py`, standard Dataset +
+//! DataLoader, from the project's `.venv`).
+//!
+//! GPU (`AGREE_BENCH_GPU=1 AGREE_BENCH_SAMPLES=<experiment dir with CIFAR-10
+//! samples.parquet>`): five ResNet-18s, one epoch each, on CUDA, Rust and Python in
+//! the same call.
+//!
+//! Knobs: `AGREE_BENCH_IMAGES` (synthetic training images, default 2560),
+//! `AGREE_BENCH_THREADS` (default: all cores), `AGREE_BENCH_PARALLEL` (GPU: networks
+//! trained at once by agree, default 5), `AGREE_BENCH_WORKERS` (GPU: DataLoader
+//! workers, default 8), `AGREE_PYTHON` (default `.venv/bin/python`).
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::Arc,
+    time::Instant,
+};
+
+use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_train::{Arch, DeviceChoice, RuntimeOptions, TrainConfig, train_study};
+use arrow::{
+    array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
+    datatypes::{DataType, Field},
+};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Writes `train` + `test` random 32×32 rgb8 images in 10 classes as samples.parquet.
+fn write_noise_samples(dir: &Path, train: usize, test: usize) {
+    let c = contract("samples").expect("samples contract");
+    let n = train + test;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut image = Vec::with_capacity(n);
+    for _ in 0..n {
+        let px: Vec<u8> = (0..32 * 32 * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        image.push(px);
+    }
+    let split = |i: usize| if i < test { "test" } else { "train" };
+    let label = |i: usize| (i % 10) as i32;
+    let mut labels = ListBuilder::new(Int32Builder::new()).with_field(Field::new_list_field(DataType::Int32, true));
+    for i in 0..n {
+        labels.values().append_value(label(i));
+        labels.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(0..n as i64)),
+        Arc::new(StringArray::from_iter_values((0..n).map(split))),
+        Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{}/{i:06}", split(i))))),
+        Arc::new(Int32Array::from_iter_values((0..n).map(label))),
+        Arc::new(labels.finish()),
+        Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("class{}", label(i))))),
+        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
+        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
+        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 3))),
+        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 8))),
+        Arc::new(StringArray::from_iter_values((0..n).map(|_| "rgb8"))),
+        Arc::new(BinaryArray::from_iter_values(image.iter().map(Vec::as_slice))),
+    ];
+    let mut w = TableWriter::create(ExperimentDir::new(dir).samples(), c, c.schema()).expect("create samples");
+    w.write(&RecordBatch::try_new(c.schema(), columns).expect("samples batch"))
+        .expect("write samples");
+    w.finish().expect("finish samples");
+}
+
+/// Throughput of one side: (images/s of the last epoch per network, data-wait share).
+struct Side {
+    images_per_s: Vec<f64>,
+    data_wait_share: f64,
+    wall_s: f64,
+}
+
+fn rust_side(dir: &Path, arch: Arch, networks: u32, epochs: u32, rt: &RuntimeOptions) -> Side {
+    let mut config = TrainConfig::reference(arch);
+    config.networks = networks;
+    config.epochs = epochs;
+    let start = Instant::now();
+    let summary = train_study(dir, &[config], rt).unwrap_or_else(|e| panic!("agree train: {e}"));
+    let wall_s = start.elapsed().as_secs_f64();
+    let images_per_s = summary
+        .networks
+        .iter()
+        .filter_map(|n| n.epochs.last().map(|e| e.images_per_s))
+        .collect();
+    let shares: Vec<f64> = summary.networks.iter().map(|n| n.data_wait_share).collect();
+    Side {
+        images_per_s,
+        data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
+        wall_s,
+    }
+}
+
+fn python_side(python: &Path, samples: &Path, args: &[String]) -> Side {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python/train.py");
+    let start = Instant::now();
+    let out = Command::new(python)
+        .arg(&script)
+        .arg("--samples")
+        .arg(samples)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    let wall_s = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "python peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    let epochs = json["epochs"].as_array().cloned().unwrap_or_default();
+    let last = epochs.iter().map(|e| e["epoch"].as_u64().unwrap_or(0)).max().unwrap_or(0);
+    let final_epochs: Vec<&serde_json::Value> = epochs
+        .iter()
+        .filter(|e| e["epoch"].as_u64() == Some(last))
+        .collect();
+    let shares: Vec<f64> = epochs.iter().filter_map(|e| e["data_wait_share"].as_f64()).collect();
+    Side {
+        images_per_s: final_epochs.iter().filter_map(|e| e["images_per_s"].as_f64()).collect(),
+        data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
+        wall_s,
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn main() {
+    let python = env::var_os("AGREE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    let threads = env_usize(
+        "AGREE_BENCH_THREADS",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    if env::var("AGREE_BENCH_GPU").is_ok_and(|v| v == "1") {
+        gpu(&python, threads);
+        return;
+    }
+    let images = env_usize("AGREE_BENCH_IMAGES", 2560);
+    let epochs = 2;
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_noise_samples(dir.path(), images, 256);
+    let samples = ExperimentDir::new(dir.path()).samples();
+    let rt = RuntimeOptions {
+        device: DeviceChoice::Cpu,
+        threads: Some(threads),
+        checkpoints: false,
+        quiet: true,
+        ..RuntimeOptions::default()
+    };
+    println!(
+        "train bench: {images} train images 32x32, batch 128, {epochs} epochs (epoch {epochs} timed), {threads} threads, CPU"
+    );
+    println!(
+        "{:<9} {:>12} {:>12} {:>7} {:>12} {:>12}",
+        "model", "agree img/s", "torch img/s", "ratio", "agree data%", "torch data%"
+    );
+    for (arch, name) in [(Arch::Lenet5, "lenet5"), (Arch::Resnet18, "resnet18")] {
+        let run_dir = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(&samples, ExperimentDir::new(run_dir.path()).samples()).expect("copy samples");
+        let ours = rust_side(run_dir.path(), arch, 1, epochs, &rt);
+        let args: Vec<String> = [
+            "--arch",
+            name,
+            "--epochs",
+            &epochs.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--batch-size",
+            "128",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let theirs = python_side(&python, &samples, &args);
+        let (a, t) = (mean(&ours.images_per_s), mean(&theirs.images_per_s));
+        println!(
+            "{name:<9} {a:>12.1} {t:>12.1} {:>7.2} {:>11.1}% {:>11.1}%",
+            a / t,
+            100.0 * ours.data_wait_share,
+            100.0 * theirs.data_wait_share
+        );
+    }
+}
+
+/// Five ResNet-18s, one epoch each, on CUDA: agree (networks in parallel) and PyTorch
+/// (networks one after another, DataLoader workers) on the same samples.
+fn gpu(python: &Path, threads: usize) {
+    let Some(dir) = env::var_os("AGREE_BENCH_SAMPLES").map(PathBuf::from) else {
+        panic!("AGREE_BENCH_GPU=1 needs AGREE_BENCH_SAMPLES=<experiment dir holding CIFAR-10 samples.parquet>");
+    };
+    let parallel = env_usize("AGREE_BENCH_PARALLEL", 5);
+    let workers = env_usize("AGREE_BENCH_WORKERS", 8);
+    let run_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        ExperimentDir::new(&dir).samples(),
+        ExperimentDir::new(run_dir.path()).samples(),
+    )
+    .expect("copy samples");
+    let rt = RuntimeOptions {
+        device: DeviceChoice::Cuda(0),
+        parallel,
+        threads: Some(threads),
+        checkpoints: false,
+        quiet: false,
+        ..RuntimeOptions::default()
+    };
+    let ours = rust_side(run_dir.path(), Arch::Resnet18, 5, 1, &rt);
+    let args: Vec<String> = [
+        "--arch",
+        "resnet18",
+        "--networks",
+        "5",
+        "--epochs",
+        "1",
+        "--device",
+        "cuda",
+        "--workers",
+        &workers.to_string(),
+        "--threads",
+        &threads.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let theirs = python_side(python, &ExperimentDir::new(&dir).samples(), &args);
+    println!("GPU bench: 5 × ResNet-18, 1 epoch each, batch 128 (device cuda:0)");
+    println!(
+        "agree  : {parallel} at once, per-network img/s {:?}, wall {:.1} s, data wait {:.1}%",
+        ours.images_per_s.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        ours.wall_s,
+        100.0 * ours.data_wait_share
+    );
+    println!(
+        "pytorch: sequential, {workers} DataLoader workers, per-network img/s {:?}, wall {:.1} s, data wait {:.1}%",
+        theirs.images_per_s.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        theirs.wall_s,
+        100.0 * theirs.data_wait_share
+    );
+    println!(
+        "five networks: agree {:.1} s vs pytorch {:.1} s (ratio {:.2})",
+        ours.wall_s,
+        theirs.wall_s,
+        theirs.wall_s / ours.wall_s
+    );
+}
