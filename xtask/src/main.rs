@@ -1,1 +1,189 @@
-fn main() {}
+//! Project chores, one entry point: `cargo xtask <setup|test|pipeline|bench>`.
+//! No logic of the stages lives here; it installs what the project needs and drives
+//! the `agree` binary.
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// The PyTorch release tch 0.24 binds.
+const TORCH_VERSION: &str = "2.11.0";
+/// Python packages the tests and benchmarks read tables with.
+const PYTHON_TEST_PACKAGES: &[&str] = &["numpy", "pyarrow", "pillow"];
+/// Python peers the benchmarks compare against (installed at bench time only).
+const PYTHON_BENCH_PACKAGES: &[&str] = &["scipy", "scikit-image", "duckdb"];
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Project chores for agree")]
+struct Cli {
+    #[command(subcommand)]
+    command: Chore,
+}
+
+#[derive(Subcommand)]
+enum Chore {
+    /// Install PyTorch 2.11.0 (libtorch for the train stage) and the Python test packages into .venv.
+    Setup,
+    /// Run the whole test suite (installs what it needs first).
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the main job end to end on the synthetic default dataset.
+    Pipeline {
+        /// Experiment directory.
+        #[arg(long, default_value = "experiments/quickstart")]
+        out: PathBuf,
+    },
+    /// Run a benchmark against its Python peer (`ingest`, or all when omitted).
+    Bench {
+        /// Benchmark names (files in benches/).
+        names: Vec<String>,
+    },
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {}", format!("{cmd:?}").replace('"', ""));
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn venv_python() -> PathBuf {
+    root().join(".venv/bin/python")
+}
+
+/// The venv's torch directory, found by asking its python.
+fn torch_dir() -> Result<PathBuf> {
+    let out = Command::new(venv_python())
+        .args([
+            "-c",
+            "import os, torch; print(os.path.dirname(torch.__file__)); print(torch.__version__)",
+        ])
+        .output()
+        .context("running .venv/bin/python")?;
+    if !out.status.success() {
+        bail!(
+            "torch is not importable in .venv: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let dir = PathBuf::from(lines.next().unwrap_or_default());
+    let version = lines.next().unwrap_or_default();
+    if !version.starts_with(TORCH_VERSION) {
+        bail!("torch {version} in .venv, but tch 0.24 needs {TORCH_VERSION}");
+    }
+    Ok(dir)
+}
+
+fn setup() -> Result<()> {
+    let root = root();
+    let venv = root.join(".venv");
+    if !venv_python().exists() {
+        let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    let have_torch = torch_dir().is_ok();
+    let have_packages = Command::new(venv_python())
+        .args(["-c", "import numpy, pyarrow, PIL"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have_torch || !have_packages {
+        run(Command::new(venv_python()).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
+        let mut pip = Command::new(venv_python());
+        pip.args(["-m", "pip", "install", "--quiet"])
+            .arg(format!("torch=={TORCH_VERSION}"))
+            .args(PYTHON_TEST_PACKAGES);
+        run(&mut pip)?;
+    }
+    let torch = torch_dir()?;
+    // A stable path for LIBTORCH (.cargo/config.toml), whatever the python version.
+    let link = venv.join("libtorch");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&torch, &link).with_context(|| format!("linking {}", link.display()))?;
+    eprintln!("libtorch: {} -> {}", link.display(), torch.display());
+    Ok(())
+}
+
+/// Environment every cargo or agree invocation gets: libtorch at build and run time.
+fn with_torch_env(cmd: &mut Command) -> &mut Command {
+    let lib = root().join(".venv/libtorch/lib");
+    let ld = match env::var("LD_LIBRARY_PATH") {
+        Ok(old) if !old.is_empty() => format!("{}:{old}", lib.display()),
+        _ => lib.display().to_string(),
+    };
+    cmd.env("LIBTORCH", root().join(".venv/libtorch"))
+        .env("LD_LIBRARY_PATH", ld)
+        .current_dir(root())
+}
+
+fn cargo() -> Command {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn agree_binary() -> Result<PathBuf> {
+    run(with_torch_env(cargo().args(["build", "--package", "agree"])))?;
+    let target = env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    Ok(target.join("debug/agree"))
+}
+
+fn pipeline(out: &Path) -> Result<()> {
+    setup()?;
+    let agree = agree_binary()?;
+    let out = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        root().join(out)
+    };
+    run(with_torch_env(
+        Command::new(&agree).args(["ingest", "synthetic", "--out"]).arg(&out),
+    ))?;
+    eprintln!("experiment directory: {}", out.display());
+    Ok(())
+}
+
+fn bench(names: &[String]) -> Result<()> {
+    setup()?;
+    let mut pip = Command::new(venv_python());
+    pip.args(["-m", "pip", "install", "--quiet"])
+        .args(PYTHON_BENCH_PACKAGES);
+    run(&mut pip)?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "--package", "agree"]);
+    for n in names {
+        cmd.args(["--bench", n]);
+    }
+    run(with_torch_env(&mut cmd))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Chore::Setup => setup(),
+        Chore::Test { args } => {
+            setup()?;
+            run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))
+        }
+        Chore::Pipeline { out } => pipeline(&out),
+        Chore::Bench { names } => bench(&names),
+    }
+}

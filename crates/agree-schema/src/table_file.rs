@@ -171,6 +171,24 @@ impl TableWriter {
         self.rows
     }
 
+    /// Closes the file and renames it to `elsewhere` instead of its destination (for a
+    /// staging file that a later step rewrites).
+    pub fn finish_to(self, elsewhere: &Path) -> Result<PathBuf, TableFileError> {
+        let TableWriter { writer, path, .. } = self;
+        writer.close().map_err(|source| TableFileError::Parquet {
+            path: path.dest().to_path_buf(),
+            source,
+        })?;
+        let staged = AtomicPath {
+            tmp: path.tmp.clone(),
+            dest: elsewhere.to_path_buf(),
+            committed: false,
+        };
+        let mut path = path;
+        path.committed = true; // ownership of the temporary file moves to `staged`
+        staged.commit()
+    }
+
     /// Closes the file and renames it into place.
     pub fn finish(self) -> Result<PathBuf, TableFileError> {
         let TableWriter { writer, path, .. } = self;
