@@ -107,6 +107,13 @@ pub fn write_sample_table(
         let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
         arrays.push(arrow::compute::cast(&array, &declared).map_err(|e| SqlError::Output(e.to_string()))?);
     }
+    // Required columns the caller did not give (such as stats' `error`) are all null.
+    for c in &contract.columns {
+        if !c.optional && c.nullable && !fields.iter().any(|f| f.name() == &c.name) {
+            fields.push(c.field());
+            arrays.push(arrow::array::new_null_array(&c.data_type, sample_ids.len()));
+        }
+    }
     let schema = Arc::new(arrow::datatypes::Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| SqlError::Output(e.to_string()))?;
     if let Some(parent) = path.parent() {
