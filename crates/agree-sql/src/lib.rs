@@ -22,6 +22,7 @@ mod error;
 mod functions;
 mod predictions;
 mod query;
+mod runtime;
 mod session;
 mod statistics;
 pub mod synthetic_run;
@@ -33,7 +34,10 @@ pub use catalog::{TableFile, TableKind, experiment_tables};
 pub use correlation::RankedPairs;
 pub use error::SqlError;
 pub use functions::{fleiss_kappa, register_functions};
+/// Progress display taken by [`analyze`] (re-exported so callers need no indicatif).
+pub use indicatif::ProgressBar;
 pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, plan_epochs};
 pub use query::{OutputFormat, describe_tables, run_query, write_batches};
+pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, register_batches};
 pub use statistics::{Statistic, discover_statistics, statistic_values_sql};

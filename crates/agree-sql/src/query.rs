@@ -103,13 +103,16 @@ pub async fn describe_tables(ctx: &SessionContext) -> Result<(SchemaRef, Vec<Rec
     .await
 }
 
-/// Dictionary columns as plain strings, since text writers print values, not keys.
+/// Dictionary and view columns as plain strings and bytes: text writers print
+/// values, not keys, and plain types read everywhere (older pyarrow, pandas).
 fn decode_dictionaries(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| match f.data_type() {
             DataType::Dictionary(_, value) => f.as_ref().clone().with_data_type(value.as_ref().clone()),
+            DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+            DataType::BinaryView => f.as_ref().clone().with_data_type(DataType::Binary),
             _ => f.as_ref().clone(),
         })
         .collect();

@@ -163,6 +163,46 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
     Ok(())
 }
 
+/// Writes `samples.parquet` for `(sample_id, split)` pairs: label = id mod 10,
+/// class `class<label>`, key `<split>/class<label>/<id>.png`, an empty image.
+pub fn write_samples(dir: &ExperimentDir, samples: &[(i64, &str)]) -> Result<(), SqlError> {
+    let contract = agree_schema::contract("samples")?;
+    let schema = contract.schema();
+    let n = samples.len();
+    let label = |id: i64| (id % 10) as i32;
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for field in schema.fields() {
+        let column: ArrayRef = match field.name().as_str() {
+            "sample_id" => Arc::new(Int64Array::from_iter_values(samples.iter().map(|s| s.0))),
+            "split" => Arc::new(StringArray::from_iter_values(samples.iter().map(|s| s.1))),
+            "key" => Arc::new(StringArray::from_iter_values(
+                samples
+                    .iter()
+                    .map(|(id, split)| format!("{split}/class{}/{id}.png", label(*id))),
+            )),
+            "label" => Arc::new(Int32Array::from_iter_values(samples.iter().map(|s| label(s.0)))),
+            "labels" => Arc::new(ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
+                samples.iter().map(|s| Some(vec![Some(label(s.0))])),
+            )),
+            "class_name" => Arc::new(StringArray::from_iter_values(
+                samples.iter().map(|s| format!("class{}", label(s.0))),
+            )),
+            "width" | "height" => Arc::new(Int32Array::from(vec![32; n])),
+            "channels" => Arc::new(Int32Array::from(vec![3; n])),
+            "bit_depth" => Arc::new(Int32Array::from(vec![8; n])),
+            "format" => Arc::new(StringArray::from(vec!["png"; n])),
+            "image" => Arc::new(arrow::array::BinaryArray::from_iter_values(samples.iter().map(|_| b""))),
+            _ => arrow::array::new_null_array(field.data_type(), n),
+        };
+        columns.push(column);
+    }
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| SqlError::Output(e.to_string()))?;
+    let mut writer = TableWriter::create(dir.samples(), contract, schema)?;
+    writer.write(&batch)?;
+    writer.finish()?;
+    Ok(())
+}
+
 /// Writes `manifest.json` naming the dataset.
 pub fn write_manifest(dir: &ExperimentDir, dataset: &str) -> Result<(), SqlError> {
     std::fs::create_dir_all(dir.root()).map_err(|source| SqlError::Io {
@@ -216,8 +256,8 @@ impl SyntheticRun {
         uniform(&[self.seed, 1, sample_id as u64])
     }
 
-    /// Writes predictions, stats (every float column of schemas/stats.toml, plus
-    /// segment_count), attributes (difficulty), runs and manifest into `dir`.
+    /// Writes predictions, stats (every numeric column of schemas/stats.toml),
+    /// attributes (difficulty), runs, samples and manifest into `dir`.
     pub fn write(&self, dir: &ExperimentDir) -> Result<(), SqlError> {
         let n = self.n_test + self.n_train;
         let ids: Vec<i64> = (0..n as i64).collect();
@@ -284,6 +324,8 @@ impl SyntheticRun {
             }
         }
         write_runs(dir, &runs)?;
+        let samples: Vec<(i64, &str)> = ids.iter().map(|&id| (id, split(id))).collect();
+        write_samples(dir, &samples)?;
         write_manifest(dir, "synthetic")
     }
 }

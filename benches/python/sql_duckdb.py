@@ -1,0 +1,108 @@
+"""DuckDB peer of the SQL-stage benchmark (benches/sql.rs): the same SQL files of
+crates/agree-sql/sql/ on the same Parquet files.
+
+DuckDB has no rank-correlation aggregates, so statistic_correlation is left out
+(the Rust side reports that step separately), and the two aggregates of ours that
+have plain-SQL equivalents are substituted: fleiss_kappa by its formula over
+sums, forgetting_events by a list lambda over the epoch-ordered correct flags.
+
+Usage: sql_duckdb.py <experiment dir> <sql dir> <statistic_values.sql> <query.sql> <out dir>
+Prints one JSON line: seconds of the analysis, of each step, of the agreement
+query (best of 3), and peak RSS in MiB.
+"""
+
+import glob
+import json
+import os
+import resource
+import sys
+import time
+
+import duckdb
+
+FLEISS = (
+    "((avg((n_correct * (n_correct - 1) + (n_networks - n_correct) * (n_networks - n_correct - 1))"
+    " / (n_networks * (n_networks - 1.0)))"
+    " - (power(sum(n_correct) / sum(n_networks), 2) + power(1 - sum(n_correct) / sum(n_networks), 2)))"
+    " / nullif(1 - (power(sum(n_correct) / sum(n_networks), 2) + power(1 - sum(n_correct) / sum(n_networks), 2)), 0))"
+)
+FORGETTING = (
+    "len(list_filter(list_transform(range(1, len(list(correct ORDER BY epoch))),"
+    " lambda i: list(correct ORDER BY epoch)[i] AND NOT list(correct ORDER BY epoch)[i + 1]), lambda x: x))"
+)
+STEPS = [
+    ("group_members", False),
+    ("sample_agreement", False),
+    ("network_accuracy", False),
+    ("agreement", True),
+    ("learning_order", True),
+    ("agreement_by_statistic", True),
+    ("agreement_by_quantile", True),
+    ("dataset_summary", True),
+]
+
+
+def register(con, root, statistic_values_sql):
+    files = os.path.join(root, "predictions", "*", "epoch=*.parquet")
+    con.execute(f"CREATE VIEW predictions AS SELECT * FROM read_parquet('{files}')")
+    for name in ["stats", "attributes"]:
+        path = os.path.join(root, f"{name}.parquet")
+        if os.path.exists(path):
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+
+
+def analysis(con, root, sql_dir, statistic_values_sql, out_dir):
+    runs, epochs = [], set()
+    for run_dir in sorted(glob.glob(os.path.join(root, "predictions", "*"))):
+        files = sorted(glob.glob(os.path.join(run_dir, "epoch=*.parquet")))
+        epochs |= {int(os.path.basename(f)[6:-8]) for f in files}
+        arch, network = con.execute(f"SELECT arch, network FROM read_parquet('{files[0]}') LIMIT 1").fetchone()
+        runs.append((os.path.basename(run_dir), arch, network, len(files)))
+    con.execute("CREATE TEMP TABLE networks (run_id VARCHAR, arch VARCHAR, network INT, epochs INT)")
+    con.executemany("INSERT INTO networks VALUES (?, ?, ?, ?)", runs)
+    con.execute("CREATE TEMP TABLE analysis_epochs AS SELECT unnest(?::INT[]) AS epoch", [sorted(epochs)])
+    con.execute(
+        "CREATE TEMP TABLE analysis_parameters AS SELECT 5 AS quantile_bins, 200::BIGINT AS bootstrap_replicates,"
+        " 0::BIGINT AS bootstrap_seed, 'synthetic' AS dataset"
+    )
+    con.execute(f"CREATE TEMP TABLE statistic_values AS {statistic_values_sql}")
+    steps = {}
+    for name, result in STEPS:
+        sql = open(os.path.join(sql_dir, f"{name}.sql")).read()
+        sql = sql.replace("fleiss_kappa(n_correct, n_networks)", FLEISS)
+        sql = sql.replace("forgetting_events(epoch, correct)", FORGETTING)
+        start = time.perf_counter()
+        con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+        if result:
+            con.execute(f"COPY {name} TO '{os.path.join(out_dir, name + '.parquet')}' (FORMAT parquet)")
+        steps[name] = time.perf_counter() - start
+    return steps
+
+
+def main(root, sql_dir, statistic_values_path, agreement_query_path, out_dir):
+    statistic_values_sql = open(statistic_values_path).read()
+    agreement_query = open(agreement_query_path).read()
+    os.makedirs(out_dir, exist_ok=True)
+
+    start = time.perf_counter()
+    con = duckdb.connect()
+    register(con, root, statistic_values_sql)
+    steps = analysis(con, root, sql_dir, statistic_values_sql, out_dir)
+    total = time.perf_counter() - start
+    con.close()
+
+    query = []
+    for _ in range(3):
+        con = duckdb.connect()
+        start = time.perf_counter()
+        register(con, root, statistic_values_sql)
+        rows = con.execute(agreement_query).fetchall()
+        query.append(time.perf_counter() - start)
+        con.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"analysis_s": total, "steps": steps, "query_s": min(query), "query_rows": len(rows),
+                      "peak_rss_mib": peak, "threads": duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])
