@@ -28,6 +28,8 @@ enum Command {
     Sql(agree_sql::cli::SqlArgs),
     /// Train N networks per architecture and record every prediction of every epoch.
     Train(agree_train::cli::TrainArgs),
+    /// Draw the figures (PNG, SVG) and one self-contained HTML page into DIR/report/.
+    Report(agree_report::cli::ReportArgs),
 }
 
 fn main() -> Result<()> {
@@ -42,6 +44,7 @@ fn main() -> Result<()> {
         Command::Analyze(args) => agree_sql::cli::run_analyze(&args, cli.quiet)?,
         Command::Sql(args) => agree_sql::cli::run_sql(&args, cli.quiet)?,
         Command::Train(args) => agree_train::cli::run(&args, cli.quiet)?,
+        Command::Report(args) => agree_report::cli::run(&args, cli.quiet)?,
     }
     Ok(())
 }

@@ -1,0 +1,45 @@
+//! `agree report DIR`: the command-line face of the stage.
+
+use std::path::PathBuf;
+
+use agree_schema::ExperimentDir;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::{error::Error, report};
+
+/// Draw the figures (PNG and SVG) and write one self-contained HTML page into DIR/report/.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Experiment directory holding results/ (from `agree analyze`) and the stage tables.
+    pub dir: PathBuf,
+    /// Write the report here instead of DIR/report.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `agree report`.
+pub fn run(args: &ReportArgs, quiet: bool) -> Result<(), Error> {
+    let dir = ExperimentDir::new(&args.dir);
+    let out = args.out.clone().unwrap_or_else(|| dir.report_dir());
+    let bar = ProgressBar::new(7);
+    if quiet {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else if let Ok(style) = ProgressStyle::with_template("report {bar:30} {pos}/{len} figures {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message("reading tables");
+    let inputs = report::load(&dir)?;
+    let built = report::build(&inputs, |figure| {
+        bar.set_message(figure.to_string());
+        bar.inc(1);
+    })?;
+    let index = report::write(&out, &built)?;
+    bar.finish_and_clear();
+    if !quiet {
+        println!("report: {} ({} figures)", index.display(), built.figures.len());
+        for note in &built.notes {
+            println!("  left out: {note}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Why a report could not be made; every variant names the file or figure concerned.
+
+use std::path::PathBuf;
+
+/// Failure of the report stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A table the report cannot do without is absent.
+    #[error("{path}: required table `{table}` is missing (run `agree analyze` first)")]
+    MissingTable { table: String, path: PathBuf },
+    /// A table could not be read as Parquet.
+    #[error("{0}")]
+    Table(#[from] agree_schema::TableFileError),
+    /// A table does not follow its contract in schemas/.
+    #[error("{path}: {source}")]
+    Contract {
+        path: PathBuf,
+        source: agree_schema::ContractError,
+    },
+    /// A table's values cannot be used (e.g. a column of the wrong kind, a null where a value is needed).
+    #[error("{path}: {message}")]
+    Malformed { path: PathBuf, message: String },
+    /// A figure could not be drawn or encoded.
+    #[error("figure `{figure}`: {message}")]
+    Figure { figure: String, message: String },
+    /// Writing the report failed.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}

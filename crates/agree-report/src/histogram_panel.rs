@@ -1,0 +1,65 @@
+//! One histogram chart: the distribution of a statistic, bars as percentages of samples.
+
+use plotters::{coord::Shift, prelude::*, style::RGBColor};
+
+use crate::{font::FAMILY, line_panel::tick_label, shaping::Histogram};
+
+/// A histogram with its title and axis description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramPanel {
+    /// Title above the chart.
+    pub title: String,
+    /// X axis description (the statistic and its unit).
+    pub x_label: String,
+    /// Bar colour.
+    pub colour: RGBColor,
+    /// The counts.
+    pub histogram: Histogram,
+}
+
+impl HistogramPanel {
+    /// Draws the chart into `area`.
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let h = &self.histogram;
+        let total = h.total().max(1) as f64;
+        let shares: Vec<f64> = h.counts.iter().map(|&c| 100.0 * c as f64 / total).collect();
+        let top = shares.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
+        let x0 = h.low;
+        let x1 = h.low + h.width * h.counts.len() as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, (FAMILY, 16))
+            .margin(8)
+            .margin_right(16)
+            .x_label_area_size(42)
+            .y_label_area_size(62)
+            .build_cartesian_2d(x0..x1, 0.0..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc("samples (%)")
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|x| tick_label(*x))
+            .y_label_formatter(&|y| format!("{}%", tick_label(*y)))
+            .axis_desc_style((FAMILY, 14))
+            .label_style((FAMILY, 12))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(RGBColor(245, 245, 245))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(shares.iter().enumerate().map(|(i, &s)| {
+                let left = h.low + h.width * i as f64;
+                Rectangle::new([(left, 0.0), (left + h.width, s)], self.colour.mix(0.8).filled())
+            }))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(shares.iter().enumerate().map(|(i, &s)| {
+                let left = h.low + h.width * i as f64;
+                Rectangle::new([(left, 0.0), (left + h.width, s)], WHITE.stroke_width(1))
+            }))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,580 @@
+//! Building the report: read the tables, shape them, draw every figure, write the page.
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use agree_schema::ExperimentDir;
+use plotters::prelude::SeriesLabelPosition;
+
+use crate::{
+    error::Error,
+    figure::{Figure, PANEL_SIZE, Panel, render_panels},
+    histogram_panel::HistogramPanel,
+    line_panel::{Curve, LinePanel},
+    page, palette,
+    shaping::{self, LearnedEpochBin},
+    tables::{self, *},
+    thumbnail,
+};
+
+/// Thumbnails per grid figure, and per row of it.
+const THUMBS: usize = 48;
+const THUMB_COLUMNS: u32 = 12;
+/// Figures of per-statistic panels put this many panels in a row.
+const STAT_COLUMNS: usize = 4;
+/// Bins of the statistic histograms.
+const HISTOGRAM_BINS: usize = 30;
+
+/// Everything the report reads from an experiment directory; only `agreement` is required.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInputs {
+    /// `results/agreement.parquet`.
+    pub agreement: Vec<AgreementRow>,
+    /// `results/agreement_by_statistic.parquet`.
+    pub by_statistic: Option<Vec<StatisticSubsetRow>>,
+    /// `results/agreement_by_quantile.parquet`.
+    pub by_quantile: Option<Vec<QuantileRow>>,
+    /// `results/learning_order.parquet`.
+    pub learning_order: Option<Vec<LearningOrderRow>>,
+    /// `results/statistic_correlation.parquet`.
+    pub correlation: Option<Vec<CorrelationRow>>,
+    /// Numeric columns of `stats.parquet` and `attributes.parquet`.
+    pub statistics: Option<SampleStatistics>,
+    /// Counts and thumbnails' images from `samples.parquet`.
+    pub samples: Option<SampleCatalog>,
+    /// Each network's last epoch from `epochs.parquet`.
+    pub networks: Option<Vec<NetworkFinal>>,
+    /// `manifest.json`.
+    pub manifest: Option<serde_json::Value>,
+}
+
+/// A built report: its figures, the page and what was left out and why.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every figure, in page order.
+    pub figures: Vec<Figure>,
+    /// Why figures or numbers are missing (absent tables, undecodable images…).
+    pub notes: Vec<String>,
+    /// The self-contained HTML page.
+    pub html: String,
+}
+
+/// Reads every table the report uses from `dir`.
+pub fn load(dir: &ExperimentDir) -> Result<ReportInputs, Error> {
+    let agreement = tables::read_agreement(dir)?;
+    let learning_order = tables::read_learning_order(dir)?;
+    let groups = shaping::groups(&agreement);
+    let mut wanted = BTreeSet::new();
+    if let (Some(order), Some(focus)) = (&learning_order, shaping::focus_group(&groups)) {
+        wanted.extend(
+            shaping::earliest_learned(order, &focus, THUMBS)
+                .iter()
+                .map(|r| r.sample_id),
+        );
+        wanted.extend(
+            shaping::latest_learned(order, &focus, THUMBS)
+                .iter()
+                .map(|r| r.sample_id),
+        );
+    }
+    Ok(ReportInputs {
+        by_statistic: tables::read_agreement_by_statistic(dir)?,
+        by_quantile: tables::read_agreement_by_quantile(dir)?,
+        correlation: tables::read_statistic_correlation(dir)?,
+        statistics: tables::read_sample_statistics(dir)?,
+        samples: tables::read_samples(dir, &wanted)?,
+        networks: tables::read_network_finals(dir)?,
+        manifest: tables::read_manifest(dir)?,
+        agreement,
+        learning_order,
+    })
+}
+
+/// Every statistic the report draws, in a stable order: the stats and attribute columns
+/// as stored, then any further statistic named only in the result tables.
+pub fn statistic_names(inputs: &ReportInputs) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |n: &str| {
+        if !names.iter().any(|m| m == n) {
+            names.push(n.to_string());
+        }
+    };
+    if let Some(s) = &inputs.statistics {
+        s.columns.iter().for_each(|(n, _)| push(n));
+    }
+    if let Some(rows) = &inputs.by_statistic {
+        rows.iter().for_each(|r| push(&r.statistic));
+    }
+    if let Some(rows) = &inputs.by_quantile {
+        rows.iter().for_each(|r| push(&r.statistic));
+    }
+    if let Some(rows) = &inputs.correlation {
+        rows.iter().for_each(|r| push(&r.statistic));
+    }
+    names
+}
+
+/// Axis description of a statistic (`<table>.<column>`): its column name and, from the
+/// contracts, its unit.
+pub fn statistic_label(name: &str) -> String {
+    let column = name.split_once('.').map_or(name, |(_, c)| c);
+    let unit = ["stats", "attributes", "scores"]
+        .iter()
+        .filter_map(|t| agree_schema::contract(t).ok())
+        .find_map(|c| c.column(column).map(|col| col.unit.clone()))
+        .unwrap_or_default();
+    match unit.as_str() {
+        "" | "count" | "fraction" => column.to_string(),
+        "percent" => format!("{column} (%)"),
+        u => format!("{column} ({u})"),
+    }
+}
+
+/// Builds every figure and the page; `tick` is called after each figure.
+pub fn build(inputs: &ReportInputs, mut tick: impl FnMut(&str)) -> Result<Report, Error> {
+    let mut figures = Vec::new();
+    let mut notes = Vec::new();
+    let groups = shaping::groups(&inputs.agreement);
+    let focus = shaping::focus_group(&groups);
+    let statistics = statistic_names(inputs);
+
+    figures.push(agreement_figure(inputs, &groups)?);
+    tick("agreement");
+
+    let Some(focus) = focus else {
+        notes.push("the agreement table names no group: per-statistic figures skipped".into());
+        let html = page::render(inputs, &figures, &notes, None);
+        return Ok(Report { figures, notes, html });
+    };
+
+    match &inputs.by_statistic {
+        Some(rows) => match statistic_mean_figure(rows, &focus, &statistics)? {
+            Some(f) => figures.push(f),
+            None => notes.push(format!("agreement_by_statistic has no rows for {}", focus.label())),
+        },
+        None => notes.push(
+            "results/agreement_by_statistic.parquet is absent: no statistic-over-agreed-set figure (run `agree stats` then `agree analyze`)".into(),
+        ),
+    }
+    tick("statistic_agreed_mean");
+
+    match &inputs.by_quantile {
+        Some(rows) => match quantile_figure(rows, &focus, &statistics)? {
+            Some(f) => figures.push(f),
+            None => notes.push(format!("agreement_by_quantile has no rows for {}", focus.label())),
+        },
+        None => notes.push("results/agreement_by_quantile.parquet is absent: no per-quantile agreement figure".into()),
+    }
+    tick("agreement_by_quantile");
+
+    let last_epoch = shaping::curve(&inputs.agreement, &focus).last().map_or(1, |r| r.epoch);
+    match (&inputs.learning_order, &inputs.statistics) {
+        (Some(order), Some(stats)) => {
+            match learned_epoch_figure(order, stats, inputs.correlation.as_deref(), &focus, last_epoch)? {
+                Some(f) => figures.push(f),
+                None => notes.push(format!("no sample of {} has both a learned epoch and a statistic", focus.label())),
+            }
+        }
+        (None, _) => notes.push("results/learning_order.parquet is absent: no learned-epoch figures or image grids".into()),
+        (_, None) => notes.push("stats.parquet and attributes.parquet are absent: no learned-epoch-versus-statistic figure and no histograms".into()),
+    }
+    tick("learned_epoch_vs_statistic");
+
+    if let Some(stats) = &inputs.statistics {
+        match histogram_figure(stats)? {
+            Some(f) => figures.push(f),
+            None => notes.push("the statistics tables hold no numeric value: no histograms".into()),
+        }
+    }
+    tick("statistic_histograms");
+
+    match (&inputs.learning_order, &inputs.samples) {
+        (Some(order), Some(samples)) => {
+            let earliest = shaping::earliest_learned(order, &focus, THUMBS);
+            let latest = shaping::latest_learned(order, &focus, THUMBS);
+            for (name, title, rows, how) in [
+                (
+                    "earliest_learned",
+                    "Earliest-learned images",
+                    earliest,
+                    "smallest learned_epoch first, ties by higher confidence",
+                ),
+                (
+                    "latest_learned",
+                    "Latest-learned images",
+                    latest,
+                    "never-learned first, then largest learned_epoch, ties by lower confidence",
+                ),
+            ] {
+                match image_grid_figure(name, title, how, &rows, samples, &focus, &mut notes)? {
+                    Some(f) => figures.push(f),
+                    None => notes.push(format!("{title}: no image of {} could be shown", focus.label())),
+                }
+                tick(name);
+            }
+        }
+        (_, None) => notes.push("samples.parquet is absent: no image grids".into()),
+        _ => {}
+    }
+
+    let html = page::render(inputs, &figures, &notes, Some(&focus));
+    Ok(Report { figures, notes, html })
+}
+
+/// The paper's main figure: per group, agreement against mean accuracy ± std, the lower
+/// bound and the independence baseline, in percent over epochs.
+fn agreement_figure(inputs: &ReportInputs, groups: &[Group]) -> Result<Figure, Error> {
+    let pct = |v: f64| 100.0 * v;
+    let panels: Vec<Panel> = groups
+        .iter()
+        .map(|g| {
+            let rows = shaping::curve(&inputs.agreement, g);
+            let xy = |f: &dyn Fn(&AgreementRow) -> f64| rows.iter().map(|r| (f64::from(r.epoch), pct(f(r)))).collect();
+            let mut accuracy = Curve::new("mean accuracy ± std", palette::qualitative(1), xy(&|r| r.mean_accuracy));
+            accuracy.band = rows
+                .iter()
+                .map(|r| {
+                    let e = f64::from(r.epoch);
+                    (
+                        e,
+                        pct(r.mean_accuracy - r.std_accuracy),
+                        pct(r.mean_accuracy + r.std_accuracy),
+                    )
+                })
+                .collect();
+            let mut lower = Curve::new("lower bound", palette::qualitative(7), xy(&|r| r.lower_bound));
+            lower.dashed = true;
+            lower.markers = false;
+            let mut independent = Curve::new("independent errors", palette::qualitative(2), xy(&|r| r.independent));
+            independent.dashed = true;
+            independent.markers = false;
+            let n = rows.first().map_or(0, |r| r.n_networks);
+            Panel::Line(LinePanel {
+                title: format!("{} ({} networks)", g.label(), n),
+                x_label: "epoch".into(),
+                y_label: "share of samples (%)".into(),
+                percent: true,
+                x_never: None,
+                curves: vec![
+                    Curve::new("agreement", palette::qualitative(0), xy(&|r| r.agreement)),
+                    accuracy,
+                    independent,
+                    lower,
+                ],
+                legend: SeriesLabelPosition::UpperLeft,
+            })
+        })
+        .collect();
+    render_panels(
+        "agreement",
+        "Agreement of independently trained networks",
+        "Agreement (|all networks correct| / |some network correct|) per epoch, with the networks' mean accuracy \
+         ± one standard deviation (band), the least all-correct share their accuracies allow (lower bound) and the \
+         all-correct share if they erred independently (product of accuracies). Agreement well above both baselines \
+         means the networks get the same samples right.",
+        "",
+        &panels,
+        2,
+        (560, 380),
+    )
+}
+
+/// For each statistic, its mean over the agreed set (and the rest) per epoch.
+fn statistic_mean_figure(
+    rows: &[StatisticSubsetRow],
+    focus: &Group,
+    statistics: &[String],
+) -> Result<Option<Figure>, Error> {
+    let to_xy = |s: Vec<(i32, f64)>| s.into_iter().map(|(e, v)| (f64::from(e), v)).collect::<Vec<_>>();
+    let panels: Vec<Panel> = statistics
+        .iter()
+        .filter_map(|stat| {
+            let agreed = to_xy(shaping::statistic_mean_series(rows, focus, stat, "agreed"));
+            let rest = to_xy(shaping::statistic_mean_series(rows, focus, stat, "rest"));
+            if agreed.is_empty() && rest.is_empty() {
+                return None;
+            }
+            let mut rest = Curve::new("rest", palette::qualitative(1), rest);
+            rest.dashed = true;
+            Some(Panel::Line(LinePanel {
+                title: stat.clone(),
+                x_label: "epoch".into(),
+                y_label: format!("mean {}", statistic_label(stat)),
+                percent: false,
+                x_never: None,
+                curves: vec![Curve::new("agreed", palette::qualitative(0), agreed), rest],
+                legend: SeriesLabelPosition::UpperRight,
+            }))
+        })
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    render_panels(
+        "statistic_agreed_mean",
+        "Statistics of the agreed set over epochs",
+        &format!(
+            "{}: each statistic's mean over the samples all networks classify correctly (agreed, solid) and over the \
+             rest (dashed), per epoch. If simple images are learned first, the agreed set's mean starts low \
+             (for complexity measures) and rises as harder images join it.",
+            focus.label()
+        ),
+        "",
+        &panels,
+        STAT_COLUMNS,
+        PANEL_SIZE,
+    )
+    .map(Some)
+}
+
+/// Agreement within each quantile bin of each statistic, over epochs.
+fn quantile_figure(rows: &[QuantileRow], focus: &Group, statistics: &[String]) -> Result<Option<Figure>, Error> {
+    let panels: Vec<Panel> = statistics
+        .iter()
+        .filter_map(|stat| {
+            let bins = shaping::quantile_series(rows, focus, stat);
+            if bins.is_empty() {
+                return None;
+            }
+            let n = bins.len();
+            let curves = bins
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let label = format!(
+                        "Q{} [{}, {}]",
+                        b.bin + 1,
+                        crate::line_panel::tick_label(b.low),
+                        crate::line_panel::tick_label(b.high)
+                    );
+                    let points = b.points.iter().map(|&(e, a)| (f64::from(e), 100.0 * a)).collect();
+                    Curve::new(label, palette::sequential(i, n), points)
+                })
+                .collect();
+            Some(Panel::Line(LinePanel {
+                title: stat.clone(),
+                x_label: "epoch".into(),
+                y_label: "agreement in bin (%)".into(),
+                percent: true,
+                x_never: None,
+                curves,
+                legend: SeriesLabelPosition::UpperLeft,
+            }))
+        })
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    render_panels(
+        "agreement_by_quantile",
+        "Agreement per quantile bin of each statistic",
+        &format!(
+            "{}: samples split into quantile bins of each statistic (Q1 = smallest values, light; bin ranges in the \
+             legend); agreement within each bin per epoch. Separated, ordered curves mean the statistic orders what \
+             the networks agree on.",
+            focus.label()
+        ),
+        "",
+        &panels,
+        STAT_COLUMNS,
+        PANEL_SIZE,
+    )
+    .map(Some)
+}
+
+/// For each statistic, its mean ± std over the samples learned at each epoch (never last).
+fn learned_epoch_figure(
+    order: &[LearningOrderRow],
+    stats: &SampleStatistics,
+    correlation: Option<&[CorrelationRow]>,
+    focus: &Group,
+    last_epoch: i32,
+) -> Result<Option<Figure>, Error> {
+    let never_x = f64::from(last_epoch + 1);
+    let x_of = |b: &LearnedEpochBin| b.learned_epoch.map_or(never_x, f64::from);
+    let panels: Vec<Panel> = stats
+        .columns
+        .iter()
+        .filter_map(|(name, values)| {
+            let profile = shaping::learned_epoch_profile(order, focus, values);
+            if profile.is_empty() {
+                return None;
+            }
+            let rho = correlation
+                .and_then(|rows| rows.iter().find(|r| &r.group == focus && &r.statistic == name))
+                .and_then(|r| {
+                    r.spearman_rho.map(|rho| match (r.spearman_ci_low, r.spearman_ci_high) {
+                        (Some(lo), Some(hi)) => format!("  ρ = {rho:.2} [{lo:.2}, {hi:.2}]"),
+                        _ => format!("  ρ = {rho:.2}"),
+                    })
+                })
+                .unwrap_or_default();
+            let mut curve = Curve::new(
+                "",
+                palette::qualitative(0),
+                profile.iter().map(|b| (x_of(b), b.mean)).collect(),
+            );
+            curve.error_bars = profile
+                .iter()
+                .map(|b| (x_of(b), b.mean - b.std, b.mean + b.std))
+                .collect();
+            Some(Panel::Line(LinePanel {
+                title: format!("{name}{rho}"),
+                x_label: "learned epoch".into(),
+                y_label: format!("{} (mean ± std)", statistic_label(name)),
+                percent: false,
+                x_never: Some(never_x),
+                curves: vec![curve],
+                legend: SeriesLabelPosition::UpperLeft,
+            }))
+        })
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    render_panels(
+        "learned_epoch_vs_statistic",
+        "Learned epoch versus each statistic",
+        &format!(
+            "{}: samples grouped by learned_epoch (the first epoch from which all networks stay correct; \"never\" \
+             = not learned by the last epoch); each statistic's mean ± one standard deviation per group. ρ is the \
+             Spearman correlation of learned_epoch with the statistic, with its bootstrap 95% interval.",
+            focus.label()
+        ),
+        "",
+        &panels,
+        STAT_COLUMNS,
+        PANEL_SIZE,
+    )
+    .map(Some)
+}
+
+/// The distribution of every statistic over all samples.
+fn histogram_figure(stats: &SampleStatistics) -> Result<Option<Figure>, Error> {
+    let panels: Vec<Panel> = stats
+        .columns
+        .iter()
+        .filter_map(|(name, values)| {
+            shaping::histogram(values.values().copied(), HISTOGRAM_BINS).map(|h| {
+                Panel::Histogram(HistogramPanel {
+                    title: format!("{name} (n = {})", h.total()),
+                    x_label: statistic_label(name),
+                    colour: palette::qualitative(0),
+                    histogram: h,
+                })
+            })
+        })
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    render_panels(
+        "statistic_histograms",
+        "Distributions of the statistics",
+        "Histogram of each statistic over every sample with a value (30 equal-width bins), as a share of samples.",
+        "",
+        &panels,
+        STAT_COLUMNS,
+        PANEL_SIZE,
+    )
+    .map(Some)
+}
+
+/// A grid of the given samples' thumbnails; images that cannot be decoded are noted and left out.
+fn image_grid_figure(
+    name: &str,
+    title: &str,
+    how: &str,
+    rows: &[LearningOrderRow],
+    samples: &SampleCatalog,
+    focus: &Group,
+    notes: &mut Vec<String>,
+) -> Result<Option<Figure>, Error> {
+    let mut thumbs = Vec::new();
+    let mut classes: Vec<(String, usize)> = Vec::new();
+    let mut epochs = Vec::new();
+    for r in rows {
+        let Some(sample) = samples.images.get(&r.sample_id) else {
+            notes.push(format!("{title}: sample {} is not in samples.parquet", r.sample_id));
+            continue;
+        };
+        match thumbnail::decode(sample) {
+            Ok(img) => {
+                thumbs.push(thumbnail::thumbnail(&img));
+                match classes.iter_mut().find(|(c, _)| c == &sample.class_name) {
+                    Some((_, n)) => *n += 1,
+                    None => classes.push((sample.class_name.clone(), 1)),
+                }
+                epochs.push(r.learned_epoch);
+            }
+            Err(e) => notes.push(format!("{title}: sample {}: {e}", r.sample_id)),
+        }
+    }
+    if thumbs.is_empty() {
+        return Ok(None);
+    }
+    classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let class_list = classes
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fmt_epoch = |e: Option<i32>| e.map_or("never".to_string(), |e| e.to_string());
+    let span = match (epochs.first(), epochs.last()) {
+        (Some(a), Some(b)) if a == b => fmt_epoch(*a),
+        (Some(a), Some(b)) => format!("{} to {}", fmt_epoch(*a), fmt_epoch(*b)),
+        _ => String::new(),
+    };
+    let canvas = thumbnail::grid(&thumbs, THUMB_COLUMNS);
+    let (width, height, png, svg) = thumbnail::encode(canvas).map_err(|message| Error::Figure {
+        figure: name.to_string(),
+        message,
+    })?;
+    Ok(Some(Figure {
+        name: name.to_string(),
+        title: title.to_string(),
+        caption: format!(
+            "{}: {} images, row by row, {how}; learned epochs {span}. Classes: {class_list}.",
+            focus.label(),
+            thumbs.len()
+        ),
+        width,
+        height,
+        svg,
+        png,
+    }))
+}
+
+/// Writes `report/index.html` and `report/figures/<name>.{png,svg}`; returns the page's path.
+pub fn write(report_dir: &Path, report: &Report) -> Result<PathBuf, Error> {
+    let figures_dir = report_dir.join("figures");
+    fs::create_dir_all(&figures_dir).map_err(|source| Error::Io {
+        path: figures_dir.clone(),
+        source,
+    })?;
+    for f in &report.figures {
+        write_file(&figures_dir.join(format!("{}.png", f.name)), &f.png)?;
+        write_file(&figures_dir.join(format!("{}.svg", f.name)), f.svg.as_bytes())?;
+    }
+    let index = report_dir.join("index.html");
+    write_file(&index, report.html.as_bytes())?;
+    Ok(index)
+}
+
+/// Writes under a temporary name and renames, so a reader never sees half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    fs::write(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}

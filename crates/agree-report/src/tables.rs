@@ -1,0 +1,615 @@
+//! The experiment directory's tables as plain rows: the thin file layer of the report.
+//!
+//! Every table is checked against its contract in `schemas/` before use, so a
+//! malformed file fails here with its path rather than as a wrong figure later.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
+
+use agree_schema::{ExperimentDir, read_table};
+use arrow::{
+    array::{Array, ArrayRef, AsArray, RecordBatch},
+    compute::cast,
+    datatypes::{DataType, Float64Type, Int64Type},
+};
+
+use crate::error::Error;
+
+/// One group of networks on one split: the unit every agreement figure is drawn for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Group {
+    /// `same_arch` or `cross_arch`.
+    pub kind: String,
+    /// Architecture or `s<index>`.
+    pub name: String,
+    /// `train` or `test`.
+    pub split: String,
+}
+
+impl Group {
+    /// Human-readable label, e.g. `lenet5 (same arch), train`.
+    pub fn label(&self) -> String {
+        format!("{} ({}), {}", self.name, self.kind.replace('_', " "), self.split)
+    }
+}
+
+/// A row of `results/agreement.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementRow {
+    /// The group and split.
+    pub group: Group,
+    /// Epoch number.
+    pub epoch: i32,
+    /// Networks in the group.
+    pub n_networks: i32,
+    /// Samples evaluated.
+    pub n_samples: i64,
+    /// |all correct| / |some correct|.
+    pub agreement: f64,
+    /// |all correct| / |X|.
+    pub tpa: f64,
+    /// 1 − min(Σ(1 − acc_i), 1).
+    pub lower_bound: f64,
+    /// Π acc_i.
+    pub independent: f64,
+    /// Mean accuracy of the networks.
+    pub mean_accuracy: f64,
+    /// Population std of the accuracies.
+    pub std_accuracy: f64,
+}
+
+/// A row of `results/agreement_by_statistic.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatisticSubsetRow {
+    /// The group and split.
+    pub group: Group,
+    /// Epoch number.
+    pub epoch: i32,
+    /// Statistic name.
+    pub statistic: String,
+    /// `agreed` or `rest`.
+    pub subset: String,
+    /// Mean of the statistic over the subset.
+    pub mean: Option<f64>,
+}
+
+/// A row of `results/agreement_by_quantile.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantileRow {
+    /// The group and split.
+    pub group: Group,
+    /// Epoch number.
+    pub epoch: i32,
+    /// Statistic name.
+    pub statistic: String,
+    /// Quantile bin, ascending in the statistic.
+    pub bin: i32,
+    /// Smallest value in the bin.
+    pub bin_low: f64,
+    /// Largest value in the bin.
+    pub bin_high: f64,
+    /// Agreement within the bin.
+    pub agreement: f64,
+}
+
+/// A row of `results/learning_order.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearningOrderRow {
+    /// The group and split.
+    pub group: Group,
+    /// Sample id.
+    pub sample_id: i64,
+    /// First epoch from which all networks stay correct; `None` if never.
+    pub learned_epoch: Option<i32>,
+    /// Mean probability given to the label.
+    pub confidence: Option<f64>,
+}
+
+/// A row of `results/statistic_correlation.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationRow {
+    /// The group and split.
+    pub group: Group,
+    /// Statistic name.
+    pub statistic: String,
+    /// Samples with a value.
+    pub n: i64,
+    /// Spearman ρ between learned_epoch and the statistic.
+    pub spearman_rho: Option<f64>,
+    /// Bootstrap 95% CI, lower end.
+    pub spearman_ci_low: Option<f64>,
+    /// Bootstrap 95% CI, upper end.
+    pub spearman_ci_high: Option<f64>,
+    /// Kendall τ-b.
+    pub kendall_tau: Option<f64>,
+}
+
+/// Per-sample numeric statistics (from `stats` and `attributes`), column by column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleStatistics {
+    /// Statistic name (`<table>.<column>`, as in the result tables) and its value per sample id.
+    pub columns: Vec<(String, BTreeMap<i64, f64>)>,
+}
+
+impl SampleStatistics {
+    /// The values of one statistic by sample id.
+    pub fn column(&self, name: &str) -> Option<&BTreeMap<i64, f64>> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// A sample's stored image, as read from `samples.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleImage {
+    /// Sample id.
+    pub sample_id: i64,
+    /// Class name.
+    pub class_name: String,
+    /// Encoding: `jpeg`, `png`, … or `rgb8`.
+    pub format: String,
+    /// Width in pixels.
+    pub width: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// The stored bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What `samples.parquet` tells the report: counts and the few images it shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleCatalog {
+    /// Samples per split and class name.
+    pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The requested images, by sample id.
+    pub images: BTreeMap<i64, SampleImage>,
+}
+
+/// One network's last epoch from `epochs.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkFinal {
+    /// Run id `<arch>-s<network>`.
+    pub run_id: String,
+    /// Last epoch recorded.
+    pub epoch: i32,
+    /// Training accuracy in that epoch.
+    pub train_accuracy: f64,
+    /// Test accuracy after that epoch.
+    pub test_accuracy: Option<f64>,
+    /// Training wall time summed over the epochs.
+    pub wall_s: f64,
+}
+
+/// A Parquet table read whole and checked against its contract.
+struct CheckedTable {
+    path: PathBuf,
+    batches: Vec<RecordBatch>,
+}
+
+impl CheckedTable {
+    /// Reads `path` and checks it against contract `name`.
+    fn read(name: &str, path: &Path) -> Result<Self, Error> {
+        let (schema, batches) = read_table(path)?;
+        let contract = agree_schema::contract(name).map_err(|source| Error::Contract {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        contract.check(&schema).map_err(|source| Error::Contract {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(CheckedTable {
+            path: path.to_path_buf(),
+            batches,
+        })
+    }
+
+    fn malformed(&self, message: String) -> Error {
+        Error::Malformed {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn has(&self, column: &str) -> bool {
+        self.batches
+            .first()
+            .is_some_and(|b| b.schema().column_with_name(column).is_some())
+    }
+
+    /// The column cast to `to`, batch by batch.
+    fn column(&self, name: &str, to: &DataType) -> Result<Vec<ArrayRef>, Error> {
+        self.batches
+            .iter()
+            .map(|b| {
+                let col = b
+                    .column_by_name(name)
+                    .ok_or_else(|| self.malformed(format!("column `{name}` is missing")))?;
+                cast(col, to).map_err(|e| self.malformed(format!("column `{name}`: {e}")))
+            })
+            .collect()
+    }
+
+    fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>, Error> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Float64)? {
+            out.extend(a.as_primitive::<Float64Type>().iter());
+        }
+        Ok(out)
+    }
+
+    fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>, Error> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Int64)? {
+            out.extend(a.as_primitive::<Int64Type>().iter());
+        }
+        Ok(out)
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<Option<String>>, Error> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Utf8)? {
+            out.extend(a.as_string::<i32>().iter().map(|s| s.map(str::to_owned)));
+        }
+        Ok(out)
+    }
+
+    /// A column that must hold no null, so a null names its row.
+    fn required<T>(&self, name: &str, values: Vec<Option<T>>) -> Result<Vec<T>, Error> {
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(row, v)| v.ok_or_else(|| self.malformed(format!("row {row}: column `{name}` is null"))))
+            .collect()
+    }
+
+    fn req_f64(&self, name: &str) -> Result<Vec<f64>, Error> {
+        self.required(name, self.f64s(name)?)
+    }
+
+    fn req_i64(&self, name: &str) -> Result<Vec<i64>, Error> {
+        self.required(name, self.i64s(name)?)
+    }
+
+    fn req_string(&self, name: &str) -> Result<Vec<String>, Error> {
+        self.required(name, self.strings(name)?)
+    }
+
+    fn groups(&self) -> Result<Vec<Group>, Error> {
+        let kind = self.req_string("group_kind")?;
+        let name = self.req_string("group_name")?;
+        let split = self.req_string("split")?;
+        Ok(kind
+            .into_iter()
+            .zip(name)
+            .zip(split)
+            .map(|((kind, name), split)| Group { kind, name, split })
+            .collect())
+    }
+
+    fn epochs(&self, name: &str) -> Result<Vec<i32>, Error> {
+        self.req_i64(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(row, e)| {
+                i32::try_from(e).map_err(|_| self.malformed(format!("row {row}: `{name}` {e} out of range")))
+            })
+            .collect()
+    }
+}
+
+/// Reads `results/agreement.parquet`; it is required.
+pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
+    let path = dir.table("agreement");
+    if !path.exists() {
+        return Err(Error::MissingTable {
+            table: "agreement".into(),
+            path,
+        });
+    }
+    let t = CheckedTable::read("agreement", &path)?;
+    let groups = t.groups()?;
+    let epoch = t.epochs("epoch")?;
+    let n_networks = t.epochs("n_networks")?;
+    let n_samples = t.req_i64("n_samples")?;
+    let agreement = t.req_f64("agreement")?;
+    let tpa = t.req_f64("tpa")?;
+    let lower_bound = t.req_f64("lower_bound")?;
+    let independent = t.req_f64("independent")?;
+    let mean_accuracy = t.req_f64("mean_accuracy")?;
+    let std_accuracy = t.req_f64("std_accuracy")?;
+    let rows: Vec<AgreementRow> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, group)| AgreementRow {
+            group,
+            epoch: epoch[i],
+            n_networks: n_networks[i],
+            n_samples: n_samples[i],
+            agreement: agreement[i],
+            tpa: tpa[i],
+            lower_bound: lower_bound[i],
+            independent: independent[i],
+            mean_accuracy: mean_accuracy[i],
+            std_accuracy: std_accuracy[i],
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(t.malformed("the table has no rows: nothing to report".into()));
+    }
+    Ok(rows)
+}
+
+/// Path of an optional table, or `None` when it is absent.
+fn optional(dir: &ExperimentDir, table: &str) -> Option<PathBuf> {
+    Some(dir.table(table)).filter(|p| p.exists())
+}
+
+/// Reads `results/agreement_by_statistic.parquet` if present.
+pub fn read_agreement_by_statistic(dir: &ExperimentDir) -> Result<Option<Vec<StatisticSubsetRow>>, Error> {
+    let Some(path) = optional(dir, "agreement_by_statistic") else {
+        return Ok(None);
+    };
+    let t = CheckedTable::read("agreement_by_statistic", &path)?;
+    let groups = t.groups()?;
+    let epoch = t.epochs("epoch")?;
+    let statistic = t.req_string("statistic")?;
+    let subset = t.req_string("subset")?;
+    let mean = t.f64s("mean")?;
+    Ok(Some(
+        groups
+            .into_iter()
+            .zip(epoch)
+            .zip(statistic)
+            .zip(subset)
+            .zip(mean)
+            .map(|((((group, epoch), statistic), subset), mean)| StatisticSubsetRow {
+                group,
+                epoch,
+                statistic,
+                subset,
+                mean,
+            })
+            .collect(),
+    ))
+}
+
+/// Reads `results/agreement_by_quantile.parquet` if present.
+pub fn read_agreement_by_quantile(dir: &ExperimentDir) -> Result<Option<Vec<QuantileRow>>, Error> {
+    let Some(path) = optional(dir, "agreement_by_quantile") else {
+        return Ok(None);
+    };
+    let t = CheckedTable::read("agreement_by_quantile", &path)?;
+    let groups = t.groups()?;
+    let epoch = t.epochs("epoch")?;
+    let statistic = t.req_string("statistic")?;
+    let bin = t.epochs("bin")?;
+    let bin_low = t.req_f64("bin_low")?;
+    let bin_high = t.req_f64("bin_high")?;
+    let agreement = t.req_f64("agreement")?;
+    Ok(Some(
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, group)| QuantileRow {
+                group,
+                epoch: epoch[i],
+                statistic: statistic[i].clone(),
+                bin: bin[i],
+                bin_low: bin_low[i],
+                bin_high: bin_high[i],
+                agreement: agreement[i],
+            })
+            .collect(),
+    ))
+}
+
+/// Reads `results/learning_order.parquet` if present.
+pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrderRow>>, Error> {
+    let Some(path) = optional(dir, "learning_order") else {
+        return Ok(None);
+    };
+    let t = CheckedTable::read("learning_order", &path)?;
+    let groups = t.groups()?;
+    let sample_id = t.req_i64("sample_id")?;
+    let learned = t.i64s("learned_epoch")?;
+    let confidence = t.f64s("confidence")?;
+    Ok(Some(
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, group)| LearningOrderRow {
+                group,
+                sample_id: sample_id[i],
+                learned_epoch: learned[i].and_then(|e| i32::try_from(e).ok()),
+                confidence: confidence[i],
+            })
+            .collect(),
+    ))
+}
+
+/// Reads `results/statistic_correlation.parquet` if present.
+pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<CorrelationRow>>, Error> {
+    let Some(path) = optional(dir, "statistic_correlation") else {
+        return Ok(None);
+    };
+    let t = CheckedTable::read("statistic_correlation", &path)?;
+    let groups = t.groups()?;
+    let statistic = t.req_string("statistic")?;
+    let n = t.req_i64("n")?;
+    let rho = t.f64s("spearman_rho")?;
+    let lo = t.f64s("spearman_ci_low")?;
+    let hi = t.f64s("spearman_ci_high")?;
+    let tau = t.f64s("kendall_tau")?;
+    Ok(Some(
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, group)| CorrelationRow {
+                group,
+                statistic: statistic[i].clone(),
+                n: n[i],
+                spearman_rho: rho[i],
+                spearman_ci_low: lo[i],
+                spearman_ci_high: hi[i],
+                kendall_tau: tau[i],
+            })
+            .collect(),
+    ))
+}
+
+/// Reads every numeric column of `stats.parquet`, `attributes.parquet` and each
+/// `scores/<name>.parquet` (those present) as per-sample statistics named
+/// `<table>.<column>`, as the analysis names them (SPEC §3: no hard-coded list).
+pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatistics>, Error> {
+    let mut sources: Vec<(String, &str, PathBuf)> = ["stats", "attributes"]
+        .into_iter()
+        .filter_map(|t| optional(dir, t).map(|p| (t.to_string(), t, p)))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(dir.scores_dir()) {
+        let mut scores: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        scores.sort();
+        for p in scores {
+            if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) {
+                sources.push((stem, "scores", p));
+            }
+        }
+    }
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    let mut out = SampleStatistics::default();
+    for (name, contract, path) in sources {
+        let t = CheckedTable::read(contract, &path)?;
+        let ids = t.req_i64("sample_id")?;
+        let Some(first) = t.batches.first() else {
+            continue;
+        };
+        let schema = first.schema();
+        for field in schema.fields() {
+            if field.name() == "sample_id" || !field.data_type().is_numeric() {
+                continue;
+            }
+            let values = t.f64s(field.name())?;
+            let column: BTreeMap<i64, f64> = ids
+                .iter()
+                .zip(values)
+                .filter_map(|(&id, v)| v.filter(|v| v.is_finite()).map(|v| (id, v)))
+                .collect();
+            out.columns.push((format!("{name}.{}", field.name()), column));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Reads `samples.parquet` if present: counts per split and class, and the images of `wanted`.
+pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Option<SampleCatalog>, Error> {
+    let Some(path) = optional(dir, "samples") else {
+        return Ok(None);
+    };
+    // Samples can be large (every image's bytes); read it batch by batch, keeping only
+    // the counted columns and the few wanted images.
+    let t = CheckedTable::read("samples", &path)?;
+    let mut catalog = SampleCatalog::default();
+    for (b, batch) in t.batches.iter().enumerate() {
+        let one = CheckedTable {
+            path: t.path.clone(),
+            batches: vec![batch.clone()],
+        };
+        let ids = one.req_i64("sample_id")?;
+        let split = one.req_string("split")?;
+        let class = one.req_string("class_name")?;
+        for (s, c) in split.iter().zip(&class) {
+            *catalog
+                .counts
+                .entry(s.clone())
+                .or_default()
+                .entry(c.clone())
+                .or_default() += 1;
+        }
+        if !ids.iter().any(|id| wanted.contains(id)) {
+            continue;
+        }
+        let format = one.req_string("format")?;
+        let width = one.req_i64("width")?;
+        let height = one.req_i64("height")?;
+        let image = batch
+            .column_by_name("image")
+            .ok_or_else(|| t.malformed("column `image` is missing".into()))
+            .and_then(|a| {
+                cast(a, &DataType::Binary).map_err(|e| t.malformed(format!("batch {b}: column `image`: {e}")))
+            })?;
+        let image = image.as_binary::<i32>();
+        for (row, id) in ids.iter().enumerate() {
+            if !wanted.contains(id) || image.is_null(row) {
+                continue;
+            }
+            catalog.images.insert(
+                *id,
+                SampleImage {
+                    sample_id: *id,
+                    class_name: class[row].clone(),
+                    format: format[row].clone(),
+                    width: i32::try_from(width[row]).unwrap_or(0),
+                    height: i32::try_from(height[row]).unwrap_or(0),
+                    bytes: image.value(row).to_vec(),
+                },
+            );
+        }
+    }
+    Ok(Some(catalog))
+}
+
+/// Reads `epochs.parquet` if present: each network's last epoch and total wall time.
+pub fn read_network_finals(dir: &ExperimentDir) -> Result<Option<Vec<NetworkFinal>>, Error> {
+    let Some(path) = optional(dir, "epochs") else {
+        return Ok(None);
+    };
+    let t = CheckedTable::read("epochs", &path)?;
+    let run = t.req_string("run_id")?;
+    let epoch = t.epochs("epoch")?;
+    let train = t.req_f64("train_accuracy")?;
+    let test = if t.has("test_accuracy") {
+        t.f64s("test_accuracy")?
+    } else {
+        vec![None; run.len()]
+    };
+    let wall = t.req_f64("wall_s")?;
+    let mut finals: BTreeMap<String, NetworkFinal> = BTreeMap::new();
+    for i in 0..run.len() {
+        let entry = finals.entry(run[i].clone()).or_insert_with(|| NetworkFinal {
+            run_id: run[i].clone(),
+            epoch: i32::MIN,
+            train_accuracy: 0.0,
+            test_accuracy: None,
+            wall_s: 0.0,
+        });
+        entry.wall_s += wall[i];
+        if epoch[i] > entry.epoch {
+            entry.epoch = epoch[i];
+            entry.train_accuracy = train[i];
+            entry.test_accuracy = test[i];
+        }
+    }
+    Ok(Some(finals.into_values().collect()))
+}
+
+/// Reads `manifest.json` if present; a malformed manifest is an error naming it.
+pub fn read_manifest(dir: &ExperimentDir) -> Result<Option<serde_json::Value>, Error> {
+    let path = dir.manifest();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map(Some).map_err(|e| Error::Malformed {
+        path,
+        message: format!("not JSON: {e}"),
+    })
+}
