@@ -30,6 +30,8 @@ enum Command {
     Train(agree_train::cli::TrainArgs),
     /// Draw the figures (PNG, SVG) and one self-contained HTML page into DIR/report/.
     Report(agree_report::cli::ReportArgs),
+    /// Run every stage from a pipeline file, skipping what is up to date.
+    Pipeline(agree_pipeline::cli::PipelineArgs),
 }
 
 fn main() -> Result<()> {
@@ -45,6 +47,7 @@ fn main() -> Result<()> {
         Command::Sql(args) => agree_sql::cli::run_sql(&args, cli.quiet)?,
         Command::Train(args) => agree_train::cli::run(&args, cli.quiet)?,
         Command::Report(args) => agree_report::cli::run(&args, cli.quiet)?,
+        Command::Pipeline(args) => agree_pipeline::cli::run(&args, cli.quiet)?,
     }
     Ok(())
 }

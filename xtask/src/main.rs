@@ -35,11 +35,11 @@ enum Chore {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run the main job end to end on the synthetic default dataset.
+    /// Run a pipeline file end to end (default: pipelines/quickstart.toml): `agree pipeline`.
     Pipeline {
-        /// Experiment directory.
-        #[arg(long, default_value = "experiments/quickstart")]
-        out: PathBuf,
+        /// Arguments for `agree pipeline` (--config FILE, --out DIR, --force STAGE, --quiet, --json).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run a benchmark against its Python peer (`ingest`, or all when omitted).
     Bench {
@@ -147,19 +147,14 @@ fn agree_binary() -> Result<PathBuf> {
     Ok(target.join("debug/agree"))
 }
 
-fn pipeline(out: &Path) -> Result<()> {
+fn pipeline(args: &[String]) -> Result<()> {
     setup()?;
     let agree = agree_binary()?;
-    let out = if out.is_absolute() {
-        out.to_path_buf()
-    } else {
-        root().join(out)
-    };
+    // `--quiet` is a global option of `agree`; it goes before the subcommand.
+    let (global, rest): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| *a == "--quiet" || *a == "-q");
     run(with_torch_env(
-        Command::new(&agree).args(["ingest", "synthetic", "--out"]).arg(&out),
-    ))?;
-    eprintln!("experiment directory: {}", out.display());
-    Ok(())
+        Command::new(&agree).args(global).arg("pipeline").args(rest),
+    ))
 }
 
 fn bench(names: &[String]) -> Result<()> {
@@ -183,7 +178,7 @@ fn main() -> Result<()> {
             setup()?;
             run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))
         }
-        Chore::Pipeline { out } => pipeline(&out),
+        Chore::Pipeline { args } => pipeline(&args),
         Chore::Bench { names } => bench(&names),
     }
 }

@@ -1,0 +1,116 @@
+//! Running a pipeline file: each stage in order, skipped when up to date.
+
+use std::{path::PathBuf, time::Instant};
+
+use serde::Serialize;
+
+use crate::{
+    PipelineError, PipelineFile, Stage,
+    fingerprint::{StageManifest, clear_manifest, fingerprint, signatures, up_to_date, write_manifest},
+    stage::existing_outputs,
+    summary::{StudySummary, summarise},
+};
+
+/// Options of a pipeline run.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOptions {
+    /// Experiment directory (overrides the file's `[pipeline] out`).
+    pub out: Option<PathBuf>,
+    /// Stages to rerun even if up to date.
+    pub force: Vec<Stage>,
+    /// No progress bars or stage banners.
+    pub quiet: bool,
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StageOutcome {
+    /// The stage ran (or resumed) and took this long.
+    Ran {
+        /// Wall time in seconds.
+        seconds: f64,
+    },
+    /// The stage's outputs were up to date.
+    Skipped,
+}
+
+/// The result of a pipeline run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineReport {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Experiment directory.
+    pub dir: PathBuf,
+    /// Each stage's outcome, in run order.
+    pub stages: Vec<(String, StageOutcome)>,
+    /// Key numbers of the study, when results exist.
+    pub summary: Option<StudySummary>,
+    /// Total wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Runs every stage of `file` into the experiment directory.
+pub fn run_pipeline(file: &PipelineFile, opts: &PipelineOptions) -> Result<PipelineReport, PipelineError> {
+    let start = Instant::now();
+    let dir = opts
+        .out
+        .clone()
+        .or_else(|| file.out.clone())
+        .unwrap_or_else(|| PathBuf::from("experiments").join(&file.name));
+    std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    let tool = format!("agree {}", env!("CARGO_PKG_VERSION"));
+    let mut outcomes = Vec::new();
+    for section in &file.stages {
+        let stage = section.stage;
+        let print = fingerprint(&dir, stage, &section.argv, &tool);
+        if !opts.force.contains(&stage) && up_to_date(&dir, stage, &print) {
+            if !opts.quiet {
+                eprintln!("── {:<8} up to date", stage.name());
+            }
+            outcomes.push((stage.name().to_string(), StageOutcome::Skipped));
+            continue;
+        }
+        if !opts.quiet {
+            eprintln!(
+                "── {:<8} agree {} {}",
+                stage.name(),
+                stage.name(),
+                section.argv.join(" ")
+            );
+        }
+        clear_manifest(&dir, stage)?;
+        let t = Instant::now();
+        let mut argv = section.argv.clone();
+        argv.extend(stage.dir_args(&dir));
+        stage.run(&argv, opts.quiet)?;
+        let outputs = signatures(&dir, &existing_outputs(stage, &dir));
+        write_manifest(
+            &dir,
+            &StageManifest {
+                stage: stage.name().to_string(),
+                fingerprint: print,
+                argv: section.argv.clone(),
+                tool: tool.clone(),
+                outputs,
+            },
+        )?;
+        outcomes.push((
+            stage.name().to_string(),
+            StageOutcome::Ran {
+                seconds: t.elapsed().as_secs_f64(),
+            },
+        ));
+    }
+    let summary = summarise(&dir).ok();
+    Ok(PipelineReport {
+        pipeline: file.name.clone(),
+        dir,
+        stages: outcomes,
+        summary,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,134 @@
+//! The stages a pipeline runs, each mapped to its subcommand's options and outputs.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, FromArgMatches};
+
+use crate::PipelineError;
+
+/// One stage of the pipeline, in run order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// `agree ingest`.
+    Ingest,
+    /// `agree stats`.
+    Stats,
+    /// `agree train`.
+    Train,
+    /// `agree analyze`.
+    Analyze,
+}
+
+impl Stage {
+    /// Every stage in run order.
+    pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Stats, Stage::Train, Stage::Analyze];
+
+    /// The stage's name (its section in pipeline files and its subcommand).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Stats => "stats",
+            Stage::Train => "train",
+            Stage::Analyze => "analyze",
+        }
+    }
+
+    /// The stage of this name.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The stage's subcommand definition (its options are the section's keys).
+    pub fn command(self) -> clap::Command {
+        let cmd = clap::Command::new(self.name()).no_binary_name(true);
+        match self {
+            Stage::Ingest => agree_ingest::cli::IngestArgs::augment_args(cmd),
+            Stage::Stats => agree_imstats::cli::StatsArgs::augment_args(cmd),
+            Stage::Train => agree_train::cli::TrainArgs::augment_args(cmd),
+            Stage::Analyze => agree_sql::cli::AnalyzeArgs::augment_args(cmd),
+        }
+    }
+
+    /// Argument ids the pipeline supplies itself (the experiment directory).
+    pub fn reserved(self) -> &'static [&'static str] {
+        match self {
+            Stage::Ingest => &["out"],
+            _ => &["dir"],
+        }
+    }
+
+    /// The arguments locating the experiment directory.
+    pub fn dir_args(self, dir: &Path) -> Vec<String> {
+        match self {
+            Stage::Ingest => vec!["--out".into(), dir.display().to_string()],
+            _ => vec![dir.display().to_string()],
+        }
+    }
+
+    /// Stages whose outputs this one reads.
+    pub fn upstream(self) -> &'static [Stage] {
+        match self {
+            Stage::Ingest => &[],
+            Stage::Stats | Stage::Train => &[Stage::Ingest],
+            Stage::Analyze => &[Stage::Ingest, Stage::Stats, Stage::Train],
+        }
+    }
+
+    /// Files and folders the stage writes, relative to the experiment directory.
+    pub fn outputs(self) -> &'static [&'static str] {
+        match self {
+            Stage::Ingest => &[
+                "manifest.json",
+                "samples.parquet",
+                "attributes.parquet",
+                "rejects.parquet",
+                "scores",
+            ],
+            Stage::Stats => &["stats.parquet", "spectra.parquet"],
+            Stage::Train => &["predictions", "epochs.parquet", "runs.parquet"],
+            Stage::Analyze => &["results"],
+        }
+    }
+
+    /// Parses `argv` (without the subcommand name) with the stage's own parser and runs it.
+    pub fn run(self, argv: &[String], quiet: bool) -> Result<(), PipelineError> {
+        let fail = |message: String| PipelineError::Stage {
+            stage: self.name(),
+            message,
+        };
+        let matches = self
+            .command()
+            .try_get_matches_from(argv)
+            .map_err(|e| fail(e.to_string()))?;
+        match self {
+            Stage::Ingest => {
+                let args =
+                    agree_ingest::cli::IngestArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
+                agree_ingest::cli::run(&args, quiet).map_err(|e| fail(e.to_string()))
+            }
+            Stage::Stats => {
+                let args =
+                    agree_imstats::cli::StatsArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
+                agree_imstats::cli::run(&args, quiet).map_err(|e| fail(e.to_string()))
+            }
+            Stage::Train => {
+                let args = agree_train::cli::TrainArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
+                agree_train::cli::run(&args, quiet).map_err(|e| fail(e.to_string()))
+            }
+            Stage::Analyze => {
+                let args = agree_sql::cli::AnalyzeArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
+                agree_sql::cli::run_analyze(&args, quiet).map_err(|e| fail(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Paths of a stage's outputs that exist.
+pub(crate) fn existing_outputs(stage: Stage, dir: &Path) -> Vec<PathBuf> {
+    stage
+        .outputs()
+        .iter()
+        .map(|o| dir.join(o))
+        .filter(|p| p.exists())
+        .collect()
+}
