@@ -26,6 +26,8 @@ impl HistogramPanel {
         let top = shares.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
         let x0 = h.low;
         let x1 = h.low + h.width * h.counts.len() as f64;
+        // Ticks at a rounding error from zero read as zero.
+        let zero = (x1 - x0).abs() * 1e-9;
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (FAMILY, 16))
             .margin(8)
@@ -40,7 +42,7 @@ impl HistogramPanel {
             .y_desc("samples (%)")
             .x_labels(6)
             .y_labels(6)
-            .x_label_formatter(&|x| tick_label(*x))
+            .x_label_formatter(&|x| tick_label(if x.abs() < zero { 0.0 } else { *x }))
             .y_label_formatter(&|y| format!("{}%", tick_label(*y)))
             .axis_desc_style((FAMILY, 14))
             .label_style((FAMILY, 12))

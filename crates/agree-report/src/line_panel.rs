@@ -58,8 +58,8 @@ pub struct LinePanel {
     pub x_never: Option<f64>,
     /// The lines.
     pub curves: Vec<Curve>,
-    /// Where the legend goes.
-    pub legend: SeriesLabelPosition,
+    /// Where the legend goes; `None` picks the corner the data leaves emptiest.
+    pub legend: Option<SeriesLabelPosition>,
 }
 
 impl LinePanel {
@@ -95,6 +95,50 @@ impl LinePanel {
         ((x0 - pad_x, x1 + pad_x), (y0 - pad_y, y1 + pad_y))
     }
 
+    /// The corner whose legend-sized box (40% of the width, a tenth of the height per
+    /// entry) covers the fewest data points, so the legend hides as little as possible.
+    fn emptiest_corner(&self, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+        let entries = self.curves.iter().filter(|c| !c.label.is_empty()).count().max(1) as f64;
+        let w = 0.4 * (x1 - x0);
+        let h = ((0.1 * entries + 0.05) * (y1 - y0)).min(y1 - y0);
+        let points: Vec<(f64, f64)> = self
+            .curves
+            .iter()
+            .flat_map(|c| {
+                c.points
+                    .iter()
+                    .copied()
+                    .chain(c.band.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]))
+                    .chain(c.error_bars.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]))
+            })
+            .collect();
+        let covered = |left: bool, upper: bool| {
+            let (bx0, bx1) = if left { (x0, x0 + w) } else { (x1 - w, x1) };
+            let (by0, by1) = if upper { (y1 - h, y1) } else { (y0, y0 + h) };
+            // Lines between points cross the box too: count sampled segment points as well.
+            points
+                .windows(2)
+                .flat_map(|p| {
+                    (0..=8).map(move |k| {
+                        let t = f64::from(k) / 8.0;
+                        (p[0].0 + t * (p[1].0 - p[0].0), p[0].1 + t * (p[1].1 - p[0].1))
+                    })
+                })
+                .chain(points.iter().copied())
+                .filter(|&(x, y)| x >= bx0 && x <= bx1 && y >= by0 && y <= by1)
+                .count()
+        };
+        [
+            (SeriesLabelPosition::UpperLeft, covered(true, true)),
+            (SeriesLabelPosition::UpperRight, covered(false, true)),
+            (SeriesLabelPosition::LowerRight, covered(false, false)),
+            (SeriesLabelPosition::LowerLeft, covered(true, false)),
+        ]
+        .into_iter()
+        .min_by_key(|(_, n)| *n)
+        .map_or(SeriesLabelPosition::UpperLeft, |(p, _)| p)
+    }
+
     /// Draws the chart into `area`.
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let ((x0, x1), (y0, y1)) = self.ranges();
@@ -117,8 +161,11 @@ impl LinePanel {
             }
         };
         let percent = self.percent;
+        // Ticks at a rounding error from zero (e.g. -1.4e-17) read as zero.
+        let zero = (y1 - y0).abs() * 1e-9;
         let y_fmt = move |y: &f64| {
-            if percent { format!("{y:.0}%") } else { tick_label(*y) }
+            let y = if y.abs() < zero { 0.0 } else { *y };
+            if percent { format!("{y:.0}%") } else { tick_label(y) }
         };
         // Integer x ticks only: one label per epoch when they fit, otherwise plotters' spacing.
         let span = (x1 - x0).round() as usize + 1;
@@ -157,12 +204,12 @@ impl LinePanel {
             .map_err(|e| e.to_string())?;
             if !c.label.is_empty() {
                 anno.label(&c.label).legend(move |(x, y)| {
-                    let points = if dashed {
-                        vec![(x, y), (x + 8, y), (x + 12, y), (x + 20, y)]
-                    } else {
-                        vec![(x, y), (x + 20, y)]
-                    };
-                    PathElement::new(points, legend_style)
+                    // A dashed series gets a dashed sample: two strokes with a gap.
+                    let first_end = if dashed { 8 } else { 20 };
+                    let second_start = if dashed { 12 } else { 20 };
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (first_end, 0)], legend_style)
+                        + PathElement::new(vec![(second_start, 0), (20, 0)], legend_style)
                 });
             }
             if c.markers {
@@ -179,7 +226,11 @@ impl LinePanel {
         if self.curves.iter().any(|c| !c.label.is_empty()) {
             chart
                 .configure_series_labels()
-                .position(self.legend.clone())
+                .position(
+                    self.legend
+                        .clone()
+                        .unwrap_or_else(|| self.emptiest_corner((x0, x1), (y0, y1))),
+                )
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(190, 190, 190))
                 .label_font((FAMILY, 12))
@@ -239,11 +290,43 @@ mod tests {
             percent: false,
             x_never: None,
             curves: vec![Curve::new("a", RGBColor(0, 0, 0), vec![(1.0, 2.0), (3.0, 4.0)])],
-            legend: SeriesLabelPosition::UpperLeft,
+            legend: None,
         };
         let ((x0, x1), (y0, y1)) = p.ranges();
         assert!(x0 < 1.0 && x1 > 3.0 && y0 < 2.0 && y1 > 4.0);
         p.percent = true;
         assert_eq!(p.ranges().1, (0.0, 100.0));
+    }
+
+    #[test]
+    fn legend_goes_where_the_data_is_not() {
+        let panel = |points: Vec<(f64, f64)>| LinePanel {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            percent: true,
+            x_never: None,
+            curves: vec![Curve::new("a", RGBColor(0, 0, 0), points)],
+            legend: None,
+        };
+        let ranges = ((0.0, 10.0), (0.0, 100.0));
+        // A rising line leaves the upper left empty.
+        let rising = panel((0..=10).map(|i| (f64::from(i), 10.0 * f64::from(i))).collect());
+        assert!(matches!(
+            rising.emptiest_corner(ranges.0, ranges.1),
+            SeriesLabelPosition::UpperLeft
+        ));
+        // A falling line from the top left leaves the upper right empty.
+        let falling = panel((0..=10).map(|i| (f64::from(i), 100.0 - 10.0 * f64::from(i))).collect());
+        assert!(matches!(
+            falling.emptiest_corner(ranges.0, ranges.1),
+            SeriesLabelPosition::UpperRight
+        ));
+        // A line along the top leaves both lower corners empty; the first listed (lower right) wins.
+        let top = panel((0..=10).map(|i| (f64::from(i), 95.0)).collect());
+        assert!(matches!(
+            top.emptiest_corner(ranges.0, ranges.1),
+            SeriesLabelPosition::LowerRight
+        ));
     }
 }

@@ -7,7 +7,6 @@ use std::{
 };
 
 use agree_schema::ExperimentDir;
-use plotters::prelude::SeriesLabelPosition;
 
 use crate::{
     error::Error,
@@ -264,7 +263,7 @@ fn agreement_figure(inputs: &ReportInputs, groups: &[Group]) -> Result<Figure, E
                     independent,
                     lower,
                 ],
-                legend: SeriesLabelPosition::UpperLeft,
+                legend: None,
             })
         })
         .collect();
@@ -306,7 +305,7 @@ fn statistic_mean_figure(
                 percent: false,
                 x_never: None,
                 curves: vec![Curve::new("agreed", palette::qualitative(0), agreed), rest],
-                legend: SeriesLabelPosition::UpperRight,
+                legend: None,
             }))
         })
         .collect();
@@ -361,7 +360,7 @@ fn quantile_figure(rows: &[QuantileRow], focus: &Group, statistics: &[String]) -
                 percent: true,
                 x_never: None,
                 curves,
-                legend: SeriesLabelPosition::UpperLeft,
+                legend: None,
             }))
         })
         .collect();
@@ -428,7 +427,7 @@ fn learned_epoch_figure(
                 percent: false,
                 x_never: Some(never_x),
                 curves: vec![curve],
-                legend: SeriesLabelPosition::UpperLeft,
+                legend: None,
             }))
         })
         .collect();
