@@ -99,7 +99,7 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
     // Colours: background and foreground differ in luminance by a contrast that the
     // difficulty erodes.
     let bg_level = rng.random_range(0.2..0.8);
-    let contrast = 0.55 * (1.0 - 0.7 * d) + 0.05;
+    let contrast = 0.55 * (1.0 - 0.6 * d) + 0.07;
     let sign = if bg_level + contrast <= 1.0 && (bg_level - contrast < 0.0 || rng.random::<bool>()) {
         1.0
     } else {
@@ -118,17 +118,17 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
     let fg: [f64; 3] = std::array::from_fn(|c| bg_level + sign * contrast + fg_tint[c]);
 
     // Geometry jitter grows with difficulty.
-    let shift = (0.04 + 0.16 * d) * sf;
+    let shift = (0.04 + 0.12 * d) * sf;
     let cx = sf / 2.0 + rng.random_range(-shift..=shift);
     let cy = sf / 2.0 + rng.random_range(-shift..=shift);
-    let radius = sf * 0.34 * (1.0 + rng.random_range(-0.3..=0.3) * d);
-    let angle = rng.random_range(-1.0..=1.0) * d * std::f64::consts::FRAC_PI_4;
+    let radius = sf * 0.34 * (1.0 + rng.random_range(-0.25..=0.25) * d);
+    let angle = rng.random_range(-1.0..=1.0) * d * std::f64::consts::FRAC_PI_6;
     let (sin_a, cos_a) = angle.sin_cos();
     let phase = rng.random_range(0.0..1.0);
 
     // Clutter: a sum of random gratings with amplitude ∝ 1/f (pink noise), evaluated
     // separably through sin(a + b) = sin a cos b + cos a sin b.
-    let noise_amp = 0.45 * d;
+    let noise_amp = 0.35 * d;
     let mut noise = vec![0.0f64; s * s];
     if noise_amp > 0.0 {
         let mut total = 0.0;
@@ -155,12 +155,12 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
         noise.iter_mut().for_each(|v| *v *= scale);
     }
 
-    // Occluders: up to three rectangles of random colour, more with difficulty.
-    let n_occ = (d * 3.5 * rng.random::<f64>()).floor() as usize;
+    // Occluders: up to two rectangles of random colour, more with difficulty.
+    let n_occ = (d * 2.9 * rng.random::<f64>()).floor() as usize;
     let occluders: Vec<(f64, f64, f64, f64, [f64; 3])> = (0..n_occ)
         .map(|_| {
-            let w = rng.random_range(0.12..0.3) * sf;
-            let h = rng.random_range(0.12..0.3) * sf;
+            let w = rng.random_range(0.12..0.26) * sf;
+            let h = rng.random_range(0.12..0.26) * sf;
             let x0 = rng.random_range(0.0..sf - w);
             let y0 = rng.random_range(0.0..sf - h);
             (x0, y0, w, h, [rng.random(), rng.random(), rng.random()])

@@ -33,6 +33,8 @@ pub struct StageManifest {
     pub argv: Vec<String>,
     /// Tool version.
     pub tool: String,
+    /// Whether the stage finished (false while it runs or after it was interrupted).
+    pub complete: bool,
     /// Signatures of every output file.
     pub outputs: Vec<FileSignature>,
 }
@@ -86,18 +88,6 @@ fn manifest_path(dir: &Path, stage: Stage) -> PathBuf {
 pub fn read_manifest(dir: &Path, stage: Stage) -> Option<StageManifest> {
     let text = std::fs::read_to_string(manifest_path(dir, stage)).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-/// Removes the stage's manifest (before it runs, so an interrupted run reads as stale).
-pub fn clear_manifest(dir: &Path, stage: Stage) -> Result<(), PipelineError> {
-    match std::fs::remove_file(manifest_path(dir, stage)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(PipelineError::Io {
-            path: manifest_path(dir, stage),
-            message: e.to_string(),
-        }),
-    }
 }
 
 /// Writes the stage's manifest atomically.

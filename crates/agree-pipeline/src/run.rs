@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::{
     PipelineError, PipelineFile, Stage,
-    fingerprint::{StageManifest, clear_manifest, fingerprint, signatures, up_to_date, write_manifest},
-    stage::existing_outputs,
+    fingerprint::{StageManifest, fingerprint, read_manifest, signatures, up_to_date, write_manifest},
+    stage::{clear_for_fresh_run, existing_outputs},
     summary::{StudySummary, summarise},
 };
 
@@ -74,30 +74,38 @@ pub fn run_pipeline(file: &PipelineFile, opts: &PipelineOptions) -> Result<Pipel
             outcomes.push((stage.name().to_string(), StageOutcome::Skipped));
             continue;
         }
+        // Same configuration and inputs as a run that was interrupted or whose outputs
+        // were partly lost: let the stage resume. Anything else starts afresh, so no
+        // stage resumes from state made for other data or settings.
+        let resume = !opts.force.contains(&stage) && read_manifest(&dir, stage).is_some_and(|m| m.fingerprint == print);
         if !opts.quiet {
+            let how = if resume { "resume" } else { "run" };
             eprintln!(
-                "── {:<8} agree {} {}",
+                "── {:<8} {how}: agree {} {}",
                 stage.name(),
                 stage.name(),
                 section.argv.join(" ")
             );
         }
-        clear_manifest(&dir, stage)?;
+        if !resume {
+            clear_for_fresh_run(stage, &dir)?;
+        }
+        let mut record = StageManifest {
+            stage: stage.name().to_string(),
+            fingerprint: print,
+            argv: section.argv.clone(),
+            tool: tool.clone(),
+            complete: false,
+            outputs: Vec::new(),
+        };
+        write_manifest(&dir, &record)?;
         let t = Instant::now();
         let mut argv = section.argv.clone();
         argv.extend(stage.dir_args(&dir));
         stage.run(&argv, opts.quiet)?;
-        let outputs = signatures(&dir, &existing_outputs(stage, &dir));
-        write_manifest(
-            &dir,
-            &StageManifest {
-                stage: stage.name().to_string(),
-                fingerprint: print,
-                argv: section.argv.clone(),
-                tool: tool.clone(),
-                outputs,
-            },
-        )?;
+        record.complete = true;
+        record.outputs = signatures(&dir, &existing_outputs(stage, &dir));
+        write_manifest(&dir, &record)?;
         outcomes.push((
             stage.name().to_string(),
             StageOutcome::Ran {

@@ -123,6 +123,31 @@ impl Stage {
     }
 }
 
+/// What a fresh run of the stage must not find: its outputs, and for training the
+/// checkpoints it would otherwise resume from.
+pub(crate) fn clear_for_fresh_run(stage: Stage, dir: &Path) -> Result<(), PipelineError> {
+    let extra: &[&str] = if stage == Stage::Train { &["checkpoints"] } else { &[] };
+    for rel in stage.outputs().iter().chain(extra) {
+        let p = dir.join(rel);
+        let result = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(PipelineError::Io {
+                    path: p,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Paths of a stage's outputs that exist.
 pub(crate) fn existing_outputs(stage: Stage, dir: &Path) -> Vec<PathBuf> {
     stage
