@@ -180,7 +180,7 @@ def main():
                     "images_per_s": len(data) / elapsed,
                     "seconds": elapsed,
                     "data_wait_share": wait / elapsed,
-                    "loss": float(loss),
+                    "loss": float(loss.detach()),
                 }
             )
     print(json.dumps({"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "epochs": results}))

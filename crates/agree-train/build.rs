@@ -15,6 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let Some(root) = env::var_os("LIBTORCH").map(PathBuf::from) else {
         println!("cargo:rustc-env=AGREE_LIBTORCH_VERSION=unknown");
+        println!("cargo:rustc-env=AGREE_LIBTORCH_LIB=");
         return;
     };
     let root = fs::canonicalize(&root).unwrap_or(root);
@@ -34,6 +35,7 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=AGREE_LIBTORCH_VERSION={version}");
+    println!("cargo:rustc-env=AGREE_LIBTORCH_LIB={}", lib.display());
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }

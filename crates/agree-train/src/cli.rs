@@ -142,10 +142,15 @@ impl TrainArgs {
             },
             ScheduleName::Onecycle => Schedule::Onecycle,
         };
+        let mut seen: Vec<Arch> = Vec::new();
         self.arch
             .iter()
             .map(|name| {
                 let arch: Arch = name.parse()?;
+                if seen.contains(&arch) {
+                    return Err(TrainError::option("--arch", format!("`{arch}` is listed twice")));
+                }
+                seen.push(arch);
                 Ok(TrainConfig {
                     arch,
                     networks: self.networks,

@@ -53,9 +53,9 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device, TrainError> {
             Device::Cpu
         }),
         DeviceChoice::Cuda(n) => {
-            // `has_cuda` is false when the binary was linked without libtorch_cuda (the
-            // linker drops it unless told otherwise): a different fix than a missing GPU.
-            let why = if !tch::utils::has_cuda() {
+            // Without libtorch_cuda in the process (the linker drops it unless told
+            // otherwise) the fix is a different build, not a different machine.
+            let why = if !cuda_library_loaded() {
                 Some("this binary's libtorch has no CUDA support loaded (libtorch_cuda.so not linked)".to_string())
             } else if !Cuda::is_available() {
                 Some("libtorch has CUDA support but sees no CUDA device (no GPU or driver)".to_string())
@@ -72,6 +72,16 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device, TrainError> {
                 None => Ok(Device::Cuda(n)),
             }
         }
+    }
+}
+
+/// Whether libtorch's CUDA library is loaded into this process (Linux: read from
+/// `/proc/self/maps`; elsewhere assumed). libtorch itself cannot tell a missing
+/// library from a missing GPU.
+pub fn cuda_library_loaded() -> bool {
+    match std::fs::read_to_string("/proc/self/maps") {
+        Ok(maps) => maps.contains("libtorch_cuda.so"),
+        Err(_) => true,
     }
 }
 
@@ -101,6 +111,18 @@ mod tests {
         assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(0));
         assert_eq!("cuda:2".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(2));
         assert!("tpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn the_cuda_library_is_linked_when_libtorch_has_one() {
+        let lib = std::path::Path::new(env!("AGREE_LIBTORCH_LIB"));
+        if lib.join("libtorch_cuda.so").exists() {
+            assert!(
+                cuda_library_loaded(),
+                "libtorch_cuda.so in {} but not loaded",
+                lib.display()
+            );
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod transform;
 
 pub use config::{Arch, Normalize, OptimizerConfig, OptimizerKind, Schedule, TrainConfig, TransformConfig};
 pub use decode::DecodedImage;
-pub use device::{DeviceChoice, device_name, resolve_device, torch_version};
+pub use device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version};
 pub use error::TrainError;
 pub use labels::randomize_labels;
 pub use loader::{Augment, InputPipeline, batch_bounds};

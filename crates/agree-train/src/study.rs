@@ -22,7 +22,7 @@ use tch::Device;
 use crate::{
     TrainError,
     config::TrainConfig,
-    device::{DeviceChoice, device_name, resolve_device, torch_version},
+    device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version},
     labels::randomize_labels,
     loader::InputPipeline,
     models,
@@ -286,7 +286,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             "agree train: device {} (libtorch {}, CUDA library loaded: {}, {} CUDA device(s), {threads} CPU threads)",
             device_name(device),
             torch_version(),
-            if tch::utils::has_cuda() { "yes" } else { "no" },
+            if cuda_library_loaded() { "yes" } else { "no" },
             tch::Cuda::device_count(),
         );
     }

@@ -239,3 +239,20 @@ fn random_labels_give_chance_and_p_zero_changes_nothing() {
             .all(|(_, (label, predicted, correct, _))| *correct == (predicted == label))
     );
 }
+
+#[test]
+fn streaming_decoding_trains_exactly_like_the_pixel_cache() {
+    let rows = quadrants::rows(64, 32);
+    let run = |cache_mb: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        quadrants::write_samples(dir.path(), &rows);
+        let rt = RuntimeOptions { cache_mb, ..cpu() };
+        train_study(dir.path(), &[quadrants::config(1, 2)], &rt).unwrap();
+        predictions(&ExperimentDir::new(dir.path()).predictions("lenet5-s0", 2))
+    };
+    // A zero budget cannot hold one image, so every batch is decoded on the fly.
+    assert!(
+        run(0) == run(64),
+        "streamed and cached pixels must give the same predictions"
+    );
+}
