@@ -24,6 +24,7 @@ impl HistogramPanel {
         let total = h.total().max(1) as f64;
         let shares: Vec<f64> = h.counts.iter().map(|&c| 100.0 * c as f64 / total).collect();
         let top = shares.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
+        let visible = top / 200.0;
         let x0 = h.low;
         let x1 = h.low + h.width * h.counts.len() as f64;
         // Ticks at a rounding error from zero read as zero.
@@ -51,13 +52,15 @@ impl HistogramPanel {
             .draw()
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(shares.iter().enumerate().map(|(i, &s)| {
+            // Bins under a pixel high draw nothing: a zero-height rectangle is invalid SVG.
+            .draw_series(shares.iter().enumerate().filter(|(_, s)| **s > visible).map(|(i, &s)| {
                 let left = h.low + h.width * i as f64;
                 Rectangle::new([(left, 0.0), (left + h.width, s)], self.colour.mix(0.8).filled())
             }))
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(shares.iter().enumerate().map(|(i, &s)| {
+            // Bins under a pixel high draw nothing: a zero-height rectangle is invalid SVG.
+            .draw_series(shares.iter().enumerate().filter(|(_, s)| **s > visible).map(|(i, &s)| {
                 let left = h.low + h.width * i as f64;
                 Rectangle::new([(left, 0.0), (left + h.width, s)], WHITE.stroke_width(1))
             }))

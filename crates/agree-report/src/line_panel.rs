@@ -205,8 +205,8 @@ impl LinePanel {
             if !c.label.is_empty() {
                 anno.label(&c.label).legend(move |(x, y)| {
                     // A dashed series gets a dashed sample: two strokes with a gap.
-                    let first_end = if dashed { 8 } else { 20 };
-                    let second_start = if dashed { 12 } else { 20 };
+                    let first_end = if dashed { 8 } else { 10 };
+                    let second_start = if dashed { 12 } else { 10 };
                     EmptyElement::at((x, y))
                         + PathElement::new(vec![(0, 0), (first_end, 0)], legend_style)
                         + PathElement::new(vec![(second_start, 0), (20, 0)], legend_style)
@@ -217,7 +217,8 @@ impl LinePanel {
                     .draw_series(c.points.iter().map(|&p| Circle::new(p, 3, c.colour.filled())))
                     .map_err(|e| e.to_string())?;
             }
-            for &(x, lo, hi) in &c.error_bars {
+            // A bar of zero length (std 0) has nothing to stroke.
+            for &(x, lo, hi) in c.error_bars.iter().filter(|b| b.2 - b.1 > 1e-12 * (y1 - y0)) {
                 chart
                     .draw_series(std::iter::once(PathElement::new(vec![(x, lo), (x, hi)], style)))
                     .map_err(|e| e.to_string())?;
