@@ -34,7 +34,7 @@ impl Default for AnalysisOptions {
     fn default() -> Self {
         AnalysisOptions {
             quantile_bins: 5,
-            bootstrap_replicates: 1000,
+            bootstrap_replicates: 200,
             bootstrap_seed: 0,
             sql_dir: None,
         }
