@@ -13,7 +13,7 @@ pub struct PipelineArgs {
     /// Experiment directory [default: the file's `[pipeline] out`].
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-    /// Rerun this stage even if it is up to date (repeatable): ingest, stats, train, analyze.
+    /// Rerun this stage even if it is up to date (repeatable): ingest, stats, train, analyze, report.
     #[arg(long, value_parser = parse_stage)]
     pub force: Vec<Stage>,
     /// Print the run's report as JSON on stdout.

@@ -17,11 +17,13 @@ pub enum Stage {
     Train,
     /// `agree analyze`.
     Analyze,
+    /// `agree report`.
+    Report,
 }
 
 impl Stage {
     /// Every stage in run order.
-    pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Stats, Stage::Train, Stage::Analyze];
+    pub const ALL: [Stage; 5] = [Stage::Ingest, Stage::Stats, Stage::Train, Stage::Analyze, Stage::Report];
 
     /// The stage's name (its section in pipeline files and its subcommand).
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Stage {
             Stage::Stats => "stats",
             Stage::Train => "train",
             Stage::Analyze => "analyze",
+            Stage::Report => "report",
         }
     }
 
@@ -46,6 +49,7 @@ impl Stage {
             Stage::Stats => agree_imstats::cli::StatsArgs::augment_args(cmd),
             Stage::Train => agree_train::cli::TrainArgs::augment_args(cmd),
             Stage::Analyze => agree_sql::cli::AnalyzeArgs::augment_args(cmd),
+            Stage::Report => agree_report::cli::ReportArgs::augment_args(cmd),
         }
     }
 
@@ -71,6 +75,7 @@ impl Stage {
             Stage::Ingest => &[],
             Stage::Stats | Stage::Train => &[Stage::Ingest],
             Stage::Analyze => &[Stage::Ingest, Stage::Stats, Stage::Train],
+            Stage::Report => &[Stage::Ingest, Stage::Stats, Stage::Train, Stage::Analyze],
         }
     }
 
@@ -87,6 +92,7 @@ impl Stage {
             Stage::Stats => &["stats.parquet", "spectra.parquet"],
             Stage::Train => &["predictions", "epochs.parquet", "runs.parquet"],
             Stage::Analyze => &["results"],
+            Stage::Report => &["report"],
         }
     }
 
@@ -118,6 +124,11 @@ impl Stage {
             Stage::Analyze => {
                 let args = agree_sql::cli::AnalyzeArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
                 agree_sql::cli::run_analyze(&args, quiet).map_err(|e| fail(e.to_string()))
+            }
+            Stage::Report => {
+                let args =
+                    agree_report::cli::ReportArgs::from_arg_matches(&matches).map_err(|e| fail(e.to_string()))?;
+                agree_report::cli::run(&args, quiet).map_err(|e| fail(e.to_string()))
             }
         }
     }
