@@ -8,7 +8,7 @@
 //! one-pixel image frame is never an edge (skimage masks it the same way).
 
 use crate::{
-    gaussian::{gaussian_taps, smooth},
+    gaussian::{CachedTaps, smooth},
     gradient::{GradientScratch, sobel},
 };
 
@@ -36,6 +36,7 @@ impl Default for CannyParams {
 /// Reusable planes of the edge detector.
 #[derive(Debug, Default, Clone)]
 pub struct CannyScratch {
+    taps: CachedTaps,
     tmp: Vec<f32>,
     smoothed: Vec<f32>,
     gradient: GradientScratch,
@@ -57,8 +58,8 @@ pub fn edge_density(
     if width < 3 || height < 3 {
         return 0.0;
     }
-    let mask = gaussian_taps(params.sigma);
-    smooth(plane, &mut scratch.tmp, &mut scratch.smoothed, width, height, &mask);
+    let mask = scratch.taps.get(params.sigma);
+    smooth(plane, &mut scratch.tmp, &mut scratch.smoothed, width, height, mask);
     sobel(&scratch.smoothed, width, height, &mut scratch.gradient);
     let (gx, gy) = (&scratch.gradient.gx, &scratch.gradient.gy);
     scratch.magnitude.clear();

@@ -19,6 +19,24 @@ pub fn gaussian_taps(sigma: f32) -> Vec<f32> {
     mask
 }
 
+/// Gaussian taps cached for the last σ, so steady-state smoothing allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct CachedTaps {
+    sigma: Option<f32>,
+    taps: Vec<f32>,
+}
+
+impl CachedTaps {
+    /// The taps of `sigma` (computed on first use or when σ changes).
+    pub fn get(&mut self, sigma: f32) -> &[f32] {
+        if self.sigma != Some(sigma) {
+            self.taps = gaussian_taps(sigma);
+            self.sigma = Some(sigma);
+        }
+        &self.taps
+    }
+}
+
 /// Smooths `src` (`width × height`, row-major) with the symmetric half-kernel `mask`
 /// along rows into `tmp`, then along columns into `dst`: the C++ `convolve_even`
 /// twice, per pixel the same f32 operations in the same order, borders clamped.

@@ -2,7 +2,7 @@
 //! C++ code (`segment-image.h`, `segment-graph.h`, `filter.h`), counting the regions.
 
 use crate::{
-    gaussian::{gaussian_taps, smooth},
+    gaussian::{CachedTaps, smooth},
     image::ImageView,
 };
 
@@ -30,6 +30,7 @@ impl Default for SegmentParams {
 /// Reusable buffers of the segmentation.
 #[derive(Debug, Default, Clone)]
 pub struct SegmentScratch {
+    taps: CachedTaps,
     channel: Vec<f32>,
     tmp: Vec<f32>,
     smooth: [Vec<f32>; 3],
@@ -54,7 +55,7 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
     if n == 0 {
         return 0;
     }
-    let mask = gaussian_taps(params.sigma);
+    let mask = scratch.taps.get(params.sigma);
     let planes = if image.channels == 1 { 1 } else { 3 };
     scratch.tmp.resize(n, 0.0);
     for c in 0..planes {
@@ -73,7 +74,7 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
             &mut scratch.smooth[c],
             width,
             height,
-            &mask,
+            mask,
         );
     }
     let (r, g, b) = if planes == 1 {

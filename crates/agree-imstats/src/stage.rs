@@ -9,7 +9,8 @@ use arrow::{
     array::{Array, AsArray, RecordBatch},
     datatypes::{DataType, Int32Type, Int64Type},
 };
-use indicatif::ProgressBar;
+/// The progress bar `run_stats` advances (re-exported so callers need no indicatif).
+pub use indicatif::ProgressBar;
 use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 
