@@ -45,7 +45,9 @@ impl std::fmt::Debug for ExperimentSession {
 
 /// A new context with the crate's functions and `information_schema` (for `SHOW TABLES`).
 pub fn new_context() -> SessionContext {
-    let config = SessionConfig::new().with_information_schema(true);
+    let mut config = SessionConfig::new().with_information_schema(true);
+    // Spans let planning errors (an unknown column, say) point into the query.
+    config.options_mut().sql_parser.collect_spans = true;
     let ctx = SessionContext::new_with_config(config);
     register_functions(&ctx);
     ctx

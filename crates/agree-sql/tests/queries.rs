@@ -148,5 +148,8 @@ async fn writes_are_refused() {
     let err = run_query(&session.ctx, "SELECT agreement FROM agreement WHERE nope > 1")
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("nope"), "{err}");
+    assert!(
+        err.to_string().contains("nope") && err.to_string().contains("line 1, column 39"),
+        "{err}"
+    );
 }
