@@ -28,8 +28,13 @@ fn main() {
     for i in 0..3 {
         let out = tmp.path().join(format!("agree{i}"));
         let start = Instant::now();
-        let s = imagefolder::ingest("imagefolder", std::slice::from_ref(&archive), &out, &IngestOptions::default())
-            .expect("agree ingest");
+        let s = imagefolder::ingest(
+            "imagefolder",
+            std::slice::from_ref(&archive),
+            &out,
+            &IngestOptions::default(),
+        )
+        .expect("agree ingest");
         ours = ours.min(start.elapsed().as_secs_f64());
         images = s.manifest.samples;
     }
@@ -53,9 +58,22 @@ fn main() {
     }
     assert_eq!(images, peer_images, "both ingest the same images");
 
-    println!("ingest of {} ({images} images), best of 3, {threads} threads", archive.display());
+    println!(
+        "ingest of {} ({images} images), best of 3, {threads} threads",
+        archive.display()
+    );
     println!("{:<38} {:>9} {:>12}", "", "seconds", "images/s");
-    println!("{:<38} {:>9.2} {:>12.0}", "agree ingest imagefolder", ours, images as f64 / ours);
-    println!("{:<38} {:>9.2} {:>12.0}", "python tarfile + PIL + pyarrow", peer, images as f64 / peer);
+    println!(
+        "{:<38} {:>9.2} {:>12.0}",
+        "agree ingest imagefolder",
+        ours,
+        images as f64 / ours
+    );
+    println!(
+        "{:<38} {:>9.2} {:>12.0}",
+        "python tarfile + PIL + pyarrow",
+        peer,
+        images as f64 / peer
+    );
     println!("ratio (python time / agree time): {:.1}x", peer / ours);
 }

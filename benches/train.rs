@@ -62,10 +62,14 @@ fn write_noise_samples(dir: &Path, train: usize, test: usize) {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(0..n as i64)),
         Arc::new(StringArray::from_iter_values((0..n).map(split))),
-        Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{}/{i:06}", split(i))))),
+        Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("{}/{i:06}", split(i))),
+        )),
         Arc::new(Int32Array::from_iter_values((0..n).map(label))),
         Arc::new(labels.finish()),
-        Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("class{}", label(i))))),
+        Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("class{}", label(i))),
+        )),
         Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
         Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
         Arc::new(Int32Array::from_iter_values((0..n).map(|_| 3))),
@@ -124,11 +128,12 @@ fn python_side(python: &Path, samples: &Path, args: &[String]) -> Side {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
     let epochs = json["epochs"].as_array().cloned().unwrap_or_default();
-    let last = epochs.iter().map(|e| e["epoch"].as_u64().unwrap_or(0)).max().unwrap_or(0);
-    let final_epochs: Vec<&serde_json::Value> = epochs
+    let last = epochs
         .iter()
-        .filter(|e| e["epoch"].as_u64() == Some(last))
-        .collect();
+        .map(|e| e["epoch"].as_u64().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let final_epochs: Vec<&serde_json::Value> = epochs.iter().filter(|e| e["epoch"].as_u64() == Some(last)).collect();
     let shares: Vec<f64> = epochs.iter().filter_map(|e| e["data_wait_share"].as_f64()).collect();
     Side {
         images_per_s: final_epochs.iter().filter_map(|e| e["images_per_s"].as_f64()).collect(),

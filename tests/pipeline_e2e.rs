@@ -3,10 +3,7 @@
 //! never below its lower bound; the latent difficulty predicts learning order), a
 //! second run is a no-op, and a lost epoch of predictions makes training resume.
 
-use std::{
-    path::Path,
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
 use agree_schema::{contract, contracts, read_table};
 use arrow::{
@@ -45,8 +42,16 @@ bootstrap = 100
 "#;
 
 fn agree(args: &[&str], dir: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_agree")).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "agree {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_agree"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "agree {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
@@ -65,7 +70,12 @@ fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s[0].as_str().unwrap().to_string(), s[1]["status"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s[0].as_str().unwrap().to_string(),
+                s[1]["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -77,7 +87,12 @@ fn mtime(p: &Path) -> std::time::SystemTime {
 fn tiny_quickstart_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("tiny.toml"), TINY).unwrap();
-    let run = || agree(&["pipeline", "--config", "tiny.toml", "--out", "exp", "--json"], tmp.path());
+    let run = || {
+        agree(
+            &["pipeline", "--config", "tiny.toml", "--out", "exp", "--json"],
+            tmp.path(),
+        )
+    };
     let first = run();
     assert!(statuses(&first).iter().all(|(_, s)| s == "ran"), "{first}");
     let dir = tmp.path().join("exp");
@@ -119,12 +134,20 @@ fn tiny_quickstart_end_to_end() {
 
     let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     assert!(page.contains("data:image/png;base64"), "the report inlines its figures");
-    assert_eq!(first["summary"]["report"].as_str().map(|p| p.ends_with("report/index.html")), Some(true));
+    assert_eq!(
+        first["summary"]["report"]
+            .as_str()
+            .map(|p| p.ends_with("report/index.html")),
+        Some(true)
+    );
 
     // Agreement is never below its lower bound.
     let a = load(&dir.join("results/agreement.parquet"));
     for (agreement, bound) in f64s(&a, "agreement").into_iter().zip(f64s(&a, "lower_bound")) {
-        assert!(agreement.unwrap() + 1e-12 >= bound.unwrap(), "{agreement:?} < {bound:?}");
+        assert!(
+            agreement.unwrap() + 1e-12 >= bound.unwrap(),
+            "{agreement:?} < {bound:?}"
+        );
     }
     let epochs = a.column_by_name("epoch").unwrap().as_primitive::<Int32Type>();
     assert_eq!(epochs.iter().flatten().max(), Some(4));
@@ -137,7 +160,12 @@ fn tiny_quickstart_end_to_end() {
     let row = (0..c.num_rows())
         .find(|&i| stat.value(i).ends_with("difficulty") && split.value(i) == "test")
         .expect("difficulty is discovered as a statistic");
-    assert!(rho[row].unwrap() > 0.0 && lo[row].unwrap() > 0.0, "rho {:?} CI low {:?}", rho[row], lo[row]);
+    assert!(
+        rho[row].unwrap() > 0.0 && lo[row].unwrap() > 0.0,
+        "rho {:?} CI low {:?}",
+        rho[row],
+        lo[row]
+    );
 
     // A second run is a no-op.
     let second = run();
@@ -155,10 +183,13 @@ fn tiny_quickstart_end_to_end() {
     assert_eq!(st[2], ("train".into(), "ran".into()));
     assert!(lost.exists(), "the lost epoch is written again");
     assert_eq!(mtime(&kept), before.1, "earlier epochs are not retrained");
-    assert_eq!(load(&lost), {
-        let tmp2 = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(tmp2.path(), &before.0).unwrap();
-        load(tmp2.path())
-    }, "deterministic resume reproduces the lost predictions");
+    assert_eq!(
+        load(&lost),
+        {
+            let tmp2 = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(tmp2.path(), &before.0).unwrap();
+            load(tmp2.path())
+        },
+        "deterministic resume reproduces the lost predictions"
+    );
 }
-
