@@ -7,7 +7,7 @@ use std::{path::Path, process::Command};
 
 use agree_schema::{contract, contracts, read_table};
 use arrow::{
-    array::{Array, AsArray, RecordBatch},
+    array::{AsArray, RecordBatch},
     compute::concat_batches,
     datatypes::{DataType, Float64Type, Int32Type},
 };

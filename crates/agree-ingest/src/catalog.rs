@@ -84,6 +84,7 @@ impl Catalog {
     /// Sorts entries into `sample_id` order and indexes them. Duplicate keys are an
     /// error naming both inputs (or, with `skip_duplicates`, all but the first are
     /// rejected).
+    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the dataset; a builder would only rename them
     pub fn new(
         dataset: &str,
         classes: Vec<String>,

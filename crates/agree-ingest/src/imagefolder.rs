@@ -45,17 +45,17 @@ fn is_hidden(path: &str) -> bool {
 fn place(path: &str) -> Option<std::result::Result<Placement, String>> {
     let comps: Vec<&str> = path.split('/').collect();
     let n = comps.len();
-    if n >= 3 {
-        if let Some(split) = split_of(comps[n - 3]) {
-            let root = comps[..n - 3].join("/");
-            let key = comps[n - 3..].join("/");
-            return Some(Ok(Placement {
-                root,
-                split,
-                class: comps[n - 2].to_string(),
-                key,
-            }));
-        }
+    if n >= 3
+        && let Some(split) = split_of(comps[n - 3])
+    {
+        let root = comps[..n - 3].join("/");
+        let key = comps[n - 3..].join("/");
+        return Some(Ok(Placement {
+            root,
+            split,
+            class: comps[n - 2].to_string(),
+            key,
+        }));
     }
     // Directly in a split folder, or nested deeper than a class folder.
     comps

@@ -167,12 +167,11 @@ fn read_csv(file: &Path) -> Result<RecordBatch> {
         .map_err(|e| IngestError::bad(file, None, e.to_string()))
 }
 
+/// Sample ids of a score table's rows, and its other columns.
+type KeyedColumns = (Vec<i64>, Vec<(Field, ArrayRef)>);
+
 /// Resolves the key column of a score table to sample ids; returns the other columns.
-fn keyed_columns(
-    file: &Path,
-    batch: &RecordBatch,
-    samples: &[(i64, String, String)],
-) -> Result<(Vec<i64>, Vec<(Field, ArrayRef)>)> {
+fn keyed_columns(file: &Path, batch: &RecordBatch, samples: &[(i64, String, String)]) -> Result<KeyedColumns> {
     let schema = batch.schema();
     let by_key: HashMap<&str, i64> = samples.iter().map(|(id, _, k)| (k.as_str(), *id)).collect();
     let n_samples = samples.len() as i64;

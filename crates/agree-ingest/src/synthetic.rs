@@ -248,7 +248,7 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
         vec!["difficulty".into()],
         entries,
         vec![],
-        &[source.path.clone()],
+        std::slice::from_ref(&source.path),
         false,
     )?;
     // Render in catalog (sample_id) order so the table's rows are in id order.

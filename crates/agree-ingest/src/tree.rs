@@ -93,7 +93,7 @@ impl InputTree {
             hasher: Sha256::new(),
         };
         Ok(match self.kind {
-            TreeKind::TarGz => ArchiveStream::Gz(MultiGzDecoder::new(hashed)),
+            TreeKind::TarGz => ArchiveStream::Gz(Box::new(MultiGzDecoder::new(hashed))),
             _ => ArchiveStream::Plain(hashed),
         })
     }
@@ -233,7 +233,7 @@ impl InputTree {
 enum ArchiveStream {
     Plain(HashingReader<BufReader<File>>),
     // Multi-member gzip, as `gzip` and `pigz` may write.
-    Gz(MultiGzDecoder<HashingReader<BufReader<File>>>),
+    Gz(Box<MultiGzDecoder<HashingReader<BufReader<File>>>>),
 }
 
 impl Read for ArchiveStream {

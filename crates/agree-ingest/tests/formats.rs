@@ -18,6 +18,9 @@ use arrow::{
 };
 use image::{ImageFormat, RgbImage};
 
+/// (path, bytes) of files in a fixture tree.
+type Files = Vec<(&'static str, Vec<u8>)>;
+
 fn opts(on_error: OnError) -> IngestOptions {
     IngestOptions {
         on_error,
@@ -212,7 +215,7 @@ fn expect_error(result: agree_ingest::Result<impl std::fmt::Debug>, needles: &[&
 fn imagefolder_bad_inputs_fail_clearly_and_leave_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let png = encoded(6, 6, 9, ImageFormat::Png);
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Vec<&str>)> = vec![
+    let cases: Vec<(&str, Files, Vec<&str>)> = vec![
         (
             "truncated",
             vec![("train/a/x.png", png[..png.len() / 2].to_vec())],
@@ -242,7 +245,7 @@ fn imagefolder_bad_inputs_fail_clearly_and_leave_nothing() {
         let input_name = input.display().to_string();
         needles.push(&input_name);
         expect_error(
-            imagefolder::ingest("imagefolder", &[input.clone()], &out, &opts(OnError::Fail)),
+            imagefolder::ingest("imagefolder", std::slice::from_ref(&input), &out, &opts(OnError::Fail)),
             &needles,
         );
         assert!(no_tables_in(&out), "{name}: nothing written");
@@ -254,7 +257,7 @@ fn imagefolder_bad_inputs_fail_clearly_and_leave_nothing() {
     expect_error(
         imagefolder::ingest(
             "imagefolder",
-            &[tree.clone()],
+            std::slice::from_ref(&tree),
             &tmp.path().join("o"),
             &opts(OnError::Fail),
         ),
@@ -294,7 +297,7 @@ fn skip_mode_records_rejects_and_keeps_ids_dense() {
     )
     .unwrap();
     let before = std::fs::read(out.join("samples.parquet")).unwrap();
-    assert!(imagefolder::ingest("imagefolder", &[input.clone()], &out, &opts(OnError::Fail)).is_err());
+    assert!(imagefolder::ingest("imagefolder", std::slice::from_ref(&input), &out, &opts(OnError::Fail)).is_err());
     assert_eq!(
         std::fs::read(out.join("samples.parquet")).unwrap(),
         before,
@@ -342,7 +345,7 @@ fn cifar10_binary_archive() {
     let input = tmp.path().join("cifar-10-binary.tar.gz");
     tar_gz(&input, &files, true);
     let out = tmp.path().join("out");
-    let s = cifar10::ingest(&[input.clone()], &out, &opts(OnError::Fail)).unwrap();
+    let s = cifar10::ingest(std::slice::from_ref(&input), &out, &opts(OnError::Fail)).unwrap();
     assert_eq!(s.manifest.samples, 5);
     let b = check_samples(&out);
     assert_eq!(
@@ -388,7 +391,7 @@ fn cifar10_binary_archive() {
     let bad = tmp.path().join("short.tar.gz");
     tar_gz(&bad, &bad_files, true);
     expect_error(
-        cifar10::ingest(&[bad.clone()], &tmp.path().join("o"), &opts(OnError::Fail)),
+        cifar10::ingest(std::slice::from_ref(&bad), &tmp.path().join("o"), &opts(OnError::Fail)),
         &["data_batch_1.bin#00001", "short record"],
     );
     assert!(no_tables_in(&tmp.path().join("o")));
@@ -452,7 +455,7 @@ fn voc_xml(objects: &[(&str, bool, [u32; 4])]) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn voc_files(xml_0002: Vec<u8>) -> (Vec<(&'static str, Vec<u8>)>, Vec<(&'static str, Vec<u8>)>) {
+fn voc_files(xml_0002: Vec<u8>) -> (Files, Files) {
     let jpg = |s| encoded(20, 10, s, ImageFormat::Jpeg);
     let trainval = vec![
         ("VOCdevkit/VOC2007/ImageSets/Main/trainval.txt", b"000001\n".to_vec()),

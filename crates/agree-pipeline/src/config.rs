@@ -47,12 +47,10 @@ fn line_of(text: &str, section: &str, key: Option<&str>) -> usize {
             }
             continue;
         }
-        if in_section {
-            if let Some(k) = key {
-                let lhs = t.split('=').next().unwrap_or("").trim().trim_matches('"');
-                if t.contains('=') && lhs == k {
-                    return i + 1;
-                }
+        if in_section && let Some(k) = key {
+            let lhs = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+            if t.contains('=') && lhs == k {
+                return i + 1;
             }
         }
     }
