@@ -43,7 +43,9 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
     }
 }
 
-/// Writes the checkpoint of `meta.epoch` into `dir` and removes older ones.
+/// Writes the checkpoint of `meta.epoch` into `dir` and removes all but it and the
+/// one before: the previous epoch's checkpoint lets a run whose last predictions
+/// were lost redo that epoch exactly.
 pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<PathBuf, TrainError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let dest = dir.join(format!("epoch={}", meta.epoch));
@@ -69,7 +71,7 @@ pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> 
     fs::rename(&tmp, &dest).map_err(io(&dest))?;
     for entry in fs::read_dir(dir).map_err(io(dir))?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let older = epoch_of(&name).is_some_and(|e| e < meta.epoch);
+        let older = epoch_of(&name).is_some_and(|e| e + 1 < meta.epoch);
         let stale = name.starts_with('.') && name.ends_with(".tmp");
         if older || stale {
             let _ = fs::remove_dir_all(entry.path());
@@ -82,15 +84,16 @@ fn epoch_of(name: &str) -> Option<u32> {
     name.strip_prefix("epoch=")?.parse().ok()
 }
 
-/// The most recent complete checkpoint in `dir`, if any.
-pub fn latest(dir: &Path) -> Result<Option<(PathBuf, CheckpointMeta)>, TrainError> {
+/// The most recent complete checkpoint in `dir` of an epoch before `before` (any
+/// epoch when `None`), if any.
+pub fn latest(dir: &Path, before: Option<u32>) -> Result<Option<(PathBuf, CheckpointMeta)>, TrainError> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(None);
     };
     let best = entries
         .flatten()
         .filter_map(|e| Some((epoch_of(&e.file_name().to_string_lossy())?, e.path())))
-        .filter(|(_, p)| p.join(TENSORS).is_file() && p.join(META).is_file())
+        .filter(|(e, p)| before.is_none_or(|b| *e < b) && p.join(TENSORS).is_file() && p.join(META).is_file())
         .max_by_key(|(e, _)| *e);
     let Some((_, path)) = best else {
         return Ok(None);

@@ -108,6 +108,8 @@ pub trait EpochSink: Sync {
         epoch: u32,
         splits: &[(&str, &PredictionColumns)],
     ) -> Result<(), TrainError>;
+    /// Whether the prediction rows of `epoch` are stored (a resume redoes lost ones).
+    fn has_predictions(&self, job: &NetworkJob, epoch: u32) -> bool;
     /// Records the network's epoch rows so far; `finished` after the last planned epoch.
     fn epoch_done(&self, job: &NetworkJob, epochs: &[EpochRecord], finished: bool) -> Result<(), TrainError>;
 }
@@ -164,8 +166,11 @@ pub fn train_network(
     let mut opt = Optimizer::new(&vs, &config.optimizer);
     let mut records: Vec<EpochRecord> = Vec::new();
     let mut resumed_from = None;
+    // Resume after the last checkpoint, unless predictions of an epoch it covers were
+    // lost: then from the newest checkpoint before that epoch (or from scratch).
+    let first_missing = (1..=config.epochs).find(|&e| !sink.has_predictions(job, e));
     if let Some(dir) = &opts.checkpoints
-        && let Some((path, meta)) = checkpoint::latest(dir)?
+        && let Some((path, meta)) = checkpoint::latest(dir, first_missing)?
     {
         if !same_recipe(&meta.config, config) {
             return Err(TrainError::Checkpoint {

@@ -217,6 +217,10 @@ impl ExperimentSink<'_> {
 }
 
 impl EpochSink for ExperimentSink<'_> {
+    fn has_predictions(&self, job: &NetworkJob, epoch: u32) -> bool {
+        self.dir.predictions(&job.run_id, epoch).is_file()
+    }
+
     fn predictions(
         &self,
         job: &NetworkJob,
