@@ -231,14 +231,7 @@ impl PipelineFile {
             let mut probe: Vec<String> = required_placeholders(stage);
             probe.extend(piece.iter().cloned());
             if let Err(e) = stage.command().try_get_matches_from(&probe) {
-                let msg = e.render().to_string();
-                let first = msg
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ")
-                    .to_string();
-                return Err(err(line, format!("[{section}] `{key}`: {first}")));
+                return Err(err(line, format!("[{section}] `{key}`: {}", first_line(&e))));
             }
             options.extend(piece);
         }
@@ -249,17 +242,23 @@ impl PipelineFile {
         let mut full = argv.clone();
         full.extend(stage.dir_args(Path::new("DIR")));
         if let Err(e) = stage.command().try_get_matches_from(&full) {
-            let msg = e.render().to_string();
-            let first = msg
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ")
-                .to_string();
-            return Err(err(line_of(text, section, None), format!("[{section}] {first}")));
+            return Err(err(
+                line_of(text, section, None),
+                format!("[{section}] {}", first_line(&e)),
+            ));
         }
         Ok(StageSection { stage, argv })
     }
+}
+
+/// The first line of a clap error, without its `error: ` prefix.
+fn first_line(e: &clap::Error) -> String {
+    let msg = e.render().to_string();
+    msg.lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// Minimal arguments that make a stage's command line complete, for probing one key.
