@@ -5,6 +5,7 @@ use std::{
     fs::File,
     io::{BufReader, Read},
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
 };
 
 use flate2::read::MultiGzDecoder;
@@ -32,11 +33,22 @@ enum TreeKind {
     TarGz,
 }
 
+/// Decompressed file contents an archive scan keeps for the stream that follows, so
+/// that a small archive is read and inflated once, not twice. Past this many bytes the
+/// scan lets them go and the stream reads the archive again: ImageNet-sized archives
+/// must never sit in memory.
+const RETAIN_BYTES: usize = 512 << 20;
+
+/// Files of an archive in stored order, kept by [`InputTree::scan`].
+type Retained = Vec<(String, Vec<u8>)>;
+
 /// A directory or tar archive holding a dataset.
 #[derive(Debug, Clone)]
 pub struct InputTree {
     path: PathBuf,
     kind: TreeKind,
+    /// What the last scan of an archive kept for [`InputTree::stream`] (taken by it).
+    retained: Arc<Mutex<Option<Retained>>>,
 }
 
 /// Reader that hashes everything read through it.
@@ -73,6 +85,7 @@ impl InputTree {
         Ok(InputTree {
             path: path.to_path_buf(),
             kind,
+            retained: Arc::default(),
         })
     }
 
@@ -101,7 +114,14 @@ impl InputTree {
     /// Lists every entry (directories included), keeping the content of the files for
     /// which `keep` says so. For archives this reads the whole file once and also
     /// returns the SHA-256 of the archive file; for directories the checksum is `None`.
+    /// While an archive's files total under `RETAIN_BYTES`, the scan also keeps the
+    /// other files' contents for the [`InputTree::stream`] that follows.
     pub fn scan(&self, keep: impl Fn(&str) -> bool) -> Result<(Vec<TreeEntry>, Option<String>)> {
+        self.scan_retaining(keep, RETAIN_BYTES)
+    }
+
+    /// [`InputTree::scan`], keeping archive contents up to `budget` bytes.
+    fn scan_retaining(&self, keep: impl Fn(&str) -> bool, budget: usize) -> Result<(Vec<TreeEntry>, Option<String>)> {
         let mut out = Vec::new();
         match self.kind {
             TreeKind::Dir => {
@@ -133,6 +153,8 @@ impl InputTree {
             }
             TreeKind::Tar | TreeKind::TarGz => {
                 let mut reader = self.archive_reader()?;
+                let mut retained: Option<Retained> = Some(Vec::new());
+                let mut retained_bytes = 0usize;
                 {
                     let mut archive = tar::Archive::new(&mut reader);
                     let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
@@ -145,12 +167,23 @@ impl InputTree {
                             continue;
                         }
                         let size = entry.size();
-                        let content = if !is_dir && keep(&path) {
+                        let kept = !is_dir && keep(&path);
+                        retained_bytes = retained_bytes.saturating_add(size as usize);
+                        if retained_bytes > budget {
+                            retained = None;
+                        }
+                        let content = if kept || (!is_dir && retained.is_some()) {
                             let mut buf = Vec::with_capacity(size as usize);
                             entry
                                 .read_to_end(&mut buf)
                                 .map_err(|e| self.archive_error(Some(&path), e))?;
-                            Some(buf)
+                            match retained.as_mut() {
+                                Some(files) if !kept => {
+                                    files.push((path.clone(), buf));
+                                    None
+                                }
+                                _ => kept.then_some(buf),
+                            }
                         } else {
                             None
                         };
@@ -163,6 +196,7 @@ impl InputTree {
                     }
                 }
                 let sha256 = reader.finish().map_err(|e| self.archive_error(None, e))?;
+                *self.retained.lock().unwrap_or_else(|p| p.into_inner()) = retained;
                 Ok((out, Some(sha256)))
             }
         }
@@ -170,7 +204,8 @@ impl InputTree {
 
     /// Reads the files for which `wanted` says so, in the tree's natural order (sorted
     /// for directories, stored order for archives), handing each path and its bytes to
-    /// `visit`. Stops at the first error `visit` returns.
+    /// `visit`. Stops at the first error `visit` returns. An archive whose files the
+    /// last scan kept (small archives) is served from memory instead of read again.
     pub fn stream(
         &self,
         wanted: impl Fn(&str) -> bool,
@@ -195,6 +230,15 @@ impl InputTree {
                 Ok(())
             }
             TreeKind::Tar | TreeKind::TarGz => {
+                let retained = self.retained.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(files) = retained {
+                    for (path, bytes) in files {
+                        if wanted(&path) {
+                            visit(&path, bytes)?;
+                        }
+                    }
+                    return Ok(());
+                }
                 let mut reader = self.archive_reader()?;
                 let mut archive = tar::Archive::new(&mut reader);
                 let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
@@ -272,4 +316,81 @@ fn relative(root: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gzip tar with a directory, two images' worth of bytes and a text file.
+    fn archive(dir: &Path) -> PathBuf {
+        let path = dir.join("t.tar.gz");
+        let gz = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, data).unwrap();
+        };
+        add("ds/train/a/1.jpg", &[1u8; 700]);
+        add("ds/notes.txt", b"hello");
+        add("ds/train/b/2.jpg", &[2u8; 900]);
+        tar.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    fn streamed(tree: &InputTree) -> Vec<(String, Vec<u8>)> {
+        let mut got = Vec::new();
+        tree.stream(
+            |p| p.ends_with(".jpg"),
+            |p, b| {
+                got.push((p.to_string(), b));
+                Ok(())
+            },
+        )
+        .unwrap();
+        got
+    }
+
+    #[test]
+    fn a_scanned_small_archive_streams_from_memory_with_the_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = archive(dir.path());
+        let unscanned = streamed(&InputTree::open(&path).unwrap());
+        assert_eq!(unscanned.len(), 2);
+        assert_eq!(unscanned[0], ("ds/train/a/1.jpg".to_string(), vec![1u8; 700]));
+
+        let tree = InputTree::open(&path).unwrap();
+        let (entries, sha) = tree.scan(|p| p.ends_with(".txt")).unwrap();
+        assert!(sha.is_some());
+        let notes = entries.iter().find(|e| e.path == "ds/notes.txt").unwrap();
+        assert_eq!(
+            notes.content.as_deref(),
+            Some(&b"hello"[..]),
+            "kept files are returned, not retained"
+        );
+        assert!(tree.retained.lock().unwrap().is_some());
+        // The archive is gone: only the retained copy can answer.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(streamed(&tree), unscanned);
+        assert!(
+            tree.retained.lock().unwrap().is_none(),
+            "the stream takes the retained files"
+        );
+    }
+
+    #[test]
+    fn an_archive_over_the_budget_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = archive(dir.path());
+        let tree = InputTree::open(&path).unwrap();
+        tree.scan_retaining(|_| false, 1000).unwrap();
+        assert!(
+            tree.retained.lock().unwrap().is_none(),
+            "1,600 bytes of files exceed a 1,000-byte budget"
+        );
+        assert_eq!(streamed(&tree).len(), 2);
+    }
 }
