@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use crate::{
     canny::{CannyParams, CannyScratch, edge_density},
     colour::colour_stats,
-    compress::compress_ratio,
+    compress::{CompressScratch, compress_ratio},
     dct::{DEFAULT_NORM_SHARE, DctScratch, dct_stats},
     entropy::{DEFAULT_WINDOW, LocalEntropyScratch, entropy_global, entropy_local},
     gradient::{GradientScratch, gradient_mean},
@@ -138,7 +138,7 @@ pub struct Workspace {
     segment: SegmentScratch,
     gradient: GradientScratch,
     canny: CannyScratch,
-    png: Vec<u8>,
+    png: CompressScratch,
 }
 
 impl Workspace {
