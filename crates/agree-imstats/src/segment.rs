@@ -34,21 +34,21 @@ pub struct SegmentScratch {
     channel: Vec<f32>,
     tmp: Vec<f32>,
     smooth: [Vec<f32>; 3],
-    ends: Vec<(u32, u32)>,
     keys: Vec<u64>,
     keys_tmp: Vec<u64>,
-    parent: Vec<u32>,
-    rank: Vec<u8>,
-    size: Vec<u32>,
-    threshold: Vec<f32>,
+    nodes: Vec<Node>,
 }
+
+/// Radix digits of the sort on the f32 weight bits (31 of them: weights are ≥ 0).
+const DIGITS: [(u32, usize); 3] = [(0, 11), (11, 11), (22, 9)];
 
 /// Number of regions of the Felzenszwalb–Huttenlocher segmentation of `image`
 /// (grey images are segmented as RGB with three equal channels).
 ///
 /// Edges are sorted by weight with ties kept in construction order (the C++ code's
-/// `std::sort` leaves tie order to the library); the sort is an LSD radix sort on the
-/// f32 weight bits.
+/// `std::sort` leaves tie order to the library): each edge is the key
+/// `weight bits << 32 | 4·pixel + direction`, built in construction order, and a
+/// stable LSD radix sort orders them on the weight bits.
 pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut SegmentScratch) -> usize {
     let (width, height) = (image.width, image.height);
     let n = width * height;
@@ -57,17 +57,15 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
     }
     let mask = scratch.taps.get(params.sigma);
     let planes = if image.channels == 1 { 1 } else { 3 };
-    scratch.tmp.resize(n, 0.0);
     for c in 0..planes {
         scratch.channel.clear();
-        scratch.channel.extend(
-            image
-                .pixels
-                .iter()
-                .skip(c)
-                .step_by(image.channels)
-                .map(|&v| f32::from(v)),
-        );
+        if planes == 1 {
+            scratch.channel.extend(image.pixels.iter().map(|&v| f32::from(v)));
+        } else {
+            scratch
+                .channel
+                .extend(image.pixels.chunks_exact(3).map(|px| f32::from(px[c])));
+        }
         smooth(
             &scratch.channel,
             &mut scratch.tmp,
@@ -86,61 +84,71 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
         let (dr, dg, db) = (r[p] - r[q], g[p] - g[q], b[p] - b[q]);
         (dr * dr + dg * dg + db * db).sqrt()
     };
-    // Graph: right, down, down-right, up-right, in the C++ order.
-    scratch.ends.clear();
-    scratch.keys.clear();
-    let mut push = |p: usize, q: usize| {
-        let idx = scratch.ends.len() as u64;
-        scratch.ends.push((p as u32, q as u32));
-        scratch.keys.push((u64::from(diff(p, q).to_bits()) << 32) | idx);
+    // Graph: right, down, down-right, up-right, in the C++ order; the digit
+    // histograms of the sort are counted on the way.
+    let keys = &mut scratch.keys;
+    keys.clear();
+    keys.reserve(4 * n);
+    let mut counts = [[0u32; 1 << 11]; 3];
+    let mut push = |p: usize, direction: usize, q: usize| {
+        let bits = diff(p, q).to_bits();
+        for (count, &(shift, len)) in counts.iter_mut().zip(&DIGITS) {
+            count[((bits >> shift) & ((1 << len) - 1)) as usize] += 1;
+        }
+        keys.push((u64::from(bits) << 32) | (4 * p + direction) as u64);
     };
     for y in 0..height {
+        let row = y * width;
         for x in 0..width {
-            let p = y * width + x;
-            if x + 1 < width {
-                push(p, p + 1);
+            let p = row + x;
+            let (right, down) = (x + 1 < width, y + 1 < height);
+            if right {
+                push(p, 0, p + 1);
             }
-            if y + 1 < height {
-                push(p, p + width);
+            if down {
+                push(p, 1, p + width);
             }
-            if x + 1 < width && y + 1 < height {
-                push(p, p + width + 1);
+            if right && down {
+                push(p, 2, p + width + 1);
             }
-            if x + 1 < width && y > 0 {
-                push(p, p - width + 1);
+            if right && y > 0 {
+                push(p, 3, p - width + 1);
             }
         }
     }
-    let SegmentScratch {
-        ends,
-        keys,
-        keys_tmp,
-        parent,
-        rank,
-        size,
-        threshold,
-        ..
-    } = scratch;
-    radix_sort_by_weight(keys, keys_tmp);
+    radix_sort_by_weight(keys, &mut scratch.keys_tmp, &counts);
+    // The far end of an edge from its pixel, per direction.
+    let step = [1, width as isize, width as isize + 1, 1 - width as isize];
+    let ends = |key: u64| {
+        let slot = (key & 0xffff_ffff) as usize;
+        let p = slot >> 2;
+        (p as u32, p.wrapping_add_signed(step[slot & 3]) as u32)
+    };
 
     let k = params.k;
-    let mut forest = Forest::new(n, k, parent, rank, size, threshold);
+    let min_size = params.min_size as u32;
+    let mut forest = Forest::new(n, k, min_size, &mut scratch.nodes);
     for &key in keys.iter() {
         let w = f32::from_bits((key >> 32) as u32);
-        let (p, q) = ends[(key & 0xffff_ffff) as usize];
+        let (p, q) = ends(key);
         let a = forest.find(p);
         let b = forest.find(q);
-        if a != b && w <= forest.threshold[a as usize] && w <= forest.threshold[b as usize] {
+        if a != b && w <= forest.nodes[a as usize].threshold && w <= forest.nodes[b as usize].threshold {
             let root = forest.join(a, b);
-            forest.threshold[root as usize] = w + k / forest.size[root as usize] as f32;
+            let node = &mut forest.nodes[root as usize];
+            node.threshold = w + k / node.size as f32;
         }
     }
-    let min_size = params.min_size as u32;
+    // Only an edge touching a component under min_size can join; once none is left
+    // the rest of the pass changes nothing.
     for &key in keys.iter() {
-        let (p, q) = ends[(key & 0xffff_ffff) as usize];
+        if forest.small == 0 {
+            break;
+        }
+        let (p, q) = ends(key);
         let a = forest.find(p);
         let b = forest.find(q);
-        if a != b && (forest.size[a as usize] < min_size || forest.size[b as usize] < min_size) {
+        if a != b && (forest.nodes[a as usize].size < min_size || forest.nodes[b as usize].size < min_size) {
             forest.join(a, b);
         }
     }
@@ -148,94 +156,92 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
 }
 
 /// Stable LSD radix sort of `keys` on their upper 32 bits (non-negative f32 weights,
-/// whose bit patterns order like the values); passes where every key shares the same
-/// byte are skipped.
-fn radix_sort_by_weight(keys: &mut Vec<u64>, tmp: &mut Vec<u64>) {
+/// whose bit patterns order like the values), digit by digit of [`DIGITS`] with the
+/// histograms `counts` already taken; a digit all keys share is skipped.
+fn radix_sort_by_weight(keys: &mut Vec<u64>, tmp: &mut Vec<u64>, counts: &[[u32; 1 << 11]; 3]) {
     tmp.resize(keys.len(), 0);
-    for shift in [32u32, 40, 48, 56] {
-        let mut counts = [0usize; 256];
-        for &k in keys.iter() {
-            counts[((k >> shift) & 0xff) as usize] += 1;
-        }
-        if counts.contains(&keys.len()) {
+    for (count, &(shift, len)) in counts.iter().zip(&DIGITS) {
+        let count = &count[..1 << len];
+        if count.contains(&(keys.len() as u32)) {
             continue;
         }
+        let mut offsets = [0u32; 1 << 11];
         let mut offset = 0;
-        for c in counts.iter_mut() {
-            let here = *c;
-            *c = offset;
-            offset += here;
+        for (slot, &c) in offsets.iter_mut().zip(count) {
+            *slot = offset;
+            offset += c;
         }
-        for &k in keys.iter() {
-            let slot = &mut counts[((k >> shift) & 0xff) as usize];
-            tmp[*slot] = k;
+        let digit_mask = (1u64 << len) - 1;
+        for &key in keys.iter() {
+            let slot = &mut offsets[((key >> (32 + shift)) & digit_mask) as usize];
+            tmp[*slot as usize] = key;
             *slot += 1;
         }
         std::mem::swap(keys, tmp);
     }
 }
 
-/// Disjoint-set forest with sizes and per-component thresholds (the C++ `universe`).
+/// One pixel of the disjoint-set forest: its parent, and for a root the component's
+/// size and threshold τ.
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    parent: u32,
+    size: u32,
+    threshold: f32,
+}
+
+/// Disjoint-set forest with sizes and per-component thresholds (the C++ `universe`),
+/// union by size and path halving; which root survives a join does not change the
+/// components, so the count is the C++ code's.
 struct Forest<'a> {
-    parent: &'a mut Vec<u32>,
-    rank: &'a mut Vec<u8>,
-    size: &'a mut Vec<u32>,
-    threshold: &'a mut Vec<f32>,
+    nodes: &'a mut Vec<Node>,
+    min_size: u32,
     sets: usize,
+    /// Components smaller than `min_size`.
+    small: usize,
 }
 
 impl<'a> Forest<'a> {
-    fn new(
-        n: usize,
-        k: f32,
-        parent: &'a mut Vec<u32>,
-        rank: &'a mut Vec<u8>,
-        size: &'a mut Vec<u32>,
-        threshold: &'a mut Vec<f32>,
-    ) -> Self {
-        parent.clear();
-        parent.extend(0..n as u32);
-        rank.clear();
-        rank.resize(n, 0);
-        size.clear();
-        size.resize(n, 1);
-        threshold.clear();
+    fn new(n: usize, k: f32, min_size: u32, nodes: &'a mut Vec<Node>) -> Self {
+        nodes.clear();
         // τ of a single pixel: k/1.
-        threshold.resize(n, k);
-        Forest {
+        nodes.extend((0..n as u32).map(|parent| Node {
             parent,
-            rank,
-            size,
-            threshold,
+            size: 1,
+            threshold: k,
+        }));
+        Forest {
+            nodes,
+            min_size,
             sets: n,
+            small: if min_size > 1 { n } else { 0 },
         }
     }
 
+    #[inline]
     fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let grand = self.parent[self.parent[x as usize] as usize];
-            self.parent[x as usize] = grand;
+        loop {
+            let parent = self.nodes[x as usize].parent;
+            if parent == x {
+                return x;
+            }
+            let grand = self.nodes[parent as usize].parent;
+            self.nodes[x as usize].parent = grand;
             x = grand;
         }
-        x
     }
 
-    /// Joins two roots by rank; returns the new root.
+    /// Joins two roots; returns the new root.
     fn join(&mut self, a: u32, b: u32) -> u32 {
-        let (ai, bi) = (a as usize, b as usize);
+        let (sa, sb) = (self.nodes[a as usize].size, self.nodes[b as usize].size);
+        let (root, child) = if sa >= sb { (a, b) } else { (b, a) };
+        let size = sa + sb;
+        self.nodes[child as usize].parent = root;
+        self.nodes[root as usize].size = size;
         self.sets -= 1;
-        if self.rank[ai] > self.rank[bi] {
-            self.parent[bi] = a;
-            self.size[ai] += self.size[bi];
-            a
-        } else {
-            self.parent[ai] = b;
-            self.size[bi] += self.size[ai];
-            if self.rank[ai] == self.rank[bi] {
-                self.rank[bi] += 1;
-            }
-            b
-        }
+        self.small -= usize::from(sa < self.min_size) + usize::from(sb < self.min_size);
+        self.small += usize::from(size < self.min_size);
+        root
     }
 }
 
@@ -296,8 +302,15 @@ mod tests {
             .enumerate()
             .map(|(i, w)| (u64::from(w.to_bits()) << 32) | i as u64)
             .collect();
+        let mut counts = [[0u32; 1 << 11]; 3];
+        for key in &keys {
+            let bits = key >> 32;
+            for (count, &(shift, len)) in counts.iter_mut().zip(&DIGITS) {
+                count[((bits >> shift) & ((1 << len) - 1)) as usize] += 1;
+            }
+        }
         let mut tmp = Vec::new();
-        radix_sort_by_weight(&mut keys, &mut tmp);
+        radix_sort_by_weight(&mut keys, &mut tmp, &counts);
         let order: Vec<u64> = keys.iter().map(|k| k & 0xffff_ffff).collect();
         assert_eq!(order, vec![1, 5, 4, 2, 0, 3, 6]);
     }
