@@ -88,14 +88,18 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
     // histograms of the sort are counted on the way.
     let keys = &mut scratch.keys;
     keys.clear();
-    keys.reserve(4 * n);
+    keys.resize(4 * n, 0);
     let mut counts = [[0u32; 1 << 11]; 3];
+    let mut edges = 0;
+    // Written through a slice: pushes to a `&mut Vec` reload its fields per edge.
+    let slots: &mut [u64] = keys;
     let mut push = |p: usize, direction: usize, q: usize| {
         let bits = diff(p, q).to_bits();
         for (count, &(shift, len)) in counts.iter_mut().zip(&DIGITS) {
             count[((bits >> shift) & ((1 << len) - 1)) as usize] += 1;
         }
-        keys.push((u64::from(bits) << 32) | (4 * p + direction) as u64);
+        slots[edges] = (u64::from(bits) << 32) | (4 * p + direction) as u64;
+        edges += 1;
     };
     for y in 0..height {
         let row = y * width;
@@ -116,6 +120,7 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
             }
         }
     }
+    keys.truncate(edges);
     radix_sort_by_weight(keys, &mut scratch.keys_tmp, &counts);
     // The far end of an edge from its pixel, per direction.
     let step = [1, width as isize, width as isize + 1, 1 - width as isize];
@@ -172,9 +177,12 @@ fn radix_sort_by_weight(keys: &mut Vec<u64>, tmp: &mut Vec<u64>, counts: &[[u32;
             offset += c;
         }
         let digit_mask = (1u64 << len) - 1;
+        // Slices, not the Vecs: stores through a `&mut Vec` make the compiler reload
+        // its pointer and length on every key.
+        let out: &mut [u64] = tmp;
         for &key in keys.iter() {
             let slot = &mut offsets[((key >> (32 + shift)) & digit_mask) as usize];
-            tmp[*slot as usize] = key;
+            out[*slot as usize] = key;
             *slot += 1;
         }
         std::mem::swap(keys, tmp);
@@ -194,7 +202,7 @@ struct Node {
 /// union by size and path halving; which root survives a join does not change the
 /// components, so the count is the C++ code's.
 struct Forest<'a> {
-    nodes: &'a mut Vec<Node>,
+    nodes: &'a mut [Node],
     min_size: u32,
     sets: usize,
     /// Components smaller than `min_size`.
@@ -211,7 +219,7 @@ impl<'a> Forest<'a> {
             threshold: k,
         }));
         Forest {
-            nodes,
+            nodes: nodes.as_mut_slice(),
             min_size,
             sets: n,
             small: if min_size > 1 { n } else { 0 },
