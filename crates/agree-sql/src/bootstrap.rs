@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::correlation::RankedPairs;
+use crate::correlation::{RankedPairs, Resample};
 
 /// Which rank correlation a bootstrap resamples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +24,10 @@ impl RankMethod {
         }
     }
 
-    fn evaluate(self, pairs: &RankedPairs, weights: &[u32]) -> Option<f64> {
+    fn evaluate(self, resample: &mut Resample<'_>) -> Option<f64> {
         match self {
-            RankMethod::Spearman => pairs.spearman_weighted(weights),
-            RankMethod::Kendall => pairs.kendall_weighted(weights),
+            RankMethod::Spearman => resample.spearman(),
+            RankMethod::Kendall => resample.kendall(),
         }
     }
 }
@@ -47,6 +47,13 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 /// pairs with replacement, drawn from a ChaCha8 stream seeded with `seed` so the
 /// interval is reproducible. Replicates where the correlation is undefined (a
 /// resample with a constant side) are left out; `None` when none is defined.
+///
+/// Each replicate draws `n` indices as `n` calls of `rng.random_range(0..n)` would (see
+/// `IndexDraws`), the same stream for both methods. An index names a pair by its
+/// position in ascending (y, x) order — not by its arrival order, which a parallel
+/// aggregation may shuffle — so the interval depends only on the multiset of pairs.
+/// (Until 2026-11 an index named the arrival position: same stream, other resamples,
+/// so intervals from before then differ slightly.)
 pub fn bootstrap_ci(
     pairs: &RankedPairs,
     method: RankMethod,
@@ -58,21 +65,69 @@ pub fn bootstrap_ci(
     if n < 2 || replicates == 0 {
         return None;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut weights = vec![0u32; n];
+    let Ok(range) = u32::try_from(n) else {
+        return None;
+    };
+    let mut draws = IndexDraws::new(ChaCha8Rng::seed_from_u64(seed), range);
+    let mut resample = pairs.resample();
     let mut values = Vec::with_capacity(replicates);
     for _ in 0..replicates {
-        weights.iter_mut().for_each(|w| *w = 0);
+        resample.clear();
         for _ in 0..n {
-            weights[rng.random_range(0..n)] += 1;
+            resample.add_at(draws.next_index());
         }
-        if let Some(v) = method.evaluate(pairs, &weights) {
+        if let Some(v) = method.evaluate(&mut resample) {
             values.push(v);
         }
     }
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
     Some((quantile_sorted(&values, tail)?, quantile_sorted(&values, 1.0 - tail)?))
+}
+
+/// Uniform indices in `0..range`, value for value what `rng.random_range(0..range)`
+/// returns (rand 0.9, ranges below 2³²: a u32 word widened-multiplied by the range,
+/// plus a second word in the rare biased zone), but reading the ChaCha words 64 at a
+/// time instead of one call per index — the draw was half of a bootstrap replicate.
+struct IndexDraws {
+    rng: ChaCha8Rng,
+    range: u32,
+    words: [u32; 64],
+    next: usize,
+}
+
+impl IndexDraws {
+    fn new(rng: ChaCha8Rng, range: u32) -> Self {
+        IndexDraws {
+            rng,
+            range,
+            words: [0; 64],
+            next: 64,
+        }
+    }
+
+    #[inline]
+    fn word(&mut self) -> u32 {
+        if self.next == self.words.len() {
+            // `fill` reads the same little-endian word stream as repeated `next_u32`.
+            self.rng.fill(&mut self.words[..]);
+            self.next = 0;
+        }
+        let word = self.words[self.next];
+        self.next += 1;
+        word
+    }
+
+    #[inline]
+    fn next_index(&mut self) -> usize {
+        let product = u64::from(self.word()) * u64::from(self.range);
+        let (mut index, low) = ((product >> 32) as u32, product as u32);
+        if low > self.range.wrapping_neg() {
+            let extra = ((u64::from(self.word()) * u64::from(self.range)) >> 32) as u32;
+            index += u32::from(low.checked_add(extra).is_none());
+        }
+        index as usize
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +143,19 @@ mod tests {
     }
 
     #[test]
+    fn index_draws_match_random_range() {
+        // Ranges near 2³² make the biased zone (second word) common enough to be exercised.
+        for (seed, range) in [(1u64, 2u32), (7, 50_000), (9, 3_000_000_019), (3, u32::MAX - 5)] {
+            let mut reference = ChaCha8Rng::seed_from_u64(seed);
+            let mut draws = IndexDraws::new(ChaCha8Rng::seed_from_u64(seed), range);
+            for i in 0..20_000 {
+                let expected: usize = reference.random_range(0..range as usize);
+                assert_eq!(draws.next_index(), expected, "seed {seed} range {range} draw {i}");
+            }
+        }
+    }
+
+    #[test]
     fn interval_brackets_the_estimate_and_is_reproducible() {
         let x: Vec<f64> = (0..200).map(|i| f64::from(i % 17)).collect();
         let y: Vec<f64> = (0..200)
@@ -95,7 +163,11 @@ mod tests {
             .collect();
         let pairs = RankedPairs::new(x, y);
         for method in [RankMethod::Spearman, RankMethod::Kendall] {
-            let estimate = method.evaluate(&pairs, &vec![1; pairs.len()]).unwrap();
+            let estimate = match method {
+                RankMethod::Spearman => pairs.spearman(),
+                RankMethod::Kendall => pairs.kendall(),
+            }
+            .unwrap();
             let (lo, hi) = bootstrap_ci(&pairs, method, 300, 7, 0.95).unwrap();
             assert!(lo < estimate && estimate < hi, "{method:?}: {lo} {estimate} {hi}");
             assert_eq!(bootstrap_ci(&pairs, method, 300, 7, 0.95), Some((lo, hi)));
