@@ -109,7 +109,8 @@ impl RankedPairs {
             weights: vec![0; self.len()],
             per_group: vec![[0; 2]; self.groups_x],
             tree: vec![0; 1usize << self.levels],
-            table: vec![0; SMALL_GROUPS + 8],
+            table: [0; SMALL_GROUPS + 8],
+            wide: false,
         }
     }
 
@@ -119,6 +120,7 @@ impl RankedPairs {
         for (&pos, &w) in self.position.iter().zip(weights) {
             resample.weights[pos as usize] = w;
         }
+        resample.wide = weights.iter().map(|&w| u64::from(w)).sum::<u64>() > u64::from(u32::MAX);
         resample
     }
 
@@ -158,7 +160,9 @@ pub struct Resample<'a> {
     /// Kendall's tree of inserted weights over x tie groups (see `query_insert`).
     tree: Vec<u64>,
     /// Kendall's suffix-sum table when there are few x groups (see `small_insert`).
-    table: Vec<u64>,
+    table: [u32; SMALL_GROUPS + 8],
+    /// The total weight may reach 2³², too much for `table`'s u32 counts.
+    wide: bool,
 }
 
 impl Resample<'_> {
@@ -167,7 +171,8 @@ impl Resample<'_> {
         self.weights.fill(0);
     }
 
-    /// Adds one copy of the point at walk position `position` (`< pairs.len()`): the
+    /// Adds one copy of the point at walk position `position` (`< pairs.len()`, and at
+    /// most `u32::MAX` copies in all between two `clear`s): the
     /// points in ascending (y, x) order, so a position names a pair by its values, not
     /// by the order the pairs arrived in.
     #[inline]
@@ -254,19 +259,33 @@ impl Resample<'_> {
         per_group.fill([0; 2]);
         let (mut ties_y, mut ties_xy, mut discordant) = (0u128, 0u128, 0u128);
         let mut inserted = 0u64;
-        let small = pairs.groups_x <= SMALL_GROUPS;
-        if pairs.y_ends.is_empty() {
+        let small = pairs.groups_x <= SMALL_GROUPS && !self.wide;
+        if pairs.y_ends.is_empty() && small {
             // Each position is its own y group: its copies tie with each other in x and y.
+            let stretches = kendall_stretches(&self.weights, &pairs.x_group);
+            let mut earlier = [0u64; SMALL_GROUPS];
+            for stretch in &stretches {
+                discordant += stretch.discordant;
+                ties_y += stretch.ties;
+                // Pairs across stretches: an earlier stretch's point with a larger x group.
+                let mut above = 0u64;
+                for g in (0..SMALL_GROUPS).rev() {
+                    discordant += u128::from(stretch.weight[g]) * u128::from(above);
+                    above += earlier[g];
+                }
+                for (total, &w) in earlier.iter_mut().zip(&stretch.weight) {
+                    *total += w;
+                }
+            }
+            for (slot, &w) in per_group.iter_mut().zip(&earlier) {
+                slot[0] = w;
+            }
+            inserted = earlier.iter().sum();
+            ties_xy = ties_y;
+        } else if pairs.y_ends.is_empty() {
             for (&w, &g) in self.weights.iter().zip(&pairs.x_group) {
                 let w = u64::from(w);
-                let greater = if small {
-                    let greater = small_greater(table, g);
-                    small_insert(table, g, w);
-                    greater
-                } else {
-                    query_insert(tree, levels, g, w)
-                };
-                discordant += u128::from(w) * u128::from(greater);
+                discordant += u128::from(w) * u128::from(query_insert(tree, levels, g, w));
                 ties_y += pairs_among(w);
                 per_group[g as usize][0] += w;
                 inserted += w;
@@ -303,7 +322,7 @@ impl Resample<'_> {
                 for (&w, &g) in weights.iter().zip(groups) {
                     let w = u64::from(w);
                     if small {
-                        small_insert(table, g, w);
+                        small_insert(table, g, w as u32);
                     } else {
                         query_insert(tree, levels, g, w);
                     }
@@ -325,13 +344,66 @@ impl Resample<'_> {
     }
 }
 
+/// Kendall's counts over one stretch of the walk (≤ 64 x groups, all y distinct).
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    /// Suffix-sum table of `small_insert`.
+    table: [u32; SMALL_GROUPS + 8],
+    /// Weight per x group.
+    weight: [u64; SMALL_GROUPS],
+    /// Discordant pairs within the stretch.
+    discordant: u128,
+    /// Pairs among the copies of one point (tied in x and y).
+    ties: u128,
+}
+
+impl Stretch {
+    #[inline]
+    fn step(&mut self, w: u32, g: u32) {
+        let greater = small_greater(&self.table, g);
+        small_insert(&mut self.table, g, w);
+        let w = u64::from(w);
+        self.discordant += u128::from(w) * u128::from(greater);
+        self.ties += pairs_among(w);
+        self.weight[g as usize] += w;
+    }
+}
+
+/// Kendall's walk cut into 4 stretches advanced in lockstep: each insert depends on
+/// the previous one through the table, so one walk runs at the latency of that chain;
+/// four independent chains keep the core busy. The caller adds the cross-stretch pairs.
+fn kendall_stretches(weights: &[u32], groups: &[u32]) -> [Stretch; 4] {
+    let empty = Stretch {
+        table: [0; SMALL_GROUPS + 8],
+        weight: [0; SMALL_GROUPS],
+        discordant: 0,
+        ties: 0,
+    };
+    let mut stretches = [empty; 4];
+    let n = weights.len();
+    let bounds = [0, n / 4, n / 2, 3 * n / 4, n];
+    let shortest = (0..4).map(|k| bounds[k + 1] - bounds[k]).min().unwrap_or(0);
+    for i in 0..shortest {
+        for (k, stretch) in stretches.iter_mut().enumerate() {
+            let p = bounds[k] + i;
+            stretch.step(weights[p], groups[p]);
+        }
+    }
+    for (k, stretch) in stretches.iter_mut().enumerate() {
+        for p in bounds[k] + shortest..bounds[k + 1] {
+            stretch.step(weights[p], groups[p]);
+        }
+    }
+    stretches
+}
+
 /// Up to this many x groups, Kendall uses the two-level suffix sums of `small_insert`.
 const SMALL_GROUPS: usize = 64;
 
 /// Weight inserted at an x group larger than `g` (< 64) in the two-level table of `small_insert`.
 #[inline]
-fn small_greater(table: &[u64], g: u32) -> u64 {
-    table[SMALL_GROUPS + (g >> 3) as usize] + table[g as usize]
+fn small_greater(table: &[u32; SMALL_GROUPS + 8], g: u32) -> u64 {
+    u64::from(table[SMALL_GROUPS + (g >> 3) as usize] + table[g as usize])
 }
 
 /// Inserts weight `w` at x group `g` (< 64) into a table of suffix sums:
@@ -339,13 +411,33 @@ fn small_greater(table: &[u64], g: u32) -> u64 {
 /// in blocks after b. A query is two loads; an insert is 16 masked adds the compiler
 /// vectorises.
 #[inline]
-fn small_insert(table: &mut [u64], g: u32, w: u64) {
+fn small_insert(table: &mut [u32; SMALL_GROUPS + 8], g: u32, w: u32) {
     let (block, lane) = ((g >> 3) as usize, (g & 7) as usize);
-    for (j, count) in table[SMALL_GROUPS..SMALL_GROUPS + 8].iter_mut().enumerate() {
-        *count += if j < block { w } else { 0 };
+    masked_add(&mut table[SMALL_GROUPS..SMALL_GROUPS + 8], &FIRST_LANES[block], w);
+    masked_add(&mut table[block * 8..block * 8 + 8], &FIRST_LANES[lane], w);
+}
+
+/// `FIRST_LANES[k]`: all-ones in the first k of 8 lanes — a branch-free "j < k" that
+/// the compiler turns into vector ands.
+const FIRST_LANES: [[u32; 8]; 8] = {
+    let mut masks = [[0u32; 8]; 8];
+    let mut k = 0;
+    while k < 8 {
+        let mut j = 0;
+        while j < k {
+            masks[k][j] = u32::MAX;
+            j += 1;
+        }
+        k += 1;
     }
-    for (j, count) in table[block * 8..block * 8 + 8].iter_mut().enumerate() {
-        *count += if j < lane { w } else { 0 };
+    masks
+};
+
+/// `counts[j] += w` where `mask[j]` is all-ones.
+#[inline]
+fn masked_add(counts: &mut [u32], mask: &[u32; 8], w: u32) {
+    for (count, &m) in counts.iter_mut().zip(mask) {
+        *count += w & m;
     }
 }
 
@@ -473,13 +565,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % m
         };
-        for (x_values, y_values) in [(7, 1000), (7, 9), (200, 1000), (200, 13), (64, 5), (65, 5)] {
-            let n = 300;
+        // y_values 0: all y distinct (a permutation).
+        for (x_values, y_values) in [(7, 0), (7, 9), (200, 0), (200, 13), (64, 5), (65, 5), (64, 0)] {
+            let n = 301;
             let x: Vec<f64> = (0..n).map(|_| next(x_values) as f64 - 3.0).collect();
             let y: Vec<f64> = (0..n)
-                .map(|_| match next(y_values) {
-                    0 => -0.0,
-                    v => v as f64 * 0.25,
+                .map(|i| match (y_values, next(y_values.max(1))) {
+                    (0, _) => ((i * 7919) % 1009) as f64 / 7.0,
+                    (_, 0) => -0.0,
+                    (_, v) => v as f64 * 0.25,
                 })
                 .collect();
             let w: Vec<u32> = (0..n).map(|_| next(4) as u32).collect();
