@@ -1,8 +1,9 @@
 //! Training throughput of `agree train` next to PyTorch, in one run.
 //!
 //! CPU (default): LeNet-5 and ResNet-18 on 32×32 inputs, batch 128, one network each,
-//! two epochs on synthetic noise images (throughput does not depend on content);
-//! the second epoch's training images/s and the share of the training pass spent
+//! 5 and 2 epochs on synthetic noise images (throughput does not depend on content);
+//! the best training images/s of the epochs after the first (the least disturbed by
+//! other load, taken alike on both sides) and the share of the training pass spent
 //! waiting for input batches are compared with the same model, batch, optimiser and
 //! thread count in PyTorch (`benches/python/train.py`, standard Dataset +
 //! DataLoader, from the project's `.venv`).
@@ -11,7 +12,14 @@
 //! samples.parquet>`): five ResNet-18s, one epoch each, on CUDA, Rust and Python in
 //! the same call.
 //!
+//! The peer runs twice: the textbook loop, and the same loop also computing the
+//! per-sample predictions agree must record (`--per-sample`). Parameter counts of
+//! both sides and the time per batch of each training phase are printed too.
+//!
 //! Knobs: `AGREE_BENCH_IMAGES` (synthetic training images, default 2560),
+//! `AGREE_BENCH_ARCHS` (comma-separated subset of `lenet5,resnet18`),
+//! `AGREE_BENCH_EPOCHS` (CPU: epochs of each model, default 5 for LeNet-5, 2 for ResNet-18),
+//! `AGREE_BENCH_PREFETCH` (CPU: batches agree assembles ahead, default 4; 0 = on demand),
 //! `AGREE_BENCH_THREADS` (default: all cores), `AGREE_BENCH_PARALLEL` (GPU: networks
 //! trained at once by agree, default 5), `AGREE_BENCH_WORKERS` (GPU: DataLoader
 //! workers, default 8), `AGREE_PYTHON` (default `.venv/bin/python`).
@@ -25,7 +33,7 @@ use std::{
 };
 
 use agree_schema::{ExperimentDir, TableWriter, contract};
-use agree_train::{Arch, DeviceChoice, RuntimeOptions, TrainConfig, train_study};
+use agree_train::{Arch, DeviceChoice, Geometry, RuntimeOptions, TrainConfig, parameter_count, train_study};
 use arrow::{
     array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
     datatypes::{DataType, Field},
@@ -88,6 +96,25 @@ struct Side {
     images_per_s: Vec<f64>,
     data_wait_share: f64,
     wall_s: f64,
+    /// Milliseconds per batch: data wait, forward, scoring, backward, optimiser, bookkeeping.
+    phase_ms: [f64; 6],
+    params: usize,
+}
+
+const PHASES: [&str; 6] = ["data", "forward", "scoring", "backward", "optim", "other"];
+
+fn phase_line(label: &str, ms: &[f64; 6]) -> String {
+    let parts: Vec<String> = PHASES.iter().zip(ms).map(|(n, v)| format!("{n} {v:.2}")).collect();
+    format!(
+        "  {label:<22} ms/batch: {} (sum {:.2})",
+        parts.join(", "),
+        ms.iter().sum::<f64>()
+    )
+}
+
+/// Trainable parameters of our model for 10 classes and 32×32 inputs.
+fn our_params(arch: Arch) -> usize {
+    parameter_count(arch, 10, Geometry { height: 32, width: 32 }).expect("model builds")
 }
 
 fn rust_side(dir: &Path, arch: Arch, networks: u32, epochs: u32, rt: &RuntimeOptions) -> Side {
@@ -100,13 +127,32 @@ fn rust_side(dir: &Path, arch: Arch, networks: u32, epochs: u32, rt: &RuntimeOpt
     let images_per_s = summary
         .networks
         .iter()
-        .filter_map(|n| n.epochs.last().map(|e| e.images_per_s))
+        .map(|n| best_after_first(n.epochs.iter().map(|e| (e.epoch as u64, e.images_per_s))))
         .collect();
     let shares: Vec<f64> = summary.networks.iter().map(|n| n.data_wait_share).collect();
+    let mut phase_ms = [0.0; 6];
+    let mut batches = 0u64;
+    for n in &summary.networks {
+        let p = &n.phases;
+        batches += p.batches;
+        for (acc, v) in phase_ms.iter_mut().zip([
+            p.data_wait,
+            p.forward,
+            p.scoring,
+            p.backward,
+            p.optimizer,
+            p.bookkeeping,
+        ]) {
+            *acc += v;
+        }
+    }
+    phase_ms.iter_mut().for_each(|v| *v *= 1e3 / batches.max(1) as f64);
     Side {
         images_per_s,
         data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
         wall_s,
+        phase_ms,
+        params: our_params(arch),
     }
 }
 
@@ -128,17 +174,53 @@ fn python_side(python: &Path, samples: &Path, args: &[String]) -> Side {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
     let epochs = json["epochs"].as_array().cloned().unwrap_or_default();
-    let last = epochs
+    let networks: std::collections::BTreeSet<u64> = epochs.iter().filter_map(|e| e["network"].as_u64()).collect();
+    let images_per_s = networks
         .iter()
-        .map(|e| e["epoch"].as_u64().unwrap_or(0))
-        .max()
-        .unwrap_or(0);
-    let final_epochs: Vec<&serde_json::Value> = epochs.iter().filter(|e| e["epoch"].as_u64() == Some(last)).collect();
+        .map(|&net| {
+            best_after_first(epochs.iter().filter(|e| e["network"].as_u64() == Some(net)).map(|e| {
+                (
+                    e["epoch"].as_u64().unwrap_or(0),
+                    e["images_per_s"].as_f64().unwrap_or(0.0),
+                )
+            }))
+        })
+        .collect();
     let shares: Vec<f64> = epochs.iter().filter_map(|e| e["data_wait_share"].as_f64()).collect();
+    let mut phase_ms = [0.0; 6];
+    let batches: u64 = epochs.iter().filter_map(|e| e["batches"].as_u64()).sum();
+    for e in &epochs {
+        for (acc, key) in phase_ms.iter_mut().zip([
+            "data_wait",
+            "forward",
+            "scoring",
+            "backward",
+            "optimizer",
+            "bookkeeping",
+        ]) {
+            *acc += e["phases"][key].as_f64().unwrap_or(0.0);
+        }
+    }
+    phase_ms.iter_mut().for_each(|v| *v *= 1e3 / batches.max(1) as f64);
     Side {
-        images_per_s: final_epochs.iter().filter_map(|e| e["images_per_s"].as_f64()).collect(),
+        images_per_s,
         data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
         wall_s,
+        phase_ms,
+        params: json["params"].as_u64().unwrap_or(0) as usize,
+    }
+}
+
+/// The best images/s of the epochs after the first (warm-up), or of the only epoch:
+/// the least disturbed by other load on a shared machine, taken alike on both sides.
+fn best_after_first(epochs: impl Iterator<Item = (u64, f64)>) -> f64 {
+    let all: Vec<(u64, f64)> = epochs.collect();
+    let later = all.iter().filter(|(e, _)| *e > 1).map(|&(_, v)| v);
+    let best = later.fold(f64::NAN, f64::max);
+    if best.is_nan() {
+        all.iter().map(|&(_, v)| v).fold(0.0, f64::max)
+    } else {
+        best
     }
 }
 
@@ -159,25 +241,38 @@ fn main() {
         return;
     }
     let images = env_usize("AGREE_BENCH_IMAGES", 2560);
-    let epochs = 2;
+    let epochs_of = |arch: Arch| env_usize("AGREE_BENCH_EPOCHS", if arch == Arch::Lenet5 { 5 } else { 2 }) as u32;
     let dir = tempfile::tempdir().expect("temp dir");
     write_noise_samples(dir.path(), images, 256);
     let samples = ExperimentDir::new(dir.path()).samples();
     let rt = RuntimeOptions {
         device: DeviceChoice::Cpu,
         threads: Some(threads),
+        prefetch: env_usize("AGREE_BENCH_PREFETCH", 4),
         checkpoints: false,
         quiet: true,
         ..RuntimeOptions::default()
     };
+    let archs = env::var("AGREE_BENCH_ARCHS").unwrap_or_else(|_| "lenet5,resnet18".into());
     println!(
-        "train bench: {images} train images 32x32, batch 128, {epochs} epochs (epoch {epochs} timed), {threads} threads, CPU"
+        "train bench: {images} train images 32x32, batch 128, {} epochs of LeNet-5 and {} of ResNet-18 \
+         (best epoch after the first timed, on both sides), {threads} threads, CPU",
+        epochs_of(Arch::Lenet5),
+        epochs_of(Arch::Resnet18)
     );
     println!(
-        "{:<9} {:>12} {:>12} {:>7} {:>12} {:>12}",
-        "model", "agree img/s", "torch img/s", "ratio", "agree data%", "torch data%"
+        "torch: the textbook loop (batch loss only); torch+ps: the same loop also computing and keeping the \
+         per-sample predictions (loss, predicted, correct, p_label, p_max, margin) that agree records"
+    );
+    println!(
+        "{:<9} {:>10} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12} {:>12}",
+        "model", "params", "agree img/s", "torch img/s", "ratio", "torch+ps", "ratio", "agree data%", "torch data%"
     );
     for (arch, name) in [(Arch::Lenet5, "lenet5"), (Arch::Resnet18, "resnet18")] {
+        if !archs.split(',').any(|a| a.trim() == name) {
+            continue;
+        }
+        let epochs = epochs_of(arch);
         let run_dir = tempfile::tempdir().expect("temp dir");
         std::fs::copy(&samples, ExperimentDir::new(run_dir.path()).samples()).expect("copy samples");
         let ours = rust_side(run_dir.path(), arch, 1, epochs, &rt);
@@ -194,14 +289,32 @@ fn main() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let theirs = python_side(&python, &samples, &args);
-        let (a, t) = (mean(&ours.images_per_s), mean(&theirs.images_per_s));
-        println!(
-            "{name:<9} {a:>12.1} {t:>12.1} {:>7.2} {:>11.1}% {:>11.1}%",
-            a / t,
-            100.0 * ours.data_wait_share,
-            100.0 * theirs.data_wait_share
+        let plain = python_side(&python, &samples, &args);
+        let with_scores = python_side(
+            &python,
+            &samples,
+            &[args.as_slice(), &["--per-sample".to_string()]].concat(),
         );
+        let (a, t, ts) = (
+            mean(&ours.images_per_s),
+            mean(&plain.images_per_s),
+            mean(&with_scores.images_per_s),
+        );
+        let params = if ours.params == plain.params {
+            ours.params.to_string()
+        } else {
+            format!("{}≠{}", ours.params, plain.params)
+        };
+        println!(
+            "{name:<9} {params:>10} {a:>12.1} {t:>12.1} {:>7.2} {ts:>12.1} {:>7.2} {:>11.1}% {:>11.1}%",
+            a / t,
+            a / ts,
+            100.0 * ours.data_wait_share,
+            100.0 * plain.data_wait_share
+        );
+        println!("{}", phase_line("agree", &ours.phase_ms));
+        println!("{}", phase_line("torch", &plain.phase_ms));
+        println!("{}", phase_line("torch+ps", &with_scores.phase_ms));
     }
 }
 

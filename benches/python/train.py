@@ -4,7 +4,9 @@ images/s and the share of step time spent waiting for data, as JSON on stdout.
 
 The models mirror crates/agree-train/src/models (LeNet-5 with ReLU/max-pool,
 ResNet-18 with the CIFAR stem for inputs <= 64 px), the loop is the textbook one:
-SGD(momentum 0.9, wd 5e-4), cross-entropy, cosine LR stepped per epoch.
+SGD(momentum 0.9, wd 5e-4), cross-entropy, cosine LR stepped per epoch. With
+--per-sample it also computes and keeps the per-sample predictions (loss,
+predicted, correct, p_label, p_max, margin) that agree must record.
 """
 
 import argparse
@@ -109,6 +111,18 @@ def kaiming(m):
         nn.init.zeros_(m.bias)
 
 
+def per_sample(logits, y, loss):
+    """What agree records per training sample (SPEC §4), computed the same way:
+    softmax, argmax, p_label, p_max, margin, stacked and copied to the CPU once."""
+    probs = logits.softmax(-1)
+    p_max, predicted = probs.max(1)
+    index = y.unsqueeze(1)
+    p_label = probs.gather(1, index).squeeze(1)
+    p_other = probs.scatter(1, index, -1.0).max(1).values
+    cols = torch.stack([loss, predicted.float(), (predicted == y).float(), p_label, p_max, p_label - p_other], 1)
+    return cols.cpu().numpy()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", required=True)
@@ -119,6 +133,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--per-sample", action="store_true", help="also compute and keep per-sample predictions")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -136,6 +151,7 @@ def main():
     data = Samples(images, labels, mean, std)
     side = images.shape[1]
 
+    params = sum(p.numel() for p in (LeNet5 if args.arch == "lenet5" else ResNet18)(classes, side).parameters())
     results = []
     for net in range(args.networks):
         torch.manual_seed(net)
@@ -155,6 +171,9 @@ def main():
         for epoch in range(1, args.epochs + 1):
             model.train()
             wait = 0.0
+            phases = {"data_wait": 0.0, "forward": 0.0, "scoring": 0.0, "backward": 0.0, "optimizer": 0.0, "bookkeeping": 0.0}
+            batches = 0
+            rows = []
             start = time.perf_counter()
             it = iter(loader)
             while True:
@@ -163,12 +182,33 @@ def main():
                     x, y = next(it)
                 except StopIteration:
                     break
-                wait += time.perf_counter() - w0
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                loss = F.cross_entropy(model(x), y)
+                t_data = time.perf_counter()
+                wait += t_data - w0
+                logits = model(x)
+                t_forward = time.perf_counter()
+                if args.per_sample:
+                    loss_per_sample = F.cross_entropy(logits, y, reduction="none")
+                    loss = loss_per_sample.mean()
+                    cols = per_sample(logits.detach(), y, loss_per_sample.detach())
+                else:
+                    loss = F.cross_entropy(logits, y)
+                t_scoring = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                t_backward = time.perf_counter()
                 opt.step()
+                t_optimizer = time.perf_counter()
+                if args.per_sample:
+                    rows.append(cols)
+                batches += 1
+                t_done = time.perf_counter()
+                phases["data_wait"] += t_data - w0
+                phases["forward"] += t_forward - t_data
+                phases["scoring"] += t_scoring - t_forward
+                phases["backward"] += t_backward - t_scoring
+                phases["optimizer"] += t_optimizer - t_backward
+                phases["bookkeeping"] += t_done - t_optimizer
             if device.type == "cuda":
                 torch.cuda.synchronize()
             elapsed = time.perf_counter() - start
@@ -180,10 +220,12 @@ def main():
                     "images_per_s": len(data) / elapsed,
                     "seconds": elapsed,
                     "data_wait_share": wait / elapsed,
+                    "batches": batches,
+                    "phases": phases,
                     "loss": float(loss.detach()),
                 }
             )
-    print(json.dumps({"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__, "epochs": results}))
+    print(json.dumps({"device": str(device), "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "params": params, "torch": torch.__version__, "epochs": results}))
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ pub use device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device,
 pub use error::TrainError;
 pub use labels::randomize_labels;
 pub use loader::{Augment, InputPipeline, batch_bounds};
-pub use models::{Stem, build as build_model, check_input as check_model_input};
-pub use network::{EpochSink, NetworkJob, NetworkOptions, NetworkOutcome, TrainingData, train_network};
+pub use models::{Stem, build as build_model, check_input as check_model_input, parameter_count};
+pub use network::{EpochSink, NetworkJob, NetworkOptions, NetworkOutcome, StepPhases, TrainingData, train_network};
 pub use optimizer::Optimizer;
 pub use pixels::PixelStore;
 pub use predictions::{BatchScores, PredictionColumns, Targets, score};

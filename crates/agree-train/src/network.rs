@@ -114,6 +114,26 @@ pub trait EpochSink: Sync {
     fn epoch_done(&self, job: &NetworkJob, epochs: &[EpochRecord], finished: bool) -> Result<(), TrainError>;
 }
 
+/// Where the training passes spent their time, summed over batches (seconds). On
+/// CUDA the phases after `forward` absorb queued work and are only indicative.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepPhases {
+    /// Batches trained.
+    pub batches: u64,
+    /// Waiting for the next input batch (and moving it to the device).
+    pub data_wait: f64,
+    /// Model forward pass.
+    pub forward: f64,
+    /// Loss and per-sample predictions (copied to the CPU).
+    pub scoring: f64,
+    /// Zeroing gradients and the backward pass.
+    pub backward: f64,
+    /// Optimiser update.
+    pub optimizer: f64,
+    /// Collecting prediction rows and progress display.
+    pub bookkeeping: f64,
+}
+
 /// What training one network did.
 #[derive(Debug, Clone)]
 pub struct NetworkOutcome {
@@ -126,6 +146,8 @@ pub struct NetworkOutcome {
     pub data_wait_s: f64,
     /// Time of the training passes of this invocation.
     pub train_s: f64,
+    /// The training passes of this invocation, phase by phase.
+    pub phases: StepPhases,
 }
 
 /// Serialises model construction: initialisation draws from libtorch's global
@@ -217,6 +239,7 @@ pub fn train_network(
             resumed_from,
             data_wait_s: 0.0,
             train_s: 0.0,
+            phases: StepPhases::default(),
         });
     }
 
@@ -226,6 +249,7 @@ pub fn train_network(
     let mut step = opt.steps();
     let mut data_wait = Duration::ZERO;
     let mut train_time = Duration::ZERO;
+    let mut phases = StepPhases::default();
     let bar = &opts.progress;
     for epoch in start..=config.epochs {
         if opts.stop_after_epoch.is_some_and(|k| epoch > k) {
@@ -261,11 +285,12 @@ pub fn train_network(
             loop {
                 let wait_start = Instant::now();
                 let Ok(batch) = rx.recv() else { break };
-                data_wait += wait_start.elapsed();
                 let batch = batch?;
                 let positions = &order[batch.start..batch.start + batch.len];
                 let x = batch.images.to_device(device);
                 let targets = data.targets(&data.train_labels, positions, device);
+                let t_data = Instant::now();
+                data_wait += t_data - wait_start;
                 lr = learning_rate(
                     &config.schedule,
                     config.optimizer.lr,
@@ -275,11 +300,15 @@ pub fn train_network(
                     total_steps,
                 );
                 let logits = model.forward_t(&x, true);
+                let t_forward = Instant::now();
                 let (loss_per_sample, scores) = score(&logits, &targets, config.label_smoothing, config.save_probs)?;
+                let t_scoring = Instant::now();
                 opt.zero_grad();
                 loss_per_sample.mean(Kind::Float).backward();
+                let t_backward = Instant::now();
                 opt.step(lr);
                 step += 1;
+                let t_optimizer = Instant::now();
                 let ids: Vec<i64> = rows[batch.start..batch.start + batch.len]
                     .iter()
                     .map(|&r| data.table.sample_id[r])
@@ -294,6 +323,14 @@ pub fn train_network(
                     100.0 * train_cols.accuracy(),
                     train_cols.len() as f64 / secs
                 ));
+                let t_done = Instant::now();
+                phases.batches += 1;
+                phases.data_wait += (t_data - wait_start).as_secs_f64();
+                phases.forward += (t_forward - t_data).as_secs_f64();
+                phases.scoring += (t_scoring - t_forward).as_secs_f64();
+                phases.backward += (t_backward - t_scoring).as_secs_f64();
+                phases.optimizer += (t_optimizer - t_backward).as_secs_f64();
+                phases.bookkeeping += (t_done - t_optimizer).as_secs_f64();
             }
             Ok(())
         })?;
@@ -371,6 +408,7 @@ pub fn train_network(
         resumed_from,
         data_wait_s: data_wait.as_secs_f64(),
         train_s: train_time.as_secs_f64(),
+        phases,
     })
 }
 

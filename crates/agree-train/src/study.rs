@@ -26,7 +26,7 @@ use crate::{
     labels::randomize_labels,
     loader::InputPipeline,
     models,
-    network::{EpochSink, NetworkJob, NetworkOptions, NetworkOutcome, TrainingData, train_network},
+    network::{EpochSink, NetworkJob, NetworkOptions, NetworkOutcome, StepPhases, TrainingData, train_network},
     pixels::PixelStore,
     predictions::PredictionColumns,
     samples::{SampleTable, Split, subset},
@@ -85,6 +85,8 @@ pub struct NetworkSummary {
     pub resumed_from: Option<u32>,
     /// Share of training-pass time spent waiting for input batches.
     pub data_wait_share: f64,
+    /// Where the training passes of this invocation spent their time.
+    pub phases: StepPhases,
 }
 
 /// What a study did.
@@ -424,6 +426,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
                 },
                 epochs: o.epochs,
                 resumed_from: o.resumed_from,
+                phases: o.phases,
             });
         }
     }

@@ -84,6 +84,13 @@ pub fn build(arch: Arch, vs: &nn::Path, classes: i64, geometry: Geometry) -> Res
     })
 }
 
+/// Trainable parameters of `arch` for `classes` outputs and inputs of `geometry`.
+pub fn parameter_count(arch: Arch, classes: i64, geometry: Geometry) -> Result<usize, TrainError> {
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let _model = build(arch, &vs.root(), classes, geometry)?;
+    Ok(vs.trainable_variables().iter().map(|t| t.numel()).sum())
+}
+
 /// Kaiming-normal (fan-out, ReLU gain) as torchvision initialises convolutions.
 const CONV_INIT: nn::Init = nn::Init::Kaiming {
     dist: nn::init::NormalOrUniform::Normal,
@@ -156,13 +163,11 @@ mod tests {
     #[test]
     fn parameter_counts_match_the_published_architectures() {
         let count = |arch: &str, side: usize, classes: i64| {
-            let vs = nn::VarStore::new(Device::Cpu);
             let g = Geometry {
                 height: side,
                 width: side,
             };
-            let _net = build(arch.parse().unwrap(), &vs.root(), classes, g).unwrap();
-            vs.trainable_variables().iter().map(|t| t.numel()).sum::<usize>()
+            parameter_count(arch.parse().unwrap(), classes, g).unwrap()
         };
         // torchvision resnet18(num_classes=1000): 11,689,512 parameters.
         assert_eq!(count("resnet18", 224, 1000), 11_689_512);
@@ -172,5 +177,7 @@ mod tests {
         assert_eq!(count("densenet121", 224, 1000), 7_978_856);
         // WRN-16-4 on CIFAR-10: 2,748,890 (Zagoruyko & Komodakis report 2.7M).
         assert_eq!(count("wrn-16-4", 32, 10), 2_748_890);
+        // LeNet-5 on 32×32 RGB, 10 classes: 456 + 2,416 + 48,120 + 10,164 + 850.
+        assert_eq!(count("lenet5", 32, 10), 62_006);
     }
 }
