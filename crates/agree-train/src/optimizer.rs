@@ -59,6 +59,7 @@ impl Optimizer {
         self.steps += 1;
         let c = &self.config;
         let t = self.steps as i32;
+        let neg_lr = Tensor::from(-lr);
         for ((_, p), state) in self.params.iter_mut().zip(&mut self.state) {
             let g = p.grad();
             if !g.defined() {
@@ -66,22 +67,35 @@ impl Optimizer {
             }
             match c.kind {
                 OptimizerKind::Sgd => {
-                    let mut d = if c.weight_decay != 0.0 {
-                        &g + &*p * c.weight_decay
-                    } else {
-                        g
-                    };
-                    if let Some(buf) = state.first_mut() {
-                        // buf starts at zero, so the first step leaves buf = d as PyTorch does.
-                        let _ = buf.g_mul_scalar_(c.momentum);
-                        let _ = buf.g_add_(&d);
-                        d = if c.nesterov {
-                            d + &*buf * c.momentum
-                        } else {
-                            buf.shallow_clone()
-                        };
+                    // PyTorch: d = g + wd·p; buf = m·buf + d; d = buf (Nesterov: d + m·buf);
+                    // p -= lr·d. Written as in-place updates with 0-dim factors so that no
+                    // parameter-sized temporary is allocated.
+                    let wd = c.weight_decay;
+                    match state.first_mut() {
+                        None => {
+                            if wd != 0.0 {
+                                let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                            }
+                            let _ = p.addcmul_(&g, &neg_lr);
+                        }
+                        Some(buf) => {
+                            // buf starts at zero, so the first step leaves buf = d as PyTorch does.
+                            let _ = buf.g_mul_scalar_(c.momentum);
+                            let _ = buf.g_add_(&g);
+                            if wd != 0.0 {
+                                let _ = buf.addcmul_(p, &Tensor::from(wd));
+                            }
+                            if c.nesterov {
+                                if wd != 0.0 {
+                                    let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                                }
+                                let _ = p.addcmul_(&g, &neg_lr);
+                                let _ = p.addcmul_(buf, &Tensor::from(-lr * c.momentum));
+                            } else {
+                                let _ = p.addcmul_(buf, &neg_lr);
+                            }
+                        }
                     }
-                    let _ = p.g_add_(&(d * -lr));
                 }
                 OptimizerKind::Adam | OptimizerKind::Adamw => {
                     let (b1, b2) = c.betas;
@@ -189,6 +203,14 @@ mod tests {
         let (_vs, mut opt, w) = one_param(OptimizerKind::Sgd, 0.9, true, 0.5);
         // d = 2 + 0.5·1 = 2.5; buf = 2.5; d = 2.5 + 0.9·2.5 = 4.75; w = 1 - 0.475 = 0.525.
         assert!((step(&mut opt, &w) - 0.525).abs() < 1e-6);
+    }
+
+    #[test]
+    fn plain_sgd_with_weight_decay_matches_hand_computation() {
+        let (_vs, mut opt, w) = one_param(OptimizerKind::Sgd, 0.0, false, 0.5);
+        // w = 1 - 0.1·(2 + 0.5·1) = 0.75; then 0.75 - 0.1·(2 + 0.375) = 0.5125.
+        assert!((step(&mut opt, &w) - 0.75).abs() < 1e-6);
+        assert!((step(&mut opt, &w) - 0.5125).abs() < 1e-6);
     }
 
     #[test]
