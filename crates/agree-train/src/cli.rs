@@ -119,7 +119,7 @@ pub struct TrainArgs {
     /// Memory for caching decoded pixels, in MiB (above it, images are decoded per batch).
     #[arg(long, default_value_t = 4096)]
     pub cache_mb: usize,
-    /// Batches prepared ahead of the training step.
+    /// Batches prepared ahead of the training step (0: each when the step asks for it).
     #[arg(long, default_value_t = 4)]
     pub prefetch: usize,
     /// Do not write checkpoints (a rerun then starts over).

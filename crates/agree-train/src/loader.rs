@@ -1,5 +1,5 @@
-//! Batches of network inputs, assembled by rayon workers on a producer thread that
-//! runs ahead of the training step (bounded prefetch).
+//! Batches of network inputs, assembled by rayon workers, either on demand or on a
+//! producer thread that runs ahead of the training step (bounded prefetch).
 
 use std::{
     sync::mpsc::{Receiver, sync_channel},
@@ -92,18 +92,17 @@ impl<'a> InputPipeline<'a> {
     pub fn assemble(&self, rows: &[usize], augment: Option<Augment>) -> Result<Tensor, TrainError> {
         let per = 3 * self.geometry.height * self.geometry.width;
         let mut buf = vec![0f32; rows.len() * per];
-        buf.par_chunks_mut(per)
-            .zip(rows.par_iter())
-            .try_for_each(|(out, &row)| -> Result<(), TrainError> {
-                let img = self.store.get(row)?;
-                let placement = augment.map_or(Placement::Centre, |a| a.placement(self.table.sample_id[row]));
-                write_input(&img, self.geometry, placement, &self.norm, out).map_err(|message| TrainError::BadSample {
-                    path: self.table.path.clone(),
-                    row,
-                    sample_id: self.table.sample_id[row],
-                    message,
-                })
-            })?;
+        let one = |(out, &row): (&mut [f32], &usize)| -> Result<(), TrainError> {
+            let img = self.store.get(row)?;
+            let placement = augment.map_or(Placement::Centre, |a| a.placement(self.table.sample_id[row]));
+            write_input(&img, self.geometry, placement, &self.norm, out).map_err(|message| TrainError::BadSample {
+                path: self.table.path.clone(),
+                row,
+                sample_id: self.table.sample_id[row],
+                message,
+            })
+        };
+        buf.par_chunks_mut(per).zip(rows.par_iter()).try_for_each(one)?;
         let shape = [
             rows.len() as i64,
             3,
@@ -111,6 +110,31 @@ impl<'a> InputPipeline<'a> {
             self.geometry.width as i64,
         ];
         Ok(Tensor::from_slice(&buf).view(shape))
+    }
+
+    /// The batches `bounds` of `order`, in order. With `prefetch` 0 each is assembled
+    /// when asked for, on the calling thread (with rayon), so that nothing competes
+    /// with a CPU training step for its cores; otherwise a producer thread runs up to
+    /// `prefetch` batches ahead.
+    pub fn batches<'scope>(
+        self,
+        scope: &'scope Scope<'scope, '_>,
+        order: Vec<usize>,
+        bounds: Vec<(usize, usize)>,
+        augment: Option<Augment>,
+        prefetch: usize,
+    ) -> Box<dyn Iterator<Item = Result<Batch, TrainError>> + 'scope>
+    where
+        'a: 'scope,
+    {
+        if prefetch == 0 {
+            Box::new(bounds.into_iter().map(move |(start, len)| {
+                self.assemble(&order[start..start + len], augment)
+                    .map(|images| Batch { start, len, images })
+            }))
+        } else {
+            Box::new(self.spawn(scope, order, bounds, augment, prefetch).into_iter())
+        }
     }
 
     /// Starts a producer that assembles the batches `bounds` of `order` ahead of the

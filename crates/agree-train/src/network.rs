@@ -89,7 +89,7 @@ pub struct NetworkJob {
 pub struct NetworkOptions {
     /// Where tensors live.
     pub device: Device,
-    /// Batches assembled ahead of the training step.
+    /// Batches assembled ahead of the training step (0: on demand).
     pub prefetch: usize,
     /// Checkpoint directory of this network; `None` trains without checkpoints.
     pub checkpoints: Option<PathBuf>,
@@ -279,12 +279,13 @@ pub fn train_network(
         );
         let pass_start = Instant::now();
         std::thread::scope(|s| -> Result<(), TrainError> {
-            let rx = data
-                .pipeline
-                .spawn(s, rows.clone(), train_bounds.clone(), Some(augment), opts.prefetch);
+            let mut batches =
+                data.pipeline
+                    .batches(s, rows.clone(), train_bounds.clone(), Some(augment), opts.prefetch);
+            let mut shown = Instant::now();
             loop {
                 let wait_start = Instant::now();
-                let Ok(batch) = rx.recv() else { break };
+                let Some(batch) = batches.next() else { break };
                 let batch = batch?;
                 let positions = &order[batch.start..batch.start + batch.len];
                 let x = batch.images.to_device(device);
@@ -315,15 +316,19 @@ pub fn train_network(
                     .collect();
                 train_cols.extend(&ids, &data.label_column(&data.train_labels, positions), scores);
                 bar.inc(batch.len as u64);
-                let secs = pass_start.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
-                    "epoch {epoch}/{} loss {:.3} acc {:.1}% {:.0} img/s",
-                    config.epochs,
-                    train_cols.mean_loss(),
-                    100.0 * train_cols.accuracy(),
-                    train_cols.len() as f64 / secs
-                ));
                 let t_done = Instant::now();
+                // The message sums every row so far; a few updates a second are plenty.
+                if t_done - shown >= Duration::from_millis(250) {
+                    shown = t_done;
+                    let secs = (t_done - pass_start).as_secs_f64().max(1e-9);
+                    bar.set_message(format!(
+                        "epoch {epoch}/{} loss {:.3} acc {:.1}% {:.0} img/s",
+                        config.epochs,
+                        train_cols.mean_loss(),
+                        100.0 * train_cols.accuracy(),
+                        train_cols.len() as f64 / secs
+                    ));
+                }
                 phases.batches += 1;
                 phases.data_wait += (t_data - wait_start).as_secs_f64();
                 phases.forward += (t_forward - t_data).as_secs_f64();
@@ -426,8 +431,7 @@ fn evaluate(
     let mut cols = PredictionColumns::default();
     let bounds = batch_bounds(rows.len(), config.batch_size, false);
     std::thread::scope(|s| -> Result<(), TrainError> {
-        let rx = data.pipeline.spawn(s, rows.to_vec(), bounds, None, prefetch);
-        for batch in rx {
+        for batch in data.pipeline.batches(s, rows.to_vec(), bounds, None, prefetch) {
             let batch = batch?;
             let positions: Vec<usize> = (batch.start..batch.start + batch.len).collect();
             let logits = model.forward_t(&batch.images.to_device(device), false);

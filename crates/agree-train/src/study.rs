@@ -48,7 +48,7 @@ pub struct RuntimeOptions {
     pub deterministic: bool,
     /// Memory budget for caching decoded pixels, in MiB.
     pub cache_mb: usize,
-    /// Batches assembled ahead of the training step.
+    /// Batches assembled ahead of the training step (0: each when the step asks for it).
     pub prefetch: usize,
     /// No progress bars or summaries.
     pub quiet: bool,
