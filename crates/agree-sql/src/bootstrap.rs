@@ -44,16 +44,15 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Percentile bootstrap CI at `level` (e.g. 0.95): `replicates` resamples of the
-/// pairs with replacement, drawn from a ChaCha8 stream seeded with `seed` so the
-/// interval is reproducible. Replicates where the correlation is undefined (a
-/// resample with a constant side) are left out; `None` when none is defined.
-///
-/// Each replicate draws `n` indices as `n` calls of `rng.random_range(0..n)` would (see
-/// `IndexDraws`), the same stream for both methods. An index names a pair by its
-/// position in ascending (y, x) order — not by its arrival order, which a parallel
-/// aggregation may shuffle — so the interval depends only on the multiset of pairs.
-/// (Until 2026-11 an index named the arrival position: same stream, other resamples,
-/// so intervals from before then differ slightly.)
+/// pairs with replacement; replicate r draws its `n` indices from ChaCha8 seeded with
+/// `seed` on stream r (as `n` calls of `random_range(0..n)`, see `IndexDraws`), so the
+/// interval is reproducible and independent of how many threads share the replicates.
+/// An index names a pair by its position in ascending (y, x) order — not by its arrival
+/// order, which a parallel aggregation may shuffle — so the interval depends only on
+/// the multiset of pairs. Both methods see the same resamples. Replicates where the
+/// correlation is undefined (a resample with a constant side) are left out; `None`
+/// when none is defined. (Until 2026-11 one stream fed all replicates and an index
+/// named the arrival position, so intervals from before then differ slightly.)
 pub fn bootstrap_ci(
     pairs: &RankedPairs,
     method: RankMethod,
@@ -65,21 +64,36 @@ pub fn bootstrap_ci(
     if n < 2 || replicates == 0 {
         return None;
     }
-    let Ok(range) = u32::try_from(n) else {
-        return None;
+    let range = u32::try_from(n).ok()?;
+    // Replicates are independent; the query engine may leave cores idle while one
+    // group's intervals run, so they are shared out over the available threads.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(replicates);
+    let per_thread = replicates.div_ceil(threads);
+    let run = |first: usize| {
+        let mut resample = pairs.resample();
+        let mut values = Vec::with_capacity(per_thread);
+        for replicate in first..(first + per_thread).min(replicates) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(replicate as u64);
+            let mut draws = IndexDraws::new(rng, range);
+            resample.clear();
+            for _ in 0..n {
+                resample.add_at(draws.next_index());
+            }
+            values.extend(method.evaluate(&mut resample));
+        }
+        values
     };
-    let mut draws = IndexDraws::new(ChaCha8Rng::seed_from_u64(seed), range);
-    let mut resample = pairs.resample();
-    let mut values = Vec::with_capacity(replicates);
-    for _ in 0..replicates {
-        resample.clear();
-        for _ in 0..n {
-            resample.add_at(draws.next_index());
+    let mut values: Vec<f64> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads).map(|t| scope.spawn(move || run(t * per_thread))).collect();
+        let mut values = run(0);
+        for other in others {
+            values.extend(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         }
-        if let Some(v) = method.evaluate(&mut resample) {
-            values.push(v);
-        }
-    }
+        values
+    });
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
     Some((quantile_sorted(&values, tail)?, quantile_sorted(&values, 1.0 - tail)?))
