@@ -14,7 +14,10 @@ use std::time::Instant;
 
 use agree_schema::ExperimentDir;
 use agree_sql::synthetic_run::SyntheticRun;
-use agree_sql::{AnalysisOptions, ProgressBar, block_on, open_session, run_query, statistic_values_sql};
+use agree_sql::{
+    ANALYSIS_STEPS, AnalysisOptions, ProgressBar, block_on, expand_each_statistic, open_session, run_query,
+    statistic_index_sql, statistic_values_sql, statistic_wide_sql,
+};
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -97,18 +100,31 @@ fn main() {
         ours_query = ours_query.min(start.elapsed().as_secs_f64());
     }
 
-    // DuckDB: same SQL files, same Parquet, same statistic_values query.
+    // DuckDB: the same SQL files, expanded for the same statistics, on the same Parquet.
     let statistics = block_on(async { open_session(&dir, None).await.map(|s| s.statistics) })
         .expect("runtime")
         .expect("session");
     let peer_dir = tempfile::tempdir().expect("temporary directory");
-    let statistic_sql = peer_dir.path().join("statistic_values.sql");
-    std::fs::write(&statistic_sql, statistic_values_sql(&statistics)).expect("writing statistic_values.sql");
+    let sql_dir = peer_dir.path().join("sql");
+    std::fs::create_dir_all(&sql_dir).expect("peer sql folder");
+    let write =
+        |name: &str, sql: String| std::fs::write(sql_dir.join(format!("{name}.sql")), sql).expect("writing SQL");
+    write("statistic_values", statistic_values_sql(&statistics));
+    write("statistic_wide", statistic_wide_sql(&statistics));
+    write("statistic_index", statistic_index_sql(&statistics));
+    let mut steps = Vec::new();
+    for step in &ANALYSIS_STEPS {
+        write(
+            step.name,
+            expand_each_statistic(step.sql, &statistics).expect("expanding the analysis SQL"),
+        );
+        steps.push(serde_json::json!({"name": step.name, "result": step.result}));
+    }
+    std::fs::write(sql_dir.join("steps.json"), serde_json::Value::Array(steps).to_string()).expect("steps.json");
     let output = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("benches/python/sql_duckdb.py"))
         .arg(&data)
-        .arg(root.join("crates/agree-sql/sql"))
-        .arg(&statistic_sql)
+        .arg(&sql_dir)
         .arg(&query_path)
         .arg(peer_dir.path().join("results"))
         .output()

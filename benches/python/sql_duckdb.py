@@ -1,12 +1,16 @@
 """DuckDB peer of the SQL-stage benchmark (benches/sql.rs): the same SQL files of
-crates/agree-sql/sql/ on the same Parquet files.
+crates/agree-sql/sql/ (expanded by the bench for the run's statistics) on the same
+Parquet files.
 
 DuckDB has no rank-correlation aggregates, so statistic_correlation is left out
 (the Rust side reports that step separately), and the two aggregates of ours that
 have plain-SQL equivalents are substituted: fleiss_kappa by its formula over
-sums, forgetting_events by a list lambda over the epoch-ordered correct flags.
+sums, forgetting_events by a list lambda over the epoch-ordered correct flags;
+DataFusion's make_array is DuckDB's list_value.
 
-Usage: sql_duckdb.py <experiment dir> <sql dir> <statistic_values.sql> <query.sql> <out dir>
+Usage: sql_duckdb.py <experiment dir> <expanded sql dir> <query.sql> <out dir>
+(the sql dir holds steps.json, statistic_values.sql, statistic_wide.sql,
+statistic_index.sql and one file per analysis step)
 Prints one JSON line: seconds of the analysis, of each step, of the agreement
 query (best of 3), and peak RSS in MiB.
 """
@@ -30,19 +34,7 @@ FORGETTING = (
     "len(list_filter(list_transform(range(1, len(list(correct ORDER BY epoch))),"
     " lambda i: list(correct ORDER BY epoch)[i] AND NOT list(correct ORDER BY epoch)[i + 1]), lambda x: x))"
 )
-STEPS = [
-    ("group_members", False),
-    ("sample_agreement", False),
-    ("network_accuracy", False),
-    ("agreement", True),
-    ("learning_order", True),
-    ("agreement_by_statistic", True),
-    ("agreement_by_quantile", True),
-    ("dataset_summary", True),
-]
-
-
-def register(con, root, statistic_values_sql):
+def register(con, root):
     files = os.path.join(root, "predictions", "*", "epoch=*.parquet")
     con.execute(f"CREATE VIEW predictions AS SELECT * FROM read_parquet('{files}')")
     for name in ["stats", "attributes"]:
@@ -51,7 +43,7 @@ def register(con, root, statistic_values_sql):
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
 
 
-def analysis(con, root, sql_dir, statistic_values_sql, out_dir):
+def analysis(con, root, sql_dir, out_dir):
     runs, epochs = [], set()
     for run_dir in sorted(glob.glob(os.path.join(root, "predictions", "*"))):
         files = sorted(glob.glob(os.path.join(run_dir, "epoch=*.parquet")))
@@ -65,12 +57,14 @@ def analysis(con, root, sql_dir, statistic_values_sql, out_dir):
         "CREATE TEMP TABLE analysis_parameters AS SELECT 5 AS quantile_bins, 200::BIGINT AS bootstrap_replicates,"
         " 0::BIGINT AS bootstrap_seed, 'synthetic' AS dataset"
     )
-    con.execute(f"CREATE TEMP TABLE statistic_values AS {statistic_values_sql}")
+    for name in ["statistic_values", "statistic_wide", "statistic_index"]:
+        con.execute(f"CREATE TEMP TABLE {name} AS {read(sql_dir, name)}")
     steps = {}
-    for name, result in STEPS:
-        sql = open(os.path.join(sql_dir, f"{name}.sql")).read()
-        sql = sql.replace("fleiss_kappa(n_correct, n_networks)", FLEISS)
-        sql = sql.replace("forgetting_events(epoch, correct)", FORGETTING)
+    for step in json.load(open(os.path.join(sql_dir, "steps.json"))):
+        name, result = step["name"], step["result"]
+        if name == "statistic_correlation":
+            continue  # no rank-correlation aggregates in DuckDB
+        sql = read(sql_dir, name)
         start = time.perf_counter()
         con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
         if result:
@@ -79,15 +73,21 @@ def analysis(con, root, sql_dir, statistic_values_sql, out_dir):
     return steps
 
 
-def main(root, sql_dir, statistic_values_path, agreement_query_path, out_dir):
-    statistic_values_sql = open(statistic_values_path).read()
+def read(sql_dir, name):
+    sql = open(os.path.join(sql_dir, f"{name}.sql")).read()
+    sql = sql.replace("fleiss_kappa(n_correct, n_networks)", FLEISS)
+    sql = sql.replace("forgetting_events(epoch, correct)", FORGETTING)
+    return sql.replace("make_array(", "list_value(")
+
+
+def main(root, sql_dir, agreement_query_path, out_dir):
     agreement_query = open(agreement_query_path).read()
     os.makedirs(out_dir, exist_ok=True)
 
     start = time.perf_counter()
     con = duckdb.connect()
-    register(con, root, statistic_values_sql)
-    steps = analysis(con, root, sql_dir, statistic_values_sql, out_dir)
+    register(con, root)
+    steps = analysis(con, root, sql_dir, out_dir)
     total = time.perf_counter() - start
     con.close()
 
@@ -95,7 +95,7 @@ def main(root, sql_dir, statistic_values_path, agreement_query_path, out_dir):
     for _ in range(3):
         con = duckdb.connect()
         start = time.perf_counter()
-        register(con, root, statistic_values_sql)
+        register(con, root)
         rows = con.execute(agreement_query).fetchall()
         query.append(time.perf_counter() - start)
         con.close()
@@ -105,4 +105,4 @@ def main(root, sql_dir, statistic_values_path, agreement_query_path, out_dir):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:5])

@@ -1,47 +1,45 @@
--- results/agreement_by_quantile: each statistic cut into quantile bins (over the
--- samples of the split; `analysis_parameters.quantile_bins`, default 5), and the
--- agreement and mean accuracy within each bin per epoch. Bins are assigned by
--- rank so tied values always share a bin: bin = ⌊(rank − 1)·B / n⌋.
-WITH sample_splits AS (
-    SELECT DISTINCT split, sample_id FROM sample_agreement
-),
-ranked AS (
+-- results/agreement_by_quantile: the agreement and mean accuracy within each
+-- quantile bin of each statistic (statistic_bins), per group, split and epoch.
+-- One aggregation per statistic over sample_bins ({each statistic …} repeats
+-- its text for every statistic: {column} is the statistic's bin column there,
+-- {index} its position in `statistic_index`).
+WITH per_bin AS (
+    {each statistic separated by UNION ALL:
     SELECT
-        s.split,
-        v.statistic,
-        v.sample_id,
-        v.value,
-        rank() OVER (PARTITION BY s.split, v.statistic ORDER BY v.value) AS value_rank,
-        count(*) OVER (PARTITION BY s.split, v.statistic) AS n_values
-    FROM sample_splits AS s
-    JOIN statistic_values AS v ON v.sample_id = s.sample_id
-    WHERE v.value IS NOT NULL
+        group_kind,
+        group_name,
+        split,
+        epoch,
+        {index} AS statistic_index,
+        {column} AS bin,
+        count(*) AS n_samples,
+        sum(CASE WHEN n_correct = n_networks THEN 1 ELSE 0 END) AS n_all_correct,
+        sum(CASE WHEN n_correct > 0 THEN 1 ELSE 0 END) AS n_some_correct,
+        sum(n_correct) AS n_correct,
+        sum(n_networks) AS n_predictions
+    FROM sample_bins
+    WHERE {column} IS NOT NULL
+    GROUP BY group_kind, group_name, split, epoch, {column}}
 ),
-bins AS (
-    SELECT
-        r.split,
-        r.statistic,
-        r.sample_id,
-        r.value,
-        CAST(floor(CAST(r.value_rank - 1 AS DOUBLE) * p.quantile_bins / r.n_values) AS INT) AS bin
-    FROM ranked AS r
-    CROSS JOIN analysis_parameters AS p
+bin_ranges AS (
+    SELECT split, statistic, bin, min(value) AS bin_low, max(value) AS bin_high
+    FROM statistic_bins
+    GROUP BY split, statistic, bin
 )
 SELECT
-    a.group_kind,
-    a.group_name,
-    a.split,
-    a.epoch,
-    b.statistic,
-    b.bin,
-    min(b.value) AS bin_low,
-    max(b.value) AS bin_high,
-    count(*) AS n_samples,
-    CASE WHEN sum(CASE WHEN a.n_correct > 0 THEN 1 ELSE 0 END) = 0 THEN 0.0
-         ELSE CAST(sum(CASE WHEN a.n_correct = a.n_networks THEN 1 ELSE 0 END) AS DOUBLE)
-              / sum(CASE WHEN a.n_correct > 0 THEN 1 ELSE 0 END) END AS agreement,
-    CAST(sum(a.n_correct) AS DOUBLE) / sum(a.n_networks) AS mean_accuracy
-FROM sample_agreement AS a
-JOIN bins AS b ON b.sample_id = a.sample_id AND b.split = a.split
-GROUP BY a.group_kind, a.group_name, a.split, a.epoch, b.statistic, b.bin
-ORDER BY a.group_kind, a.group_name, a.split, a.epoch, b.statistic, b.bin
+    p.group_kind,
+    p.group_name,
+    p.split,
+    p.epoch,
+    s.statistic,
+    CAST(p.bin AS INT) AS bin,
+    r.bin_low,
+    r.bin_high,
+    p.n_samples,
+    CASE WHEN p.n_some_correct = 0 THEN 0.0
+         ELSE CAST(p.n_all_correct AS DOUBLE) / p.n_some_correct END AS agreement,
+    CAST(p.n_correct AS DOUBLE) / p.n_predictions AS mean_accuracy
+FROM per_bin AS p
+JOIN statistic_index AS s ON s.statistic_index = p.statistic_index
+JOIN bin_ranges AS r ON r.split = p.split AND r.statistic = s.statistic AND r.bin = p.bin
+ORDER BY group_kind, group_name, split, epoch, statistic, bin

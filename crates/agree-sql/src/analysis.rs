@@ -16,6 +16,7 @@ use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
 use crate::error::SqlError;
 use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
 use crate::session::{open_session, register_batches};
+use crate::statistics::{expand_each_statistic, uses_each_statistic};
 
 /// Settings of one analysis.
 #[derive(Debug, Clone)]
@@ -234,6 +235,22 @@ fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaR
     Ok((schema, batch))
 }
 
+/// Writes a result table atomically (its folder created).
+fn write_result(path: &Path, contract: &TableContract, batches: &[RecordBatch]) -> Result<(), SqlError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| SqlError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut writer = TableWriter::create(path, contract, contract.schema())?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
 /// Analyses `dir`: every step of [`ANALYSIS_STEPS`] in order, result tables
 /// written atomically to `results/`. `progress` advances once per step.
 pub async fn analyze(
@@ -290,22 +307,46 @@ pub async fn analyze(
         );
     }
 
-    let started = Instant::now();
-    let (schema, batches) = run_step(ctx, "statistic_values", "SELECT * FROM statistic_values").await?;
-    let (schema, batches) = dictionary_encode(&schema, batches)?;
-    register_batches(ctx, "statistic_values", schema, batches)?;
-    report.steps.push(WrittenTable {
-        name: "statistic_values".into(),
-        path: PathBuf::new(),
-        rows: 0,
-        seconds: started.elapsed().as_secs_f64(),
-    });
+    // Both forms of the statistics are read by several steps: computed once.
+    for name in ["statistic_values", "statistic_wide"] {
+        let started = Instant::now();
+        let (schema, batches) = run_step(ctx, name, &format!("SELECT * FROM {name}")).await?;
+        let (schema, batches) = dictionary_encode(&schema, batches)?;
+        register_batches(ctx, name, schema, batches)?;
+        report.steps.push(WrittenTable {
+            name: name.into(),
+            path: PathBuf::new(),
+            rows: 0,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     progress.set_length(ANALYSIS_STEPS.len() as u64);
 
     for step in &ANALYSIS_STEPS {
         progress.set_message(step.name);
         let started = Instant::now();
         let sql = step_sql(step, options.sql_dir.as_deref())?;
+        if uses_each_statistic(&sql) && session.statistics.is_empty() {
+            // Nothing to repeat over: the step's table is empty (the note above says why).
+            if step.result {
+                let contract = agree_schema::contract(step.name)?;
+                let path = dir.table(step.name);
+                write_result(&path, contract, &[])?;
+                register_batches(ctx, step.name, contract.schema(), vec![])?;
+                report.steps.push(WrittenTable {
+                    name: step.name.into(),
+                    path,
+                    rows: 0,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            progress.inc(1);
+            continue;
+        }
+        let sql = expand_each_statistic(&sql, &session.statistics).map_err(|message| SqlError::Result {
+            step: format!("{}.sql", step.name),
+            message,
+        })?;
         let (schema, batches) = run_step(ctx, step.name, &sql).await?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let mut path = PathBuf::new();
@@ -313,17 +354,7 @@ pub async fn analyze(
             let contract = agree_schema::contract(step.name)?;
             let conformed = conform(step.name, contract, &batches)?;
             path = dir.table(step.name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| SqlError::Io {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            let mut writer = TableWriter::create(&path, contract, contract.schema())?;
-            for b in &conformed {
-                writer.write(b)?;
-            }
-            writer.finish()?;
+            write_result(&path, contract, &conformed)?;
         }
         let (schema, batches) = dictionary_encode(&schema, batches)?;
         register_batches(ctx, step.name, schema, batches)?;

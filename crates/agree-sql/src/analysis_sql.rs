@@ -30,13 +30,15 @@ macro_rules! step {
 }
 
 /// The steps in execution order; each may use every table registered before it.
-pub const ANALYSIS_STEPS: [AnalysisStep; 9] = [
+pub const ANALYSIS_STEPS: [AnalysisStep; 11] = [
     step!("group_members", false),
     step!("sample_agreement", false),
     step!("network_accuracy", false),
     step!("agreement", true),
     step!("learning_order", true),
     step!("agreement_by_statistic", true),
+    step!("statistic_bins", false),
+    step!("sample_bins", false),
     step!("agreement_by_quantile", true),
     step!("statistic_correlation", true),
     step!("dataset_summary", true),

@@ -32,10 +32,12 @@ pub struct TableFile {
 pub const STAGE_TABLES: [&str; 7] = ["samples", "attributes", "rejects", "stats", "spectra", "runs", "epochs"];
 
 /// Names the session defines itself; a score table may not take them.
-pub const SESSION_TABLES: [&str; 6] = [
+pub const SESSION_TABLES: [&str; 8] = [
     "predictions",
     "networks",
     "statistic_values",
+    "statistic_wide",
+    "statistic_index",
     "analysis_epochs",
     "analysis_parameters",
     "group_members",

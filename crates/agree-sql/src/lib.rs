@@ -40,4 +40,7 @@ pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, 
 pub use query::{OutputFormat, describe_tables, run_query, write_batches};
 pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, register_batches};
-pub use statistics::{Statistic, discover_statistics, statistic_values_sql};
+pub use statistics::{
+    Statistic, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,
+    statistic_wide_sql, uses_each_statistic,
+};

@@ -1,6 +1,8 @@
 //! One DataFusion session over an experiment directory: every table registered
-//! by name, the prediction folders as one `predictions` table, the long
-//! `statistic_values` view, and this crate's aggregate functions.
+//! by name, the prediction folders as one `predictions` table, the statistics as
+//! the long `statistic_values` view and the wide `statistic_wide` view (with
+//! `statistic_index` naming its columns' positions), and this crate's aggregate
+//! functions.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,7 +19,9 @@ use crate::catalog::{TableFile, experiment_tables};
 use crate::error::SqlError;
 use crate::functions::register_functions;
 use crate::predictions::{PredictionRun, list_prediction_runs};
-use crate::statistics::{Statistic, discover_statistics, statistic_values_sql};
+use crate::statistics::{
+    Statistic, discover_statistics, statistic_index_sql, statistic_values_sql, statistic_wide_sql,
+};
 
 /// A session over one experiment directory, and what was found in it.
 pub struct ExperimentSession {
@@ -102,13 +106,19 @@ pub async fn open_session(dir: &ExperimentDir, epochs: Option<&[i32]>) -> Result
     }
     register_networks(&ctx, &runs, &chosen)?;
     let statistics = discover_statistics(&tables)?;
-    let view = ctx
-        .sql(&statistic_values_sql(&statistics))
-        .await
-        .map_err(|e| SqlError::datafusion("statistic_values", e))?
-        .into_view();
-    ctx.register_table("statistic_values", view)
-        .map_err(|e| SqlError::datafusion("statistic_values", e))?;
+    for (name, sql) in [
+        ("statistic_values", statistic_values_sql(&statistics)),
+        ("statistic_wide", statistic_wide_sql(&statistics)),
+        ("statistic_index", statistic_index_sql(&statistics)),
+    ] {
+        let view = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| SqlError::datafusion(name, e))?
+            .into_view();
+        ctx.register_table(name, view)
+            .map_err(|e| SqlError::datafusion(name, e))?;
+    }
     Ok(ExperimentSession {
         ctx,
         tables,
