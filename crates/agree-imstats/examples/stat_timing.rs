@@ -1,7 +1,9 @@
 //! Single-thread timing (CPU time of the thread) of each statistic on the first N images of a samples.parquet,
 //! plus a digest of every value (to check that an optimisation changes no result).
 //!
-//! `cargo run --release -p agree-imstats --example stat_timing -- SAMPLES.parquet [N] [REPEAT]`
+//! `cargo run --release -p agree-imstats --example stat_timing -- SAMPLES.parquet [N] [REPEAT] [NAME]`
+//! (NAME: only the rows whose name contains it); `DUMP=FILE` also writes every stats
+//! column of every image as f64 for comparison with a stats.parquet.
 
 use std::fs::File;
 
