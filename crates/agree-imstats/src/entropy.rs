@@ -28,8 +28,12 @@ pub fn entropy_global(levels: &[u8]) -> f64 {
 #[derive(Debug, Default, Clone)]
 pub struct LocalEntropyScratch {
     area: usize,
-    /// `step[c] = (c+1)·log2(c+1) − c·log2(c)`: the change of Σ n log2 n when a count grows.
-    step: Vec<f64>,
+    /// `2^scale_bits`: the fixed-point unit of `step`.
+    scale: f64,
+    /// `step[c] = F(c+1) − F(c)` with `F(c) = round(c·log2(c) · scale)`: the change of
+    /// the fixed-point Σ n·log2 n when a count grows from `c` (integers, so adding and
+    /// removing pixels in any order gives exactly `Σ F(n)`: no drift, no order effects).
+    step: Vec<i64>,
 }
 
 impl LocalEntropyScratch {
@@ -38,8 +42,40 @@ impl LocalEntropyScratch {
             return;
         }
         let nlogn = |c: usize| if c == 0 { 0.0 } else { c as f64 * (c as f64).log2() };
-        self.step = (0..area).map(|c| nlogn(c + 1) - nlogn(c)).collect();
+        // As fine as i64 allows for this area: Σ F(n) ≤ area·log2(area)·scale < 2^62.
+        let bound = nlogn(area).max(1.0);
+        let bits = (62.0 - bound.log2().ceil()).clamp(0.0, 40.0);
+        self.scale = bits.exp2();
+        let fixed = |c: usize| (nlogn(c) * self.scale).round() as i64;
+        self.step = (0..area).map(|c| fixed(c + 1) - fixed(c)).collect();
         self.area = area;
+    }
+}
+
+/// A window's 256-bin histogram with the fixed-point `Σ n·log2 n` and the number of
+/// non-empty bins kept up to date pixel by pixel.
+struct SlidingHistogram<'a> {
+    hist: [u32; 256],
+    s: i64,
+    distinct: u32,
+    step: &'a [i64],
+}
+
+impl SlidingHistogram<'_> {
+    #[inline(always)]
+    fn add(&mut self, v: u8) {
+        let c = &mut self.hist[usize::from(v)];
+        self.s += self.step[*c as usize];
+        self.distinct += u32::from(*c == 0);
+        *c += 1;
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, v: u8) {
+        let c = &mut self.hist[usize::from(v)];
+        *c -= 1;
+        self.s -= self.step[*c as usize];
+        self.distinct -= u32::from(*c == 0);
     }
 }
 
@@ -48,10 +84,12 @@ impl LocalEntropyScratch {
 /// `width × height`). A side shorter than the window is taken whole, so an image
 /// smaller than the window is one window.
 ///
-/// Incremental: each window keeps the histogram of its predecessor and the running
-/// `S = Σ n·log2 n`, updated per pixel leaving or entering from a table; the entropy
-/// is `log2 N − S/N`. Each row of windows starts from an empty histogram, so rounding
-/// never drifts across rows.
+/// Incremental: one histogram visits the windows in a zigzag (left to right along one
+/// row of windows, one step down, right to left along the next), so each step costs
+/// one column or one row of pixels leaving and entering; the running
+/// `S = Σ n·log2 n` is kept in fixed point (integer steps from a table), so it is
+/// exact for the histogram it describes however long the walk, and the entropy is
+/// `log2 N − S/N` to within 2^-41 bits.
 pub fn entropy_local(
     levels: &[u8],
     width: usize,
@@ -62,50 +100,64 @@ pub fn entropy_local(
     if width == 0 || height == 0 || window == 0 {
         return 0.0;
     }
+    debug_assert!(levels.len() >= width * height, "levels must hold width × height values");
     let (ww, wh) = (window.min(width), window.min(height));
     let area = ww * wh;
     scratch.prepare(area);
-    let step = &scratch.step[..];
     let log_area = (area as f64).log2();
-    let inv_area = 1.0 / area as f64;
-    let mut hist = [0u32; 256];
-    let mut total = 0.0;
-    for y0 in 0..=height - wh {
-        hist.fill(0);
-        let mut s = 0.0;
-        let mut distinct = 0u32;
-        let rows = &levels[y0 * width..(y0 + wh) * width];
-        for row in rows.chunks_exact(width) {
-            for &v in &row[..ww] {
-                let c = &mut hist[usize::from(v)];
-                s += step[*c as usize];
-                distinct += u32::from(*c == 0);
-                *c += 1;
-            }
+    let unit = 1.0 / (scratch.scale * area as f64);
+    let mut h = SlidingHistogram {
+        hist: [0; 256],
+        s: 0,
+        distinct: 0,
+        step: &scratch.step,
+    };
+    let entropy = |h: &SlidingHistogram| {
+        if h.distinct <= 1 {
+            0.0
+        } else {
+            (log_area - h.s as f64 * unit).max(0.0)
         }
-        let entropy = |s: f64, distinct: u32| {
-            if distinct <= 1 {
-                0.0
-            } else {
-                (log_area - s * inv_area).max(0.0)
-            }
-        };
-        total += entropy(s, distinct);
-        for x0 in 1..=width - ww {
-            for row in rows.chunks_exact(width) {
-                let out = &mut hist[usize::from(row[x0 - 1])];
-                *out -= 1;
-                s -= step[*out as usize];
-                distinct -= u32::from(*out == 0);
-                let inc = &mut hist[usize::from(row[x0 + ww - 1])];
-                s += step[*inc as usize];
-                distinct += u32::from(*inc == 0);
-                *inc += 1;
-            }
-            total += entropy(s, distinct);
+    };
+    for row in levels[..wh * width].chunks_exact(width) {
+        for &v in &row[..ww] {
+            h.add(v);
         }
     }
-    total / ((height - wh + 1) * (width - ww + 1)) as f64
+    let last_x = width - ww;
+    let mut total = 0.0;
+    for y0 in 0..=height - wh {
+        if y0 > 0 {
+            // One step down at the column where the previous row of windows ended.
+            let x0 = if y0 % 2 == 1 { last_x } else { 0 };
+            let leaving = &levels[(y0 - 1) * width + x0..][..ww];
+            let entering = &levels[(y0 + wh - 1) * width + x0..][..ww];
+            for (&out, &inc) in leaving.iter().zip(entering) {
+                h.remove(out);
+                h.add(inc);
+            }
+        }
+        let rows = &levels[y0 * width..(y0 + wh) * width];
+        total += entropy(&h);
+        if y0 % 2 == 0 {
+            for x0 in 1..=last_x {
+                for row in rows.chunks_exact(width) {
+                    h.remove(row[x0 - 1]);
+                    h.add(row[x0 + ww - 1]);
+                }
+                total += entropy(&h);
+            }
+        } else {
+            for x0 in (0..last_x).rev() {
+                for row in rows.chunks_exact(width) {
+                    h.remove(row[x0 + ww]);
+                    h.add(row[x0]);
+                }
+                total += entropy(&h);
+            }
+        }
+    }
+    total / ((height - wh + 1) * (last_x + 1)) as f64
 }
 
 #[cfg(test)]
