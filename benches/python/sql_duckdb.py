@@ -18,7 +18,6 @@ query (best of 3), and peak RSS in MiB.
 import glob
 import json
 import os
-import resource
 import sys
 import time
 
@@ -99,7 +98,9 @@ def main(root, sql_dir, agreement_query_path, out_dir):
         rows = con.execute(agreement_query).fetchall()
         query.append(time.perf_counter() - start)
         con.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across fork+exec.
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     print(json.dumps({"analysis_s": total, "steps": steps, "query_s": min(query), "query_rows": len(rows),
                       "peak_rss_mib": peak, "threads": duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]}))
 
