@@ -235,22 +235,6 @@ fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaR
     Ok((schema, batch))
 }
 
-/// Writes a result table atomically (its folder created).
-fn write_result(path: &Path, contract: &TableContract, batches: &[RecordBatch]) -> Result<(), SqlError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| SqlError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    let mut writer = TableWriter::create(path, contract, contract.schema())?;
-    for b in batches {
-        writer.write(b)?;
-    }
-    writer.finish()?;
-    Ok(())
-}
-
 /// Analyses `dir`: every step of [`ANALYSIS_STEPS`] in order, result tables
 /// written atomically to `results/`. `progress` advances once per step.
 pub async fn analyze(
@@ -326,35 +310,38 @@ pub async fn analyze(
         progress.set_message(step.name);
         let started = Instant::now();
         let sql = step_sql(step, options.sql_dir.as_deref())?;
-        if uses_each_statistic(&sql) && session.statistics.is_empty() {
-            // Nothing to repeat over: the step's table is empty (the note above says why).
-            if step.result {
-                let contract = agree_schema::contract(step.name)?;
-                let path = dir.table(step.name);
-                write_result(&path, contract, &[])?;
-                register_batches(ctx, step.name, contract.schema(), vec![])?;
-                report.steps.push(WrittenTable {
-                    name: step.name.into(),
-                    path,
-                    rows: 0,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+        let (schema, batches) = if uses_each_statistic(&sql) && session.statistics.is_empty() {
+            // Nothing to repeat over: a result table is empty (the note above says why),
+            // an intermediate one is not needed.
+            if !step.result {
+                progress.inc(1);
+                continue;
             }
-            progress.inc(1);
-            continue;
-        }
-        let sql = expand_each_statistic(&sql, &session.statistics).map_err(|message| SqlError::Result {
-            step: format!("{}.sql", step.name),
-            message,
-        })?;
-        let (schema, batches) = run_step(ctx, step.name, &sql).await?;
+            (agree_schema::contract(step.name)?.schema(), Vec::new())
+        } else {
+            let sql = expand_each_statistic(&sql, &session.statistics).map_err(|message| SqlError::Result {
+                step: format!("{}.sql", step.name),
+                message,
+            })?;
+            run_step(ctx, step.name, &sql).await?
+        };
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let mut path = PathBuf::new();
         if step.result {
             let contract = agree_schema::contract(step.name)?;
             let conformed = conform(step.name, contract, &batches)?;
             path = dir.table(step.name);
-            write_result(&path, contract, &conformed)?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| SqlError::Io {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            let mut writer = TableWriter::create(&path, contract, contract.schema())?;
+            for b in &conformed {
+                writer.write(b)?;
+            }
+            writer.finish()?;
         }
         let (schema, batches) = dictionary_encode(&schema, batches)?;
         register_batches(ctx, step.name, schema, batches)?;

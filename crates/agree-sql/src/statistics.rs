@@ -134,12 +134,6 @@ pub fn uses_each_statistic(sql: &str) -> bool {
     sql.contains(EACH_STATISTIC)
 }
 
-/// Whether the last line of `text` (so far) is inside a `--` comment.
-fn in_comment_line(text: &str) -> bool {
-    let line_start = text.rfind('\n').map_or(0, |i| i + 1);
-    text[line_start..].contains("--")
-}
-
 /// Expands every `{each statistic: FRAGMENT}` of `sql`: FRAGMENT once per statistic,
 /// joined by `, ` — or by SEP for `{each statistic separated by SEP: FRAGMENT}` —
 /// with `{column}` replaced by the statistic's quoted column of `statistic_wide`,
@@ -151,10 +145,12 @@ pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<Stri
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(start) = rest.find(EACH_STATISTIC) {
-        // In a `--` comment the construct is prose: copied as it is.
-        let line_start = rest[..start].rfind('\n').map_or(0, |i| i + 1);
-        let in_comment = rest[line_start..start].contains("--") || (line_start == 0 && in_comment_line(&out));
-        if in_comment {
+        // Where it stands in `sql`: its line, and whether a `--` comment holds it
+        // (then it is prose, copied as it is).
+        let at = sql.len() - rest.len() + start;
+        let line_start = sql[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line = sql[..at].matches('\n').count() + 1;
+        if sql[line_start..at].contains("--") {
             let skip = start + EACH_STATISTIC.len();
             out.push_str(&rest[..skip]);
             rest = &rest[skip..];
@@ -178,7 +174,6 @@ pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<Stri
                 _ => {}
             }
         }
-        let line = sql[..sql.len() - rest.len() + start].matches('\n').count() + 1;
         let end = end.ok_or_else(|| format!("line {line}: `{{each statistic` is never closed by `}}`"))?;
         let inner = &body[EACH_STATISTIC.len() - 1..end];
         let (head, fragment) = inner
