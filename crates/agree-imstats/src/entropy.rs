@@ -33,7 +33,10 @@ pub struct LocalEntropyScratch {
     /// `step[c] = F(c+1) − F(c)` with `F(c) = round(c·log2(c) · scale)`: the change of
     /// the fixed-point Σ n·log2 n when a count grows from `c` (integers, so adding and
     /// removing pixels in any order gives exactly `Σ F(n)`: no drift, no order effects).
+    /// At least 256 entries, so that a `u8` count indexes it without a bounds check.
     step: Vec<i64>,
+    /// `F(area)`: the sum of a window whose pixels all share one level.
+    single: i64,
 }
 
 impl LocalEntropyScratch {
@@ -47,35 +50,79 @@ impl LocalEntropyScratch {
         let bits = (62.0 - bound.log2().ceil()).clamp(0.0, 40.0);
         self.scale = bits.exp2();
         let fixed = |c: usize| (nlogn(c) * self.scale).round() as i64;
-        self.step = (0..area).map(|c| fixed(c + 1) - fixed(c)).collect();
+        self.step = (0..area.max(256)).map(|c| fixed(c + 1) - fixed(c)).collect();
+        self.single = fixed(area);
         self.area = area;
     }
 }
 
-/// A window's 256-bin histogram with the fixed-point `Σ n·log2 n` and the number of
-/// non-empty bins kept up to date pixel by pixel.
-struct SlidingHistogram<'a> {
-    hist: [u32; 256],
-    s: i64,
-    distinct: u32,
-    step: &'a [i64],
+/// A window's 256-bin histogram with the fixed-point `S = Σ F(n)` kept up to date
+/// pixel by pixel (`F` as in [`LocalEntropyScratch::step`]).
+trait Histogram {
+    /// Moves one pixel of level `out` out of the window and one of level `inc` in.
+    fn swap(&mut self, out: u8, inc: u8);
+    fn add(&mut self, v: u8);
+    fn sum(&self) -> i64;
 }
 
-impl SlidingHistogram<'_> {
+/// Windows of at most 255 pixels (the default 10×10 among them): `u8` counts index a
+/// 256-entry step table, so no access needs a bounds check.
+struct SmallHistogram<'a> {
+    hist: [u8; 256],
+    s: i64,
+    step: &'a [i64; 256],
+}
+
+impl Histogram for SmallHistogram<'_> {
     #[inline(always)]
-    fn add(&mut self, v: u8) {
-        let c = &mut self.hist[usize::from(v)];
-        self.s += self.step[*c as usize];
-        self.distinct += u32::from(*c == 0);
+    fn swap(&mut self, out: u8, inc: u8) {
+        let c = &mut self.hist[usize::from(out)];
+        *c -= 1;
+        self.s -= self.step[usize::from(*c)];
+        let c = &mut self.hist[usize::from(inc)];
+        self.s += self.step[usize::from(*c)];
         *c += 1;
     }
 
     #[inline(always)]
-    fn remove(&mut self, v: u8) {
+    fn add(&mut self, v: u8) {
         let c = &mut self.hist[usize::from(v)];
+        self.s += self.step[usize::from(*c)];
+        *c += 1;
+    }
+
+    fn sum(&self) -> i64 {
+        self.s
+    }
+}
+
+/// Any window size: `u32` counts.
+struct LargeHistogram<'a> {
+    hist: [u32; 256],
+    s: i64,
+    step: &'a [i64],
+}
+
+impl Histogram for LargeHistogram<'_> {
+    #[inline(always)]
+    fn swap(&mut self, out: u8, inc: u8) {
+        let c = &mut self.hist[usize::from(out)];
         *c -= 1;
         self.s -= self.step[*c as usize];
-        self.distinct -= u32::from(*c == 0);
+        let c = &mut self.hist[usize::from(inc)];
+        self.s += self.step[*c as usize];
+        *c += 1;
+    }
+
+    #[inline(always)]
+    fn add(&mut self, v: u8) {
+        let c = &mut self.hist[usize::from(v)];
+        self.s += self.step[*c as usize];
+        *c += 1;
+    }
+
+    fn sum(&self) -> i64 {
+        self.s
     }
 }
 
@@ -89,7 +136,7 @@ impl SlidingHistogram<'_> {
 /// one column or one row of pixels leaving and entering; the running
 /// `S = Σ n·log2 n` is kept in fixed point (integer steps from a table), so it is
 /// exact for the histogram it describes however long the walk, and the entropy is
-/// `log2 N − S/N` to within 2^-41 bits.
+/// `log2 N − S/N` to within 2^-41 bits (exactly 0 for a window of one level).
 pub fn entropy_local(
     levels: &[u8],
     width: usize,
@@ -100,24 +147,62 @@ pub fn entropy_local(
     if width == 0 || height == 0 || window == 0 {
         return 0.0;
     }
-    debug_assert!(levels.len() >= width * height, "levels must hold width × height values");
+    assert!(levels.len() >= width * height, "levels must hold width × height values");
     let (ww, wh) = (window.min(width), window.min(height));
     let area = ww * wh;
     scratch.prepare(area);
+    let single = scratch.single;
+    let (sum, windows) = match <&[i64; 256]>::try_from(&scratch.step[..256]) {
+        Ok(step) if area <= 255 => walk(
+            SmallHistogram {
+                hist: [0; 256],
+                s: 0,
+                step,
+            },
+            levels,
+            width,
+            height,
+            (ww, wh),
+            single,
+        ),
+        _ => walk(
+            LargeHistogram {
+                hist: [0; 256],
+                s: 0,
+                step: &scratch.step,
+            },
+            levels,
+            width,
+            height,
+            (ww, wh),
+            single,
+        ),
+    };
+    // A window of one level has entropy 0; every other window `log2 N − S/N`, which is
+    // at least H(N−1, 1) > 0, far above the 2^-41 rounding of S: no clamping needed.
     let log_area = (area as f64).log2();
     let unit = 1.0 / (scratch.scale * area as f64);
-    let mut h = SlidingHistogram {
-        hist: [0; 256],
-        s: 0,
-        distinct: 0,
-        step: &scratch.step,
-    };
-    let entropy = |h: &SlidingHistogram| {
-        if h.distinct <= 1 {
-            0.0
-        } else {
-            (log_area - h.s as f64 * unit).max(0.0)
-        }
+    let total = windows as f64 * log_area - sum as f64 * unit;
+    (total / ((height - wh + 1) * (width - ww + 1)) as f64).max(0.0)
+}
+
+/// The zigzag walk of [`entropy_local`]: the exact sum of `S` over the windows with
+/// more than one level (`S ≠ single`), and how many there are.
+#[inline(always)]
+fn walk<H: Histogram>(
+    mut h: H,
+    levels: &[u8],
+    width: usize,
+    height: usize,
+    (ww, wh): (usize, usize),
+    single: i64,
+) -> (i128, u64) {
+    let mut sum = 0i128;
+    let mut windows = 0u64;
+    let mut visit = |s: i64| {
+        let mixed = s != single;
+        sum += i128::from(s) * i128::from(mixed);
+        windows += u64::from(mixed);
     };
     for row in levels[..wh * width].chunks_exact(width) {
         for &v in &row[..ww] {
@@ -125,7 +210,6 @@ pub fn entropy_local(
         }
     }
     let last_x = width - ww;
-    let mut total = 0.0;
     for y0 in 0..=height - wh {
         if y0 > 0 {
             // One step down at the column where the previous row of windows ended.
@@ -133,31 +217,28 @@ pub fn entropy_local(
             let leaving = &levels[(y0 - 1) * width + x0..][..ww];
             let entering = &levels[(y0 + wh - 1) * width + x0..][..ww];
             for (&out, &inc) in leaving.iter().zip(entering) {
-                h.remove(out);
-                h.add(inc);
+                h.swap(out, inc);
             }
         }
         let rows = &levels[y0 * width..(y0 + wh) * width];
-        total += entropy(&h);
+        visit(h.sum());
         if y0 % 2 == 0 {
             for x0 in 1..=last_x {
                 for row in rows.chunks_exact(width) {
-                    h.remove(row[x0 - 1]);
-                    h.add(row[x0 + ww - 1]);
+                    h.swap(row[x0 - 1], row[x0 + ww - 1]);
                 }
-                total += entropy(&h);
+                visit(h.sum());
             }
         } else {
             for x0 in (0..last_x).rev() {
                 for row in rows.chunks_exact(width) {
-                    h.remove(row[x0 + ww]);
-                    h.add(row[x0]);
+                    h.swap(row[x0 + ww], row[x0]);
                 }
-                total += entropy(&h);
+                visit(h.sum());
             }
         }
     }
-    total / ((height - wh + 1) * (last_x + 1)) as f64
+    (sum, windows)
 }
 
 #[cfg(test)]

@@ -2,6 +2,22 @@
 
 use crate::image::ImageView;
 
+/// `LUMA_PRODUCTS[c][v] = COEFFICIENT[c] · v` for every channel value `v`.
+static LUMA_PRODUCTS: [[f64; 256]; 3] = {
+    let coefficients = [0.2989, 0.5870, 0.1140];
+    let mut table = [[0.0; 256]; 3];
+    let mut c = 0;
+    while c < 3 {
+        let mut v = 0;
+        while v < 256 {
+            table[c][v] = coefficients[c] * v as f64;
+            v += 1;
+        }
+        c += 1;
+    }
+    table
+};
+
 /// Fills `y` with the luma of every pixel on 0..255 (grey images: the value), in f64.
 pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
     y.clear();
@@ -9,12 +25,14 @@ pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
         y.extend(image.pixels.iter().map(|&v| f64::from(v)));
     } else {
         // Same evaluation order as numpy's `0.2989*r + 0.5870*g + 0.1140*b`, so the
-        // rounded levels agree bit for bit with a numpy cross-check.
+        // rounded levels agree bit for bit with a numpy cross-check; the products come
+        // from tables (the same IEEE products, computed once at compile time).
+        let [r, g, b] = &LUMA_PRODUCTS;
         y.extend(
             image
                 .pixels
                 .chunks_exact(3)
-                .map(|p| 0.2989 * f64::from(p[0]) + 0.5870 * f64::from(p[1]) + 0.1140 * f64::from(p[2])),
+                .map(|p| r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])]),
         );
     }
 }
@@ -22,7 +40,10 @@ pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
 /// Fills `levels` with `round(Y) = ⌊Y + ½⌋`, clamped to 0..255.
 pub fn round_levels(y: &[f64], levels: &mut Vec<u8>) {
     levels.clear();
-    levels.extend(y.iter().map(|&v| (v + 0.5).floor().clamp(0.0, 255.0) as u8));
+    // `as u8` truncates toward zero and saturates (NaN → 0), which for `v + ½` is
+    // `floor(v + ½).clamp(0, 255)` for every input, without a libm `floor` call per
+    // pixel (x86-64's baseline has no rounding instruction).
+    levels.extend(y.iter().map(|&v| (v + 0.5) as u8));
 }
 
 /// Standard deviation of `Y/255` (population), the `rms_contrast` column.
@@ -55,6 +76,33 @@ mod tests {
         assert_eq!(levels, vec![76, 150, 29, 100]);
         round_levels(&[2.5, 3.4999], &mut levels);
         assert_eq!(levels, vec![3, 3]);
+        // The saturating cast is floor-then-clamp everywhere, out of range and NaN included.
+        let odd = [
+            -7.0,
+            -0.5,
+            -0.51,
+            -1e-300,
+            0.49999,
+            254.5,
+            255.49,
+            300.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        round_levels(&odd, &mut levels);
+        let reference: Vec<u8> = odd.iter().map(|&v| (v + 0.5).floor().clamp(0.0, 255.0) as u8).collect();
+        assert_eq!(levels, reference);
+    }
+
+    #[test]
+    fn tabled_products_are_the_computed_ones() {
+        for v in 0..=255u8 {
+            let px = [v, 255 - v, v / 3];
+            let mut y = Vec::new();
+            luma(&ImageView::rgb(1, 1, &px).unwrap(), &mut y);
+            let direct = 0.2989 * f64::from(px[0]) + 0.5870 * f64::from(px[1]) + 0.1140 * f64::from(px[2]);
+            assert_eq!(y[0].to_bits(), direct.to_bits(), "pixel {px:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! It knows nothing of image statistics or agreement; it only trains and records.
 
+mod allocator;
 mod checkpoint;
 pub mod cli;
 mod config;
@@ -25,6 +26,7 @@ mod study;
 mod tables;
 mod transform;
 
+pub use allocator::tune_allocator_for_training;
 pub use config::{Arch, Normalize, OptimizerConfig, OptimizerKind, Schedule, TrainConfig, TransformConfig};
 pub use decode::DecodedImage;
 pub use device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version};

@@ -21,6 +21,7 @@ use tch::Device;
 
 use crate::{
     TrainError,
+    allocator::tune_allocator_for_training,
     config::TrainConfig,
     device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version},
     labels::randomize_labels,
@@ -269,6 +270,9 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
         c.validate()?;
     }
     let device = resolve_device(rt.device)?;
+    if device == Device::Cpu {
+        tune_allocator_for_training();
+    }
     let exp = ExperimentDir::new(dir);
     let table = SampleTable::read(&exp.samples())?;
     let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
@@ -366,47 +370,56 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
         let next = AtomicUsize::new(0);
         let outcomes: Mutex<Vec<(usize, NetworkOutcome)>> = Mutex::new(Vec::new());
         let errors: Mutex<Vec<TrainError>> = Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    // libtorch's intra-op thread count is per OS thread under OpenMP.
-                    tch::set_num_threads(threads);
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(job) = jobs.get(i) else { break };
-                        if errors.lock().map(|e| !e.is_empty()).unwrap_or(true) {
-                            break;
-                        }
-                        let bar = multi.add(ProgressBar::new(0));
-                        bar.set_style(bar_style());
-                        bar.set_prefix(job.run_id.clone());
-                        bar.enable_steady_tick(Duration::from_millis(500));
-                        let opts = NetworkOptions {
-                            device,
-                            prefetch: rt.prefetch,
-                            checkpoints: rt.checkpoints.then(|| exp.checkpoints(&job.run_id)),
-                            stop_after_epoch: rt.stop_after_epoch,
-                            progress: bar.clone(),
-                        };
-                        match train_network(&data, config, job, &opts, &sink) {
-                            Ok(outcome) => {
-                                bar.finish();
-                                if let Ok(mut o) = outcomes.lock() {
-                                    o.push((i, outcome));
-                                }
-                            }
-                            Err(e) => {
-                                bar.abandon_with_message(format!("failed: {e}"));
-                                let _ = sink.failed(job);
-                                if let Ok(mut errs) = errors.lock() {
-                                    errs.push(e);
-                                }
-                            }
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                if errors.lock().map(|e| !e.is_empty()).unwrap_or(true) {
+                    break;
+                }
+                let bar = multi.add(ProgressBar::new(0));
+                bar.set_style(bar_style());
+                bar.set_prefix(job.run_id.clone());
+                bar.enable_steady_tick(Duration::from_millis(500));
+                let opts = NetworkOptions {
+                    device,
+                    prefetch: rt.prefetch,
+                    checkpoints: rt.checkpoints.then(|| exp.checkpoints(&job.run_id)),
+                    stop_after_epoch: rt.stop_after_epoch,
+                    progress: bar.clone(),
+                };
+                match train_network(&data, config, job, &opts, &sink) {
+                    Ok(outcome) => {
+                        bar.finish();
+                        if let Ok(mut o) = outcomes.lock() {
+                            o.push((i, outcome));
                         }
                     }
-                });
+                    Err(e) => {
+                        bar.abandon_with_message(format!("failed: {e}"));
+                        let _ = sink.failed(job);
+                        if let Ok(mut errs) = errors.lock() {
+                            errs.push(e);
+                        }
+                    }
+                }
             }
-        });
+        };
+        if workers == 1 {
+            // One at a time: on the calling thread (usually the main thread, whose
+            // malloc arena grows without the 64 MiB heap limit of thread arenas).
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|| {
+                        // libtorch's intra-op thread count is per OS thread under OpenMP.
+                        tch::set_num_threads(threads);
+                        work();
+                    });
+                }
+            });
+        }
         if let Some(e) = errors
             .into_inner()
             .ok()
