@@ -66,35 +66,47 @@ pub fn edge_density(
     scratch
         .magnitude
         .extend(gx.iter().zip(gy).map(|(&a, &b)| (a * a + b * b).sqrt()));
-    let mag = &scratch.magnitude;
+    let mag = &scratch.magnitude[..];
+    let (gx, gy) = (&gx[..], &gy[..]);
     scratch.class.clear();
     scratch.class.resize(n, 0);
+    let class = &mut scratch.class[..];
     // tan(22.5°): below it the gradient is horizontal-ish, above tan(67.5°) vertical-ish.
     const TAN_22_5: f32 = 0.414_213_57;
     for y in 1..height - 1 {
-        for x in 1..width - 1 {
-            let p = y * width + x;
+        for p in y * width + 1..(y + 1) * width - 1 {
             let m = mag[p];
             if m < params.low {
                 continue;
             }
             let (ax, ay) = (gx[p].abs(), gy[p].abs());
-            // Neighbours across the edge, i.e. along the gradient.
-            let (q, r) = if ay <= TAN_22_5 * ax {
-                (p - 1, p + 1)
+            // Neighbours across the edge, i.e. along the gradient: p ± step.
+            let step = if ay <= TAN_22_5 * ax {
+                1
             } else if ax <= TAN_22_5 * ay {
-                (p - width, p + width)
+                width
             } else if (gx[p] > 0.0) == (gy[p] > 0.0) {
-                (p - width - 1, p + width + 1)
+                width + 1
             } else {
-                (p - width + 1, p + width - 1)
+                width - 1
             };
-            if m >= mag[q] && m >= mag[r] {
-                scratch.class[p] = if m >= params.high { 2 } else { 1 };
+            if m >= mag[p - step] && m >= mag[p + step] {
+                class[p] = if m >= params.high { 2 } else { 1 };
             }
         }
     }
-    let class = &mut scratch.class;
+    // Hysteresis. Only interior pixels are ever classed, so every neighbour of a
+    // classed pixel lies inside the image (and the frame's class is 0).
+    let around = [
+        width + 1,
+        width,
+        width - 1,
+        1,
+        usize::MAX, // −1 (wrapping)
+        (width - 1).wrapping_neg(),
+        width.wrapping_neg(),
+        (width + 1).wrapping_neg(),
+    ];
     let stack = &mut scratch.stack;
     stack.clear();
     let mut edges = 0usize;
@@ -106,15 +118,12 @@ pub fn edge_density(
         edges += 1;
         stack.push(start as u32);
         while let Some(p) = stack.pop() {
-            let (px, py) = (p as usize % width, p as usize / width);
-            for ny in py.saturating_sub(1)..=(py + 1).min(height - 1) {
-                for nx in px.saturating_sub(1)..=(px + 1).min(width - 1) {
-                    let q = ny * width + nx;
-                    if class[q] == 1 || class[q] == 2 {
-                        class[q] = 3;
-                        edges += 1;
-                        stack.push(q as u32);
-                    }
+            for &d in &around {
+                let q = (p as usize).wrapping_add(d);
+                if class[q] == 1 || class[q] == 2 {
+                    class[q] = 3;
+                    edges += 1;
+                    stack.push(q as u32);
                 }
             }
         }

@@ -24,27 +24,27 @@ pub struct ColourStats {
     pub colorfulness: f64,
 }
 
-/// Mean, variance and third central moment of a histogram whose bin `i` holds the value
-/// `(i − offset)·scale`.
-fn histogram_moments(hist: &[u32], offset: f64, scale: f64) -> (f64, f64, f64) {
-    let n: f64 = hist.iter().map(|&c| f64::from(c)).sum();
-    if n == 0.0 {
+/// Mean, variance and third central moment of a histogram whose bin `i` holds the
+/// integer value `i − offset`, from exact integer power sums: `N·Σv² − (Σv)²` and
+/// `N²·Σv³ − 3N·Σv·Σv² + 2(Σv)³` are computed in i128 and rounded once each.
+fn histogram_moments(hist: &[u32], offset: i64) -> (f64, f64, f64) {
+    let (mut n, mut s1, mut s2, mut s3) = (0i64, 0i64, 0i128, 0i128);
+    for (i, &c) in hist.iter().enumerate() {
+        let (c, v) = (i64::from(c), i as i64 - offset);
+        n += c;
+        s1 += c * v;
+        s2 += i128::from(c * v * v);
+        s3 += i128::from(c * v * v) * i128::from(v);
+    }
+    if n == 0 {
         return (0.0, 0.0, 0.0);
     }
-    let value = |i: usize| (i as f64 - offset) * scale;
-    let mean = hist
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| f64::from(c) * value(i))
-        .sum::<f64>()
-        / n;
-    let (mut m2, mut m3) = (0.0, 0.0);
-    for (i, &c) in hist.iter().enumerate().filter(|(_, c)| **c > 0) {
-        let d = value(i) - mean;
-        m2 += f64::from(c) * d * d;
-        m3 += f64::from(c) * d * d * d;
-    }
-    (mean, m2 / n, m3 / n)
+    let (n, s1) = (i128::from(n), i128::from(s1));
+    let nf = n as f64;
+    let mean = s1 as f64 / nf;
+    let var = (n * s2 - s1 * s1) as f64 / (nf * nf);
+    let third = (n * n * s3 - 3 * n * s1 * s2 + 2 * s1 * s1 * s1) as f64 / (nf * nf * nf);
+    (mean, var, third)
 }
 
 /// Colour moments and colourfulness of `image` (grey: R = G = B).
@@ -73,15 +73,18 @@ pub fn colour_stats(image: &ImageView) -> ColourStats {
     }
     let mut moments = [ChannelMoments::default(); 3];
     for (m, hist) in moments.iter_mut().zip(&channel) {
-        let (mean, var, third) = histogram_moments(hist, 0.0, 1.0 / 255.0);
+        // On 0..1: the 0..255 moments over 255, 255², 255³.
+        let (mean, var, third) = histogram_moments(hist, 0);
         *m = ChannelMoments {
-            mean,
-            std: var.sqrt(),
-            skew: third.cbrt(),
+            mean: mean / 255.0,
+            std: var.sqrt() / 255.0,
+            skew: third.cbrt() / 255.0,
         };
     }
-    let (mu_rg, var_rg, _) = histogram_moments(&rg, 255.0, 1.0);
-    let (mu_yb, var_yb, _) = histogram_moments(&yb2, 510.0, 0.5);
+    let (mu_rg, var_rg, _) = histogram_moments(&rg, 255);
+    // yb = (2·yb)/2.
+    let (mu_yb2, var_yb2, _) = histogram_moments(&yb2, 510);
+    let (mu_yb, var_yb) = (mu_yb2 / 2.0, var_yb2 / 4.0);
     let colorfulness = (var_rg + var_yb).sqrt() + 0.3 * (mu_rg * mu_rg + mu_yb * mu_yb).sqrt();
     ColourStats { moments, colorfulness }
 }
@@ -110,6 +113,43 @@ mod tests {
         let px = [0u8, 0, 0, 255];
         let st = colour_stats(&ImageView::grey(4, 1, &px).unwrap());
         assert!((st.moments[2].skew - (3.0f64 / 32.0).cbrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn moments_match_a_two_pass_computation_on_noise() {
+        let mut state = 99u32;
+        let px: Vec<u8> = (0..3 * 37 * 29)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 24) as u8 / 2 + 40
+            })
+            .collect();
+        let st = colour_stats(&ImageView::rgb(37, 29, &px).unwrap());
+        let moments = |v: Vec<f64>| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            let third = v.iter().map(|x| (x - mean).powi(3)).sum::<f64>() / n;
+            (mean, var, third)
+        };
+        for c in 0..3 {
+            let (mean, var, third) = moments(px.iter().skip(c).step_by(3).map(|&v| f64::from(v) / 255.0).collect());
+            let m = st.moments[c];
+            assert!((m.mean - mean).abs() < 1e-14 && (m.std - var.sqrt()).abs() < 1e-14);
+            assert!((m.skew - third.cbrt()).abs() < 1e-12, "{} vs {}", m.skew, third.cbrt());
+        }
+        let rg = moments(px.chunks(3).map(|p| f64::from(p[0]) - f64::from(p[1])).collect());
+        let yb = moments(
+            px.chunks(3)
+                .map(|p| (f64::from(p[0]) + f64::from(p[1])) / 2.0 - f64::from(p[2]))
+                .collect(),
+        );
+        let expect = (rg.1 + yb.1).sqrt() + 0.3 * (rg.0 * rg.0 + yb.0 * yb.0).sqrt();
+        assert!(
+            (st.colorfulness - expect).abs() < 1e-10,
+            "{} vs {expect}",
+            st.colorfulness
+        );
     }
 
     #[test]

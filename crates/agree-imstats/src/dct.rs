@@ -26,6 +26,7 @@ pub struct DctScratch {
     transposed: Vec<f64>,
     scratch: Vec<f64>,
     keys: Vec<u64>,
+    cums: Vec<f64>,
 }
 
 impl Default for DctScratch {
@@ -38,6 +39,7 @@ impl Default for DctScratch {
             transposed: Vec::new(),
             scratch: Vec::new(),
             keys: Vec::new(),
+            cums: Vec::new(),
         }
     }
 }
@@ -111,13 +113,22 @@ pub fn dct_stats(y: &[f64], width: usize, height: usize, norm_share: f64, scratc
         };
     }
     dct2_ortho(y, width, height, scratch);
-    let DctScratch { transposed, keys, .. } = scratch;
+    let DctScratch {
+        transposed, keys, cums, ..
+    } = scratch;
     // Squares are ≥ 0, so their IEEE bit patterns sort like the values.
     keys.clear();
     keys.extend(transposed.iter().map(|&c| (c * c).to_bits()));
     keys.sort_unstable();
     let max_coeff = f64::from_bits(keys[n - 1]).sqrt();
-    let total: f64 = keys.iter().rev().map(|&k| f64::from_bits(k)).sum();
+    // The running sums from the top; the last is the total.
+    cums.clear();
+    let mut cum = 0.0;
+    cums.extend(keys.iter().rev().map(|&key| {
+        cum += f64::from_bits(key);
+        cum
+    }));
+    let total = cums[n - 1];
     if total == 0.0 {
         return DctStats {
             energy_pct: 0.0,
@@ -125,15 +136,12 @@ pub fn dct_stats(y: &[f64], width: usize, height: usize, norm_share: f64, scratc
         };
     }
     let total_norm = total.sqrt();
-    let mut cum = 0.0;
-    let mut k = n;
-    for (i, &key) in keys.iter().rev().enumerate() {
-        cum += f64::from_bits(key);
-        if cum.sqrt() / total_norm >= norm_share {
-            k = i + 1;
-            break;
-        }
-    }
+    // The test `√cum / ‖all‖ ≥ share` is monotone in `cum` (each step a rounded
+    // monotone function), so the first sum passing it is found by bisection with
+    // exactly the arithmetic of a linear scan.
+    let passes = |c: f64| c.sqrt() / total_norm >= norm_share;
+    let first = cums.partition_point(|&c| !passes(c));
+    let k = if first < n { first + 1 } else { n };
     DctStats {
         energy_pct: 100.0 * k as f64 / n as f64,
         max_coeff,

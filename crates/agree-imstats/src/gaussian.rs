@@ -61,13 +61,18 @@ fn convolve_rows(src: &[f32], dst: &mut [f32], width: usize, mask: &[f32]) {
             drow[x] = sum;
         }
         if !inner.is_empty() {
-            for (x, d) in drow[inner.clone()].iter_mut().enumerate() {
-                let x = x + len;
-                let mut sum = mask[0] * srow[x];
-                for (i, &m) in mask.iter().enumerate().skip(1) {
-                    sum += m * (srow[x - i] + srow[x + i]);
+            // Tap by tap over the whole interior (each pixel still sums m0·s[x], then
+            // m1·(…), m2·(…) in that order): the x loop is innermost and vectorises.
+            let (lo, hi) = (inner.start, inner.end);
+            let d = &mut drow[lo..hi];
+            for (d, &c) in d.iter_mut().zip(&srow[lo..hi]) {
+                *d = mask[0] * c;
+            }
+            for (i, &m) in mask.iter().enumerate().skip(1) {
+                let (left, right) = (&srow[lo - i..hi - i], &srow[lo + i..hi + i]);
+                for ((d, &a), &b) in d.iter_mut().zip(left).zip(right) {
+                    *d += m * (a + b);
                 }
-                *d = sum;
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct SegmentScratch {
     keys: Vec<u64>,
     keys_tmp: Vec<u64>,
     nodes: Vec<Node>,
+    /// One row of edge weights per direction.
+    weights: [Vec<f32>; 4],
 }
 
 /// Radix digits of the sort on the f32 weight bits (31 of them: weights are ≥ 0).
@@ -80,43 +82,65 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
     } else {
         (&scratch.smooth[0], &scratch.smooth[1], &scratch.smooth[2])
     };
-    let diff = |p: usize, q: usize| {
-        let (dr, dg, db) = (r[p] - r[q], g[p] - g[q], b[p] - b[q]);
-        (dr * dr + dg * dg + db * db).sqrt()
-    };
     // Graph: right, down, down-right, up-right, in the C++ order; the digit
-    // histograms of the sort are counted on the way.
+    // histograms of the sort are counted on the way. The weights of one row of
+    // pixels are computed per direction first (plain slice loops that vectorise,
+    // same f32 operations), then emitted in construction order.
     let keys = &mut scratch.keys;
-    keys.clear();
+    // Every slot below `edges` is written before it is read: no clearing needed.
     keys.resize(4 * n, 0);
     let mut counts = [[0u32; 1 << 11]; 3];
     let mut edges = 0;
     // Written through a slice: pushes to a `&mut Vec` reload its fields per edge.
     let slots: &mut [u64] = keys;
-    let mut push = |p: usize, direction: usize, q: usize| {
-        let bits = diff(p, q).to_bits();
+    let mut push = |slot: usize, weight: f32| {
+        let bits = weight.to_bits();
         for (count, &(shift, len)) in counts.iter_mut().zip(&DIGITS) {
             count[((bits >> shift) & ((1 << len) - 1)) as usize] += 1;
         }
-        slots[edges] = (u64::from(bits) << 32) | (4 * p + direction) as u64;
+        slots[edges] = (u64::from(bits) << 32) | slot as u64;
         edges += 1;
     };
+    let [w_right, w_down, w_diag_down, w_diag_up] = &mut scratch.weights;
+    for w in [&mut *w_right, &mut *w_down, &mut *w_diag_down, &mut *w_diag_up] {
+        w.resize(width, 0.0);
+    }
     for y in 0..height {
         let row = y * width;
+        let (down, up) = (y + 1 < height, y > 0);
+        // Weights from the pixels of this row starting at `row` to those starting at `to`.
+        let fill = |out: &mut [f32], to: usize| {
+            let len = out.len();
+            let (r0, g0, b0) = (&r[row..row + len], &g[row..row + len], &b[row..row + len]);
+            let (r1, g1, b1) = (&r[to..to + len], &g[to..to + len], &b[to..to + len]);
+            for (i, o) in out.iter_mut().enumerate() {
+                let (dr, dg, db) = (r0[i] - r1[i], g0[i] - g1[i], b0[i] - b1[i]);
+                *o = (dr * dr + dg * dg + db * db).sqrt();
+            }
+        };
+        let inner = width - 1;
+        fill(&mut w_right[..inner], row + 1);
+        if down {
+            fill(&mut w_down[..width], row + width);
+            fill(&mut w_diag_down[..inner], row + width + 1);
+        }
+        if up {
+            fill(&mut w_diag_up[..inner], row + 1 - width);
+        }
         for x in 0..width {
-            let p = row + x;
-            let (right, down) = (x + 1 < width, y + 1 < height);
+            let p = 4 * (row + x);
+            let right = x < inner;
             if right {
-                push(p, 0, p + 1);
+                push(p, w_right[x]);
             }
             if down {
-                push(p, 1, p + width);
+                push(p + 1, w_down[x]);
             }
             if right && down {
-                push(p, 2, p + width + 1);
+                push(p + 2, w_diag_down[x]);
             }
-            if right && y > 0 {
-                push(p, 3, p - width + 1);
+            if right && up {
+                push(p + 3, w_diag_up[x]);
             }
         }
     }
