@@ -65,10 +65,10 @@ trait Histogram {
     fn sum(&self) -> i64;
 }
 
-/// Windows of at most 255 pixels (the default 10×10 among them): `u8` counts index a
-/// 256-entry step table, so no access needs a bounds check.
+/// Windows of at most 255 pixels (the default 10×10 among them): counts below 256
+/// index a 256-entry step table through `as u8`, so no access needs a bounds check.
 struct SmallHistogram<'a> {
-    hist: [u8; 256],
+    hist: [u32; 256],
     s: i64,
     step: &'a [i64; 256],
 }
@@ -78,16 +78,16 @@ impl Histogram for SmallHistogram<'_> {
     fn swap(&mut self, out: u8, inc: u8) {
         let c = &mut self.hist[usize::from(out)];
         *c -= 1;
-        self.s -= self.step[usize::from(*c)];
+        self.s -= self.step[usize::from(*c as u8)];
         let c = &mut self.hist[usize::from(inc)];
-        self.s += self.step[usize::from(*c)];
+        self.s += self.step[usize::from(*c as u8)];
         *c += 1;
     }
 
     #[inline(always)]
     fn add(&mut self, v: u8) {
         let c = &mut self.hist[usize::from(v)];
-        self.s += self.step[usize::from(*c)];
+        self.s += self.step[usize::from(*c as u8)];
         *c += 1;
     }
 

@@ -12,7 +12,7 @@ use crate::{
     entropy::{DEFAULT_WINDOW, LocalEntropyScratch, entropy_global, entropy_local},
     gradient::{GradientScratch, gradient_mean},
     image::{ImageError, ImageView},
-    luma::{luma, rms_contrast, round_levels},
+    luma::{luma, luma_levels, rms_contrast, round_levels},
     segment::{SegmentParams, SegmentScratch, segment_count},
     spectrum::{BINS, SpectrumScratch, spectrum_stats},
     statistic::{Selection, Statistic},
@@ -152,8 +152,6 @@ impl Workspace {
         let (w, h) = (image.width, image.height);
         let mut out = ImageStats::default();
         let needs_luma = [
-            Statistic::EntropyLocal,
-            Statistic::EntropyGlobal,
             Statistic::Dct,
             Statistic::EdgeDensity,
             Statistic::GradientMean,
@@ -162,11 +160,14 @@ impl Workspace {
         ]
         .into_iter()
         .any(|s| selection.contains(s));
+        let needs_levels = selection.contains(Statistic::EntropyLocal) || selection.contains(Statistic::EntropyGlobal);
         if needs_luma {
             luma(image, &mut self.y);
-        }
-        if selection.contains(Statistic::EntropyLocal) || selection.contains(Statistic::EntropyGlobal) {
-            round_levels(&self.y, &mut self.levels);
+            if needs_levels {
+                round_levels(&self.y, &mut self.levels);
+            }
+        } else if needs_levels {
+            luma_levels(image, &mut self.levels);
         }
         if selection.contains(Statistic::EdgeDensity) || selection.contains(Statistic::GradientMean) {
             self.y32.clear();

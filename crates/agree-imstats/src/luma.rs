@@ -37,6 +37,23 @@ pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
     }
 }
 
+/// Fills `levels` with the rounded luma of every pixel straight from the pixels:
+/// the same values as [`luma`] then [`round_levels`], without the f64 plane.
+pub fn luma_levels(image: &ImageView, levels: &mut Vec<u8>) {
+    levels.clear();
+    if image.channels == 1 {
+        levels.extend_from_slice(image.pixels);
+    } else {
+        let [r, g, b] = &LUMA_PRODUCTS;
+        levels.extend(
+            image
+                .pixels
+                .chunks_exact(3)
+                .map(|p| (r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])] + 0.5) as u8),
+        );
+    }
+}
+
 /// Fills `levels` with `round(Y) = ⌊Y + ½⌋`, clamped to 0..255.
 pub fn round_levels(y: &[f64], levels: &mut Vec<u8>) {
     levels.clear();
@@ -102,6 +119,25 @@ mod tests {
             luma(&ImageView::rgb(1, 1, &px).unwrap(), &mut y);
             let direct = 0.2989 * f64::from(px[0]) + 0.5870 * f64::from(px[1]) + 0.1140 * f64::from(px[2]);
             assert_eq!(y[0].to_bits(), direct.to_bits(), "pixel {px:?}");
+        }
+    }
+
+    #[test]
+    fn direct_levels_equal_the_rounded_luma_for_every_colour() {
+        let mut px = Vec::with_capacity(3 * 256 * 256);
+        let (mut y, mut from_y, mut direct) = (Vec::new(), Vec::new(), Vec::new());
+        for r in 0..=255u8 {
+            px.clear();
+            for g in 0..=255u8 {
+                for b in 0..=255u8 {
+                    px.extend([r, g, b]);
+                }
+            }
+            let view = ImageView::rgb(256, 256, &px).unwrap();
+            luma(&view, &mut y);
+            round_levels(&y, &mut from_y);
+            luma_levels(&view, &mut direct);
+            assert_eq!(direct, from_y, "red {r}");
         }
     }
 
