@@ -56,73 +56,61 @@ impl LocalEntropyScratch {
     }
 }
 
+/// The step table as a histogram reads it: `at(c)` is `step[c]` for a count `c`.
+trait StepTable {
+    fn at(&self, count: u32) -> i64;
+}
+
+/// Windows of at most 255 pixels (the default 10×10 among them): every count is below
+/// 256, so `as u8` indexes the 256 entries without a bounds check.
+impl StepTable for [i64; 256] {
+    #[inline(always)]
+    fn at(&self, count: u32) -> i64 {
+        self[usize::from(count as u8)]
+    }
+}
+
+/// Any window size.
+impl StepTable for [i64] {
+    #[inline(always)]
+    fn at(&self, count: u32) -> i64 {
+        self[count as usize]
+    }
+}
+
 /// A window's 256-bin histogram with the fixed-point `S = Σ F(n)` kept up to date
 /// pixel by pixel (`F` as in [`LocalEntropyScratch::step`]).
-trait Histogram {
+struct SlidingHistogram<'a, T: StepTable + ?Sized> {
+    hist: [u32; 256],
+    s: i64,
+    step: &'a T,
+}
+
+impl<'a, T: StepTable + ?Sized> SlidingHistogram<'a, T> {
+    fn new(step: &'a T) -> Self {
+        SlidingHistogram {
+            hist: [0; 256],
+            s: 0,
+            step,
+        }
+    }
+
     /// Moves one pixel of level `out` out of the window and one of level `inc` in.
-    fn swap(&mut self, out: u8, inc: u8);
-    fn add(&mut self, v: u8);
-    fn sum(&self) -> i64;
-}
-
-/// Windows of at most 255 pixels (the default 10×10 among them): counts below 256
-/// index a 256-entry step table through `as u8`, so no access needs a bounds check.
-struct SmallHistogram<'a> {
-    hist: [u32; 256],
-    s: i64,
-    step: &'a [i64; 256],
-}
-
-impl Histogram for SmallHistogram<'_> {
     #[inline(always)]
     fn swap(&mut self, out: u8, inc: u8) {
         let c = &mut self.hist[usize::from(out)];
         *c -= 1;
-        self.s -= self.step[usize::from(*c as u8)];
+        self.s -= self.step.at(*c);
         let c = &mut self.hist[usize::from(inc)];
-        self.s += self.step[usize::from(*c as u8)];
+        self.s += self.step.at(*c);
         *c += 1;
     }
 
     #[inline(always)]
     fn add(&mut self, v: u8) {
         let c = &mut self.hist[usize::from(v)];
-        self.s += self.step[usize::from(*c as u8)];
+        self.s += self.step.at(*c);
         *c += 1;
-    }
-
-    fn sum(&self) -> i64 {
-        self.s
-    }
-}
-
-/// Any window size: `u32` counts.
-struct LargeHistogram<'a> {
-    hist: [u32; 256],
-    s: i64,
-    step: &'a [i64],
-}
-
-impl Histogram for LargeHistogram<'_> {
-    #[inline(always)]
-    fn swap(&mut self, out: u8, inc: u8) {
-        let c = &mut self.hist[usize::from(out)];
-        *c -= 1;
-        self.s -= self.step[*c as usize];
-        let c = &mut self.hist[usize::from(inc)];
-        self.s += self.step[*c as usize];
-        *c += 1;
-    }
-
-    #[inline(always)]
-    fn add(&mut self, v: u8) {
-        let c = &mut self.hist[usize::from(v)];
-        self.s += self.step[*c as usize];
-        *c += 1;
-    }
-
-    fn sum(&self) -> i64 {
-        self.s
     }
 }
 
@@ -153,24 +141,9 @@ pub fn entropy_local(
     scratch.prepare(area);
     let single = scratch.single;
     let (sum, windows) = match <&[i64; 256]>::try_from(&scratch.step[..256]) {
-        Ok(step) if area <= 255 => walk(
-            SmallHistogram {
-                hist: [0; 256],
-                s: 0,
-                step,
-            },
-            levels,
-            width,
-            height,
-            (ww, wh),
-            single,
-        ),
+        Ok(step) if area <= 255 => walk(SlidingHistogram::new(step), levels, width, height, (ww, wh), single),
         _ => walk(
-            LargeHistogram {
-                hist: [0; 256],
-                s: 0,
-                step: &scratch.step,
-            },
+            SlidingHistogram::new(&scratch.step[..]),
             levels,
             width,
             height,
@@ -189,8 +162,8 @@ pub fn entropy_local(
 /// The zigzag walk of [`entropy_local`]: the exact sum of `S` over the windows with
 /// more than one level (`S ≠ single`), and how many there are.
 #[inline(always)]
-fn walk<H: Histogram>(
-    mut h: H,
+fn walk<T: StepTable + ?Sized>(
+    mut h: SlidingHistogram<'_, T>,
     levels: &[u8],
     width: usize,
     height: usize,
@@ -221,20 +194,20 @@ fn walk<H: Histogram>(
             }
         }
         let rows = &levels[y0 * width..(y0 + wh) * width];
-        visit(h.sum());
+        visit(h.s);
         if y0 % 2 == 0 {
             for x0 in 1..=last_x {
                 for row in rows.chunks_exact(width) {
                     h.swap(row[x0 - 1], row[x0 + ww - 1]);
                 }
-                visit(h.sum());
+                visit(h.s);
             }
         } else {
             for x0 in (0..last_x).rev() {
                 for row in rows.chunks_exact(width) {
                     h.swap(row[x0 + ww], row[x0]);
                 }
-                visit(h.sum());
+                visit(h.s);
             }
         }
     }

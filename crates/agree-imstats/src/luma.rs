@@ -18,6 +18,13 @@ static LUMA_PRODUCTS: [[f64; 256]; 3] = {
     table
 };
 
+/// The luma of one RGB pixel, `0.2989·R + 0.5870·G + 0.1140·B` evaluated left to right.
+#[inline(always)]
+fn luma_of(p: &[u8]) -> f64 {
+    let [r, g, b] = &LUMA_PRODUCTS;
+    r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])]
+}
+
 /// Fills `y` with the luma of every pixel on 0..255 (grey images: the value), in f64.
 pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
     y.clear();
@@ -27,13 +34,7 @@ pub fn luma(image: &ImageView, y: &mut Vec<f64>) {
         // Same evaluation order as numpy's `0.2989*r + 0.5870*g + 0.1140*b`, so the
         // rounded levels agree bit for bit with a numpy cross-check; the products come
         // from tables (the same IEEE products, computed once at compile time).
-        let [r, g, b] = &LUMA_PRODUCTS;
-        y.extend(
-            image
-                .pixels
-                .chunks_exact(3)
-                .map(|p| r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])]),
-        );
+        y.extend(image.pixels.chunks_exact(3).map(luma_of));
     }
 }
 
@@ -44,13 +45,8 @@ pub fn luma_levels(image: &ImageView, levels: &mut Vec<u8>) {
     if image.channels == 1 {
         levels.extend_from_slice(image.pixels);
     } else {
-        let [r, g, b] = &LUMA_PRODUCTS;
-        levels.extend(
-            image
-                .pixels
-                .chunks_exact(3)
-                .map(|p| (r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])] + 0.5) as u8),
-        );
+        // The rounding of `round_levels`.
+        levels.extend(image.pixels.chunks_exact(3).map(|p| (luma_of(p) + 0.5) as u8));
     }
 }
 

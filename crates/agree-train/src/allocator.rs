@@ -23,13 +23,16 @@ pub const TOP_PAD: usize = 64 << 20;
 /// `MALLOC_*_` variables. Returns whether the settings were applied.
 pub fn tune_allocator_for_training() -> bool {
     static APPLIED: OnceLock<bool> = OnceLock::new();
-    *APPLIED.get_or_init(|| {
-        let user_set = std::env::vars_os().any(|(k, v)| {
-            let k = k.to_string_lossy();
-            (k == "GLIBC_TUNABLES" && v.to_string_lossy().contains("malloc"))
-                || (k.starts_with("MALLOC_") && k.ends_with('_'))
-        });
-        !user_set && apply()
+    *APPLIED.get_or_init(|| !user_configured_malloc() && apply())
+}
+
+/// Whether malloc is configured through the environment (`GLIBC_TUNABLES` with a
+/// malloc setting, or a `MALLOC_*_` variable).
+fn user_configured_malloc() -> bool {
+    std::env::vars_os().any(|(k, v)| {
+        let k = k.to_string_lossy();
+        (k == "GLIBC_TUNABLES" && v.to_string_lossy().contains("malloc"))
+            || (k.starts_with("MALLOC_") && k.ends_with('_'))
     })
 }
 
@@ -55,7 +58,7 @@ mod tests {
 
     #[test]
     fn large_blocks_come_from_the_heap_after_tuning() {
-        if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        if user_configured_malloc() {
             return;
         }
         assert!(tune_allocator_for_training());

@@ -139,7 +139,7 @@ impl<'a> InputPipeline<'a> {
 
     /// Starts a producer that assembles the batches `bounds` of `order` ahead of the
     /// consumer, at most `prefetch` batches in flight. Dropping the receiver stops it.
-    pub fn spawn<'scope>(
+    fn spawn<'scope>(
         self,
         scope: &'scope Scope<'scope, '_>,
         order: Vec<usize>,

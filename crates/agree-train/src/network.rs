@@ -141,10 +141,8 @@ pub struct NetworkOutcome {
     pub epochs: Vec<EpochRecord>,
     /// The epoch a checkpoint resumed from.
     pub resumed_from: Option<u32>,
-    /// Time the training step waited for input batches, over the training passes
-    /// of this invocation.
-    pub data_wait_s: f64,
-    /// Time of the training passes of this invocation.
+    /// Time of the training passes of this invocation (`phases.data_wait` of it spent
+    /// waiting for input batches).
     pub train_s: f64,
     /// The training passes of this invocation, phase by phase.
     pub phases: StepPhases,
@@ -237,7 +235,6 @@ pub fn train_network(
         return Ok(NetworkOutcome {
             epochs: records,
             resumed_from,
-            data_wait_s: 0.0,
             train_s: 0.0,
             phases: StepPhases::default(),
         });
@@ -247,7 +244,6 @@ pub fn train_network(
     let train_bounds = batch_bounds(n_train, config.batch_size, true);
     let total_steps = train_bounds.len() as u64 * u64::from(config.epochs);
     let mut step = opt.steps();
-    let mut data_wait = Duration::ZERO;
     let mut train_time = Duration::ZERO;
     let mut phases = StepPhases::default();
     let bar = &opts.progress;
@@ -291,7 +287,6 @@ pub fn train_network(
                 let x = batch.images.to_device(device);
                 let targets = data.targets(&data.train_labels, positions, device);
                 let t_data = Instant::now();
-                data_wait += t_data - wait_start;
                 lr = learning_rate(
                     &config.schedule,
                     config.optimizer.lr,
@@ -411,7 +406,6 @@ pub fn train_network(
     Ok(NetworkOutcome {
         epochs: records,
         resumed_from,
-        data_wait_s: data_wait.as_secs_f64(),
         train_s: train_time.as_secs_f64(),
         phases,
     })

@@ -59,7 +59,16 @@ impl Optimizer {
         self.steps += 1;
         let c = &self.config;
         let t = self.steps as i32;
-        let neg_lr = Tensor::from(-lr);
+        let wd = c.weight_decay;
+        // 0-dim factors, made once per step: in-place updates allocate no
+        // parameter-sized temporaries.
+        let (neg_lr, wd_t, neg_lr_momentum) = (Tensor::from(-lr), Tensor::from(wd), Tensor::from(-lr * c.momentum));
+        // p ← p·(1 − lr·wd): decay folded into plain SGD, or AdamW's decoupled decay.
+        let decay = |p: &mut Tensor| {
+            if wd != 0.0 {
+                let _ = p.g_mul_scalar_(1.0 - lr * wd);
+            }
+        };
         for ((_, p), state) in self.params.iter_mut().zip(&mut self.state) {
             let g = p.grad();
             if !g.defined() {
@@ -68,31 +77,25 @@ impl Optimizer {
             match c.kind {
                 OptimizerKind::Sgd => {
                     // PyTorch: d = g + wd·p; buf = m·buf + d; d = buf (Nesterov: d + m·buf);
-                    // p -= lr·d. Written as in-place updates with 0-dim factors so that no
-                    // parameter-sized temporary is allocated.
-                    let wd = c.weight_decay;
-                    match state.first_mut() {
-                        None => {
-                            if wd != 0.0 {
-                                let _ = p.g_mul_scalar_(1.0 - lr * wd);
-                            }
-                            let _ = p.addcmul_(&g, &neg_lr);
+                    // p -= lr·d.
+                    // buf starts at zero, so the first step leaves buf = d as PyTorch does.
+                    let mut buf = state.first_mut();
+                    if let Some(buf) = buf.as_deref_mut() {
+                        let _ = buf.g_mul_scalar_(c.momentum);
+                        let _ = buf.g_add_(&g);
+                        if wd != 0.0 {
+                            let _ = buf.addcmul_(p, &wd_t);
                         }
-                        Some(buf) => {
-                            // buf starts at zero, so the first step leaves buf = d as PyTorch does.
-                            let _ = buf.g_mul_scalar_(c.momentum);
-                            let _ = buf.g_add_(&g);
-                            if wd != 0.0 {
-                                let _ = buf.addcmul_(p, &Tensor::from(wd));
-                            }
-                            if c.nesterov {
-                                if wd != 0.0 {
-                                    let _ = p.g_mul_scalar_(1.0 - lr * wd);
-                                }
-                                let _ = p.addcmul_(&g, &neg_lr);
-                                let _ = p.addcmul_(buf, &Tensor::from(-lr * c.momentum));
-                            } else {
-                                let _ = p.addcmul_(buf, &neg_lr);
+                    }
+                    match buf {
+                        Some(buf) if !c.nesterov => {
+                            let _ = p.addcmul_(buf, &neg_lr);
+                        }
+                        buf => {
+                            decay(p);
+                            let _ = p.addcmul_(&g, &neg_lr);
+                            if let Some(buf) = buf {
+                                let _ = p.addcmul_(buf, &neg_lr_momentum);
                             }
                         }
                     }
@@ -102,8 +105,8 @@ impl Optimizer {
                     let g = if c.kind == OptimizerKind::Adam && c.weight_decay != 0.0 {
                         g + &*p * c.weight_decay
                     } else {
-                        if c.kind == OptimizerKind::Adamw && c.weight_decay != 0.0 {
-                            let _ = p.g_mul_scalar_(1.0 - lr * c.weight_decay);
+                        if c.kind == OptimizerKind::Adamw {
+                            decay(p);
                         }
                         g
                     };

@@ -433,7 +433,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             summary.networks.push(NetworkSummary {
                 run_id: jobs[i].run_id.clone(),
                 data_wait_share: if o.train_s > 0.0 {
-                    o.data_wait_s / o.train_s
+                    o.phases.data_wait / o.train_s
                 } else {
                     0.0
                 },
