@@ -13,10 +13,12 @@ use clap::{Parser, Subcommand};
 
 /// The PyTorch release tch 0.24 binds.
 const TORCH_VERSION: &str = "2.11.0";
-/// Python packages the tests and benchmarks read tables with.
-const PYTHON_TEST_PACKAGES: &[&str] = &["numpy", "pyarrow", "pillow"];
+/// Python packages the tests use: tables, and the numpy/scipy/scikit-image cross-checks.
+const PYTHON_TEST_PACKAGES: &[&str] = &["numpy", "pyarrow", "pillow", "scipy", "scikit-image"];
+/// The import names of [`PYTHON_TEST_PACKAGES`], to see whether they are all there.
+const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage";
 /// Python peers the benchmarks compare against (installed at bench time only).
-const PYTHON_BENCH_PACKAGES: &[&str] = &["scipy", "scikit-image", "duckdb"];
+const PYTHON_BENCH_PACKAGES: &[&str] = &["duckdb"];
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Project chores for agree")]
@@ -102,7 +104,7 @@ fn setup() -> Result<()> {
     }
     let have_torch = torch_dir().is_ok();
     let have_packages = Command::new(venv_python())
-        .args(["-c", "import numpy, pyarrow, PIL"])
+        .args(["-c", PYTHON_TEST_IMPORTS])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -120,7 +122,29 @@ fn setup() -> Result<()> {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&torch, &link).with_context(|| format!("linking {}", link.display()))?;
     eprintln!("libtorch: {} -> {}", link.display(), torch.display());
-    Ok(())
+    install_chromium()
+}
+
+/// Headless Chromium renders the report in its test: Debian's package, installed as root.
+fn install_chromium() -> Result<()> {
+    if Path::new("/usr/bin/chromium").is_file() {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root {
+        eprintln!("Chromium is missing: install it (apt-get install chromium) for the report's browser test");
+        return Ok(());
+    }
+    let apt = |args: &[&str]| {
+        run(Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    apt(&["update", "-qq"])?;
+    apt(&["install", "-y", "-qq", "chromium"])
 }
 
 /// Environment every cargo or agree invocation gets: libtorch at build and run time.

@@ -2,9 +2,9 @@
 //! alone (data URIs, no network). The page's own script marks each decoded `<img>` with
 //! `data-loaded` and counts them on `<body>`; `--dump-dom` shows the result.
 //!
-//! Chromium is looked for at /usr/bin/chromium and on PATH; when absent, the test installs
-//! it with `apt-get install -y chromium` only as root under CI=true, and otherwise is
-//! skipped with the reason printed.
+//! Chromium is looked for at /usr/bin/chromium and on PATH (`cargo xtask setup` installs
+//! Debian's `chromium`). When it is absent the test fails under `CI=true` and is skipped
+//! with the reason elsewhere; it never installs anything itself.
 
 mod fixture;
 
@@ -30,40 +30,13 @@ fn find_browser() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// The browser, installing it where allowed; `Err` carries the reason to skip.
+/// The browser; `Err` carries the reason it cannot be used.
 fn browser() -> Result<PathBuf, String> {
-    if let Some(b) = find_browser() {
-        return Ok(b);
-    }
-    if env::var("CI").as_deref() != Ok("true") || !is_root() {
-        return Err(
-            "Chromium is not installed (looked at /usr/bin/chromium and chromium, chromium-browser, \
-                    google-chrome on PATH); it is installed automatically only as root with CI=true — \
-                    run `apt-get install -y chromium` to enable this test"
-                .into(),
-        );
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !apt(&["install", "-y", "-qq", "chromium"]) {
-        // A fresh machine may have no package lists yet.
-        apt(&["update", "-qq"]);
-        apt(&["install", "-y", "-qq", "chromium"]);
-    }
-    find_browser().ok_or_else(|| "`apt-get install -y chromium` did not provide a chromium binary".into())
+    find_browser().ok_or_else(|| {
+        "Chromium is not installed (looked at /usr/bin/chromium and chromium, chromium-browser, \
+         google-chrome on PATH); `cargo xtask setup` installs it (apt-get install chromium)"
+            .into()
+    })
 }
 
 /// The DOM of `page` after load, as dumped by headless Chromium.
@@ -131,6 +104,11 @@ fn every_figure_loads_in_headless_chromium() {
     let browser = match browser() {
         Ok(b) => b,
         Err(reason) => {
+            assert_ne!(
+                env::var("CI").as_deref(),
+                Ok("true"),
+                "cannot render the report: {reason}"
+            );
             eprintln!("SKIPPED every_figure_loads_in_headless_chromium: {reason}");
             return;
         }
