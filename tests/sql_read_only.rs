@@ -104,7 +104,7 @@ fn no_write_form_changes_any_file() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path().canonicalize().unwrap();
     let exp = experiment(&t);
-    let e = exp.to_string_lossy().into_owned();
+    let e = exp.to_str().unwrap();
     std::fs::write(t.join("existing.csv"), "keep me\n").unwrap();
     std::os::unix::fs::symlink(&exp, t.join("link")).unwrap();
     let sql_file = t.join("query.sql");
@@ -114,15 +114,16 @@ fn no_write_form_changes_any_file() {
     };
     let mut refusals = 0;
     for write in WRITES {
-        let sql = write.replace("{E}", &e).replace("{T}", &t.to_string_lossy());
-        std::fs::write(&sql_file, &sql).unwrap();
-        let ways: [(&[&str], Option<&str>); 3] = [
-            (&["sql", &e, &sql], None),
-            (&["sql", &e, "-f", "query.sql"], None),
-            (&["sql", &e], Some(&sql)),
+        let sql = write.replace("{E}", e).replace("{T}", t.to_str().unwrap());
+        let sql = sql.as_str();
+        std::fs::write(&sql_file, sql).unwrap();
+        let ways: [(Vec<&str>, Option<&str>); 3] = [
+            (vec!["sql", e, sql], None),
+            (vec!["sql", e, "-f", "query.sql"], None),
+            (vec!["sql", e], Some(sql)),
         ];
         for (args, stdin) in ways {
-            let out = agree(args, &t, stdin);
+            let out = agree(&args, &t, stdin);
             assert!(!out.status.success(), "{sql} ran via {args:?}");
             let err = stderr(&out);
             assert!(
@@ -143,13 +144,13 @@ fn no_write_form_changes_any_file() {
         "exp/../exp/new.json".to_string(),
         "existing.csv".to_string(),
     ] {
-        let res = agree(&["sql", &e, select, "--out", &out], &t, None);
+        let res = agree(&["sql", e, select, "--out", out.as_str()], &t, None);
         assert!(!res.status.success(), "--out {out} was written");
         assert!(stderr(&res).contains("--out"), "{}", stderr(&res));
         refusals += 1;
     }
     let res = agree(
-        &["sql", &e, select, "--out", "link/samples.parquet", "--force"],
+        &["sql", e, select, "--out", "link/samples.parquet", "--force"],
         &t,
         None,
     );
@@ -158,12 +159,12 @@ fn no_write_form_changes_any_file() {
     assert!(refusals >= 3 * WRITES.len() + 6);
 
     // What is allowed: reads, EXPLAIN ANALYZE of a read, --out beside the experiment.
-    let out = agree(&["sql", &e, "EXPLAIN ANALYZE SELECT count(*) FROM samples"], &t, None);
+    let out = agree(&["sql", e, "EXPLAIN ANALYZE SELECT count(*) FROM samples"], &t, None);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = agree(&["sql", &e, select, "--out", "ids.csv"], &t, None);
+    let out = agree(&["sql", e, select, "--out", "ids.csv"], &t, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(t.join("ids.csv")).unwrap().lines().count(), 31);
-    let out = agree(&["sql", &e, select, "--out", "existing.csv", "--force"], &t, None);
+    let out = agree(&["sql", e, select, "--out", "existing.csv", "--force"], &t, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         std::fs::read_to_string(t.join("existing.csv"))
@@ -177,7 +178,7 @@ fn hostile_and_careless_queries_get_an_error_not_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let exp = experiment(t);
-    let e = exp.to_string_lossy().into_owned();
+    let e = exp.to_str().unwrap();
 
     let long = format!("SELECT {}", vec!["1"; 2_000].join(" + "));
     let ors = format!(
@@ -185,13 +186,13 @@ fn hostile_and_careless_queries_get_an_error_not_a_crash() {
         vec!["sample_id = 1"; 2_000].join(" OR ")
     );
     for sql in [long, ors] {
-        let out = agree(&["sql", &e, &sql], t, None);
+        let out = agree(&["sql", e, sql.as_str()], t, None);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains("deep"), "{}", stderr(&out));
     }
     // Just under the limit still runs, planning and evaluation included.
     let sum = format!("SELECT {} AS s", vec!["1"; 480].join(" + "));
-    let out = agree(&["sql", &e, &sum, "--format", "csv"], t, None);
+    let out = agree(&["sql", e, sum.as_str(), "--format", "csv"], t, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "s\n480\n");
 
@@ -202,7 +203,7 @@ fn hostile_and_careless_queries_get_an_error_not_a_crash() {
     let out = agree(
         &[
             "sql",
-            &e,
+            e,
             "SELECT 1 AS n, make_array(1.5, 2.0) AS l, 'x' AS s",
             "--format",
             "csv",

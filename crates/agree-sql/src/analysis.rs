@@ -251,10 +251,10 @@ pub async fn analyze(
         notes: plan.notes.clone(),
         ..AnalysisReport::default()
     };
+    let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
+    check_inputs(dir, &inputs.predictions, &inputs.tables)?;
     let session = open_session(dir, Some(&plan.epochs)).await?;
     let ctx = &session.ctx;
-    let inputs = AnalysisInputs::of(dir, &session);
-    check_inputs(dir, &inputs.predictions, &session.tables)?;
     let staging = ResultsStaging::create(dir, inputs.analysis_id(dir, options)?)?;
     report.networks = session.runs.len();
     report.epochs = plan.epochs.len();

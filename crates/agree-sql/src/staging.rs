@@ -14,10 +14,10 @@ use agree_schema::{
 
 use crate::analysis::AnalysisOptions;
 use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
-use crate::catalog::TableKind;
+use crate::catalog::{TableFile, TableKind, experiment_tables};
 use crate::consistency::PredictionFile;
 use crate::error::SqlError;
-use crate::session::ExperimentSession;
+use crate::predictions::PredictionRun;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SqlError + '_ {
     move |source| SqlError::Io {
@@ -159,33 +159,34 @@ pub fn analysis_id(root: &Path, inputs: &[PathBuf], settings: &[String]) -> Resu
 pub struct AnalysisInputs {
     /// The prediction files of the analysed epochs.
     pub predictions: Vec<PredictionFile>,
-    /// The stage and score tables, and manifest.json when present.
-    pub others: Vec<PathBuf>,
+    /// The stage and score tables (result tables are outputs, not inputs).
+    pub tables: Vec<TableFile>,
+    /// manifest.json, when present.
+    pub manifest: Option<PathBuf>,
 }
 
 impl AnalysisInputs {
-    /// The inputs of an analysis over `session` (its registered epochs).
-    pub fn of(dir: &ExperimentDir, session: &ExperimentSession) -> Self {
-        let predictions = session
-            .runs
+    /// The inputs of an analysis of `epochs` of `runs` in `dir`.
+    pub fn read(dir: &ExperimentDir, runs: &[PredictionRun], epochs: &[i32]) -> Result<Self, SqlError> {
+        let predictions = runs
             .iter()
             .flat_map(|r| r.epochs.iter())
-            .filter(|(e, _)| session.epochs.contains(*e))
+            .filter(|(e, _)| epochs.contains(*e))
             .map(|(&epoch, path)| PredictionFile {
                 path: path.clone(),
                 epoch,
             })
             .collect();
-        let mut others: Vec<PathBuf> = session
-            .tables
-            .iter()
+        let tables = experiment_tables(dir)?
+            .into_iter()
             .filter(|t| t.kind != TableKind::Result)
-            .map(|t| t.path.clone())
             .collect();
-        if dir.manifest().is_file() {
-            others.push(dir.manifest());
-        }
-        AnalysisInputs { predictions, others }
+        let manifest = Some(dir.manifest()).filter(|m| m.is_file());
+        Ok(AnalysisInputs {
+            predictions,
+            tables,
+            manifest,
+        })
     }
 
     /// The analysis id of these inputs under `options` and the SQL of every step.
@@ -203,7 +204,8 @@ impl AnalysisInputs {
             .predictions
             .iter()
             .map(|p| p.path.clone())
-            .chain(self.others.iter().cloned())
+            .chain(self.tables.iter().map(|t| t.path.clone()))
+            .chain(self.manifest.clone())
             .collect();
         analysis_id(dir.root(), &files, &settings)
     }
