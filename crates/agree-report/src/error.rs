@@ -20,6 +20,9 @@ pub enum Error {
     /// A table's values cannot be used (e.g. a column of the wrong kind, a null where a value is needed).
     #[error("{path}: {message}")]
     Malformed { path: PathBuf, message: String },
+    /// The result tables come from different runs of `agree analyze`.
+    #[error("{dir}: the result tables come from different analyses ({tables}); run `agree analyze` again")]
+    MixedResults { dir: PathBuf, tables: String },
     /// A figure could not be drawn or encoded.
     #[error("figure `{figure}`: {message}")]
     Figure { figure: String, message: String },

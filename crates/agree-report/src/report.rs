@@ -63,6 +63,7 @@ pub struct Report {
 
 /// Reads every table the report uses from `dir`.
 pub fn load(dir: &ExperimentDir) -> Result<ReportInputs, Error> {
+    tables::check_one_analysis(dir)?;
     let agreement = tables::read_agreement(dir)?;
     let learning_order = tables::read_learning_order(dir)?;
     let groups = shaping::groups(&agreement);
@@ -565,15 +566,12 @@ pub fn write(report_dir: &Path, report: &Report) -> Result<PathBuf, Error> {
 
 /// Writes under a temporary name and renames, so a reader never sees half a file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    fs::write(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, path))
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    // AtomicPath also removes what a killed report left behind in the folder.
+    let tmp = agree_schema::AtomicPath::new(path)?;
+    fs::write(tmp.tmp(), bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    tmp.commit()?;
+    Ok(())
 }

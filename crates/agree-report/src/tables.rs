@@ -299,6 +299,42 @@ impl CheckedTable {
     }
 }
 
+/// Refuses result tables written by different analyses: every table in
+/// `results/` must carry the same analysis id (Parquet key-value metadata
+/// [`agree_schema::ANALYSIS_ID_KEY`]). Tables with no id at all (written by hand
+/// or by an older agree) are accepted only when none has one.
+pub fn check_one_analysis(dir: &ExperimentDir) -> Result<(), Error> {
+    let results = dir.results_dir();
+    let Ok(entries) = std::fs::read_dir(&results) else {
+        return Ok(());
+    };
+    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(table) = name.strip_suffix(".parquet").filter(|t| !t.starts_with('.')) else {
+            continue;
+        };
+        let id = agree_schema::read_key_value(&path, agree_schema::ANALYSIS_ID_KEY)?;
+        by_id
+            .entry(id.unwrap_or_else(|| "none".into()))
+            .or_default()
+            .push(table.to_string());
+    }
+    if by_id.len() <= 1 {
+        return Ok(());
+    }
+    let tables = by_id
+        .iter_mut()
+        .map(|(id, tables)| {
+            tables.sort();
+            format!("{} from analysis {id}", tables.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::MixedResults { dir: results, tables })
+}
+
 /// Reads `results/agreement.parquet`; it is required.
 pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
     let path = dir.table("agreement");
@@ -612,4 +648,55 @@ pub fn read_manifest(dir: &ExperimentDir) -> Result<Option<serde_json::Value>, E
         path,
         message: format!("not JSON: {e}"),
     })
+}
+
+#[cfg(test)]
+mod analysis_id_tests {
+    use agree_schema::{ANALYSIS_ID_KEY, TableWriter, contract};
+
+    use super::*;
+
+    fn write(dir: &ExperimentDir, table: &str, id: Option<&str>) {
+        let c = contract(table).unwrap();
+        let metadata: Vec<(&str, &str)> = id.map(|id| (ANALYSIS_ID_KEY, id)).into_iter().collect();
+        TableWriter::create_with_metadata(dir.table(table), c, c.schema(), &metadata)
+            .unwrap()
+            .finish()
+            .unwrap();
+    }
+
+    #[test]
+    fn tables_of_different_analyses_are_refused_naming_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path());
+        write(&dir, "agreement", Some("aaaa"));
+        write(&dir, "learning_order", Some("aaaa"));
+        check_one_analysis(&dir).unwrap();
+        write(&dir, "agreement_by_quantile", Some("bbbb"));
+        let err = check_one_analysis(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("agreement, learning_order from analysis aaaa")
+                && err.contains("agreement_by_quantile from analysis bbbb"),
+            "{err}"
+        );
+        let err = crate::report::load(&dir).err().unwrap().to_string();
+        assert!(err.contains("different analyses"), "{err}");
+        // A table without an id among tables with one is a mix too.
+        write(&dir, "agreement_by_quantile", None);
+        assert!(
+            check_one_analysis(&dir)
+                .unwrap_err()
+                .to_string()
+                .contains("from analysis none")
+        );
+    }
+
+    #[test]
+    fn tables_without_ids_are_read_as_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path());
+        write(&dir, "agreement", None);
+        write(&dir, "learning_order", None);
+        check_one_analysis(&dir).unwrap();
+    }
 }

@@ -11,4 +11,7 @@ mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
 pub use layout::ExperimentDir;
-pub use table_file::{AtomicPath, TableFileError, TableWriter, read_table, writer_properties};
+pub use table_file::{
+    ANALYSIS_ID_KEY, AtomicPath, TableFileError, TableWriter, read_key_value, read_table, remove_stale_temporaries,
+    temporary_name, writer_properties,
+};

@@ -43,8 +43,23 @@ pub struct AtomicPath {
 }
 
 impl AtomicPath {
-    /// Prepares a temporary path for `dest`, creating its parent directory.
+    /// Prepares a temporary path for `dest`, creating its parent directory and
+    /// removing there what killed writers left ([`remove_stale_temporaries`]).
     pub fn new(dest: impl Into<PathBuf>) -> Result<Self, TableFileError> {
+        let path = Self::beside(dest)?;
+        if let Some(parent) = path.dest.parent() {
+            remove_stale_temporaries(parent).map_err(|source| TableFileError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(path)
+    }
+
+    /// Like [`AtomicPath::new`] but touches nothing else in the folder: for a file
+    /// outside an experiment directory (a query's `--out`), where other programs'
+    /// files live.
+    pub fn beside(dest: impl Into<PathBuf>) -> Result<Self, TableFileError> {
         let dest = dest.into();
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(|source| TableFileError::Io {
@@ -56,7 +71,7 @@ impl AtomicPath {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let tmp = dest.with_file_name(temporary_name(&name, std::process::id()));
         Ok(AtomicPath {
             tmp,
             dest,
@@ -90,6 +105,69 @@ impl Drop for AtomicPath {
     }
 }
 
+/// The hidden temporary name `.<name>.<pid>.tmp` under which process `pid` writes `name`.
+pub fn temporary_name(name: &str, pid: u32) -> String {
+    format!(".{name}.{pid}.tmp")
+}
+
+/// The process id in a temporary name made by [`temporary_name`], if it is one.
+fn temporary_owner(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, pid) = inner.rsplit_once('.')?;
+    if name.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running. Without `/proc` (not Linux) every process
+/// counts as running, so nothing is removed that might still be written.
+fn process_is_running(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Removes the temporary files and folders in `dir` (named by [`temporary_name`])
+/// whose writing process is no longer running — what a killed stage left behind.
+/// Every [`AtomicPath`] (so every [`TableWriter`]) does this in the folder it
+/// writes to, so the next run of a stage cleans up after an interrupted one.
+/// Returns what was removed; a missing `dir` has nothing to remove.
+pub fn remove_stale_temporaries(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Some(pid) = entry.file_name().to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        if pid == std::process::id() || process_is_running(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        match gone {
+            Ok(()) => removed.push(path),
+            // Another process cleaned it up first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Streams record batches of one table into a Parquet file, checked against its
 /// contract, and makes the file appear only on [`TableWriter::finish`].
 pub struct TableWriter {
@@ -108,6 +186,22 @@ impl TableWriter {
         schema: SchemaRef,
     ) -> Result<Self, TableFileError> {
         Self::create_with(dest, contract, schema, writer_properties().build())
+    }
+
+    /// Like [`TableWriter::create`], recording `metadata` as the file's Parquet
+    /// key-value metadata (e.g. [`ANALYSIS_ID_KEY`]).
+    pub fn create_with_metadata(
+        dest: impl Into<PathBuf>,
+        contract: &TableContract,
+        schema: SchemaRef,
+        metadata: &[(&str, &str)],
+    ) -> Result<Self, TableFileError> {
+        let metadata = metadata
+            .iter()
+            .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.to_string()))
+            .collect();
+        let props = writer_properties().set_key_value_metadata(Some(metadata)).build();
+        Self::create_with(dest, contract, schema, props)
     }
 
     /// Like [`TableWriter::create`] with explicit Parquet writer properties.
@@ -207,6 +301,31 @@ pub fn writer_properties() -> WriterPropertiesBuilder {
         .set_max_row_group_row_count(Some(64 * 1024))
 }
 
+/// The Parquet key-value metadata key under which `agree analyze` records, in
+/// every result table, the id of the analysis that wrote it.
+pub const ANALYSIS_ID_KEY: &str = "agree.analysis_id";
+
+/// The value of `key` in the Parquet key-value metadata of the file at `path`
+/// (`None` when the file has no such key). Reads the footer only.
+pub fn read_key_value(path: &Path, key: &str) -> Result<Option<String>, TableFileError> {
+    let file = File::open(path).map_err(|source| TableFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|source| TableFileError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let value = metadata
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|e| e.key == key))
+        .and_then(|e| e.value.clone());
+    Ok(value)
+}
+
 /// Reads a whole (small) Parquet table into memory.
 pub fn read_table(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), TableFileError> {
     let file = File::open(path).map_err(|source| TableFileError::Io {
@@ -263,6 +382,47 @@ mod tests {
             0,
             "temporary file removed, nothing committed"
         );
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process id that cannot be running: above the kernel's pid_max (4194304 at most).
+        let dead = 4_194_305;
+        let stale_file = dir.path().join(temporary_name("stats.parquet", dead));
+        let stale_dir = dir.path().join(temporary_name("results", dead));
+        let mine = dir.path().join(temporary_name("samples.parquet", std::process::id()));
+        let table = dir.path().join("stats.parquet");
+        let lookalike = dir.path().join(".notes.txt");
+        for f in [&stale_file, &mine, &table, &lookalike] {
+            fs::write(f, b"x").unwrap();
+        }
+        fs::create_dir_all(stale_dir.join("inner")).unwrap();
+        let c = contract("rejects").unwrap();
+        // Any write into the folder cleans it.
+        let w = TableWriter::create(dir.path().join("rejects.parquet"), c, c.schema()).unwrap();
+        w.finish().unwrap();
+        assert!(!stale_file.exists() && !stale_dir.exists(), "stale temporaries removed");
+        assert!(
+            mine.exists() && table.exists() && lookalike.exists(),
+            "everything else kept"
+        );
+        assert_eq!(temporary_owner(".x.parquet.12.tmp"), Some(12));
+        assert_eq!(temporary_owner(".x.parquet.tmp"), None);
+        assert_eq!(temporary_owner("..12.tmp"), None);
+    }
+
+    #[test]
+    fn key_value_metadata_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rejects.parquet");
+        let c = contract("rejects").unwrap();
+        TableWriter::create_with_metadata(&dest, c, c.schema(), &[("agree.test", "abc")])
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(read_key_value(&dest, "agree.test").unwrap().as_deref(), Some("abc"));
+        assert_eq!(read_key_value(&dest, "other").unwrap(), None);
     }
 
     #[test]

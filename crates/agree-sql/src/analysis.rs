@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use agree_schema::{ExperimentDir, TableContract, TableWriter};
+use agree_schema::{ExperimentDir, TableContract};
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
 use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
+use crate::consistency::check_inputs;
 use crate::error::SqlError;
 use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
 use crate::session::{open_session, register_batches};
+use crate::staging::{AnalysisInputs, ResultsStaging};
 use crate::statistics::{expand_each_statistic, uses_each_statistic};
 
 /// Settings of one analysis.
@@ -249,8 +251,11 @@ pub async fn analyze(
         notes: plan.notes.clone(),
         ..AnalysisReport::default()
     };
+    let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
+    check_inputs(dir, &inputs.predictions, &inputs.tables)?;
     let session = open_session(dir, Some(&plan.epochs)).await?;
     let ctx = &session.ctx;
+    let staging = ResultsStaging::create(dir, inputs.analysis_id(dir, options)?)?;
     report.networks = session.runs.len();
     report.epochs = plan.epochs.len();
     report.statistics = session.statistics.len();
@@ -331,13 +336,7 @@ pub async fn analyze(
             let contract = agree_schema::contract(step.name)?;
             let conformed = conform(step.name, contract, &batches)?;
             path = dir.table(step.name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| SqlError::Io {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            let mut writer = TableWriter::create(&path, contract, contract.schema())?;
+            let mut writer = staging.writer(step.name, contract)?;
             for b in &conformed {
                 writer.write(b)?;
             }
@@ -353,5 +352,6 @@ pub async fn analyze(
         });
         progress.inc(1);
     }
+    staging.commit()?;
     Ok(report)
 }

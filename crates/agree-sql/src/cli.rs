@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use agree_schema::ExperimentDir;
+use agree_schema::{AtomicPath, ExperimentDir};
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -51,17 +51,28 @@ pub struct SqlArgs {
     /// Output format (default: from --out's extension, else table).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the result to this file instead of standard output.
+    /// Write the result to this file instead of standard output; never a path
+    /// inside the experiment directory, nor an existing file unless --force.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Let --out replace an existing file (outside the experiment directory).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// List the tables, their columns and types.
     #[arg(long)]
     pub schema: bool,
 }
 
+/// Stack of the threads that plan and run queries. Planning and evaluation
+/// recurse over expressions; with this stack every query that passes
+/// [`crate::query::check_read_only`]'s depth limit fits (reserved address space,
+/// touched only as deep as a query goes).
+const QUERY_STACK_BYTES: usize = 256 << 20;
+
 fn runtime() -> Result<tokio::runtime::Runtime, SqlError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(QUERY_STACK_BYTES)
         .build()
         .map_err(|source| SqlError::Io {
             path: PathBuf::from("<tokio runtime>"),
@@ -93,7 +104,7 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
     }
     progress.enable_steady_tick(std::time::Duration::from_millis(200));
     let started = Instant::now();
-    let dir = ExperimentDir::new(&args.dir);
+    let dir = experiment_dir(&args.dir)?;
     let report = runtime()?.block_on(analyze(&dir, &options, &progress));
     progress.finish_and_clear();
     let report = report?;
@@ -121,6 +132,56 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// The experiment directory at `path`, which must exist.
+fn experiment_dir(path: &Path) -> Result<ExperimentDir, SqlError> {
+    if !path.is_dir() {
+        return Err(SqlError::Input {
+            path: path.to_path_buf(),
+            message: "no such experiment directory".into(),
+        });
+    }
+    Ok(ExperimentDir::new(path))
+}
+
+/// Refuses an `--out` path inside the experiment directory (symbolic links
+/// followed), and an existing file unless `force`.
+fn check_out_path(out: &Path, dir: &Path, force: bool) -> Result<(), SqlError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SqlError::Io { path, source }
+    };
+    let root = dir.canonicalize().map_err(io(dir))?;
+    let name = out.file_name().ok_or_else(|| SqlError::Input {
+        path: out.to_path_buf(),
+        message: "--out needs a file name".into(),
+    })?;
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let resolved = match out.canonicalize() {
+        Ok(existing) => existing,
+        Err(_) => parent.canonicalize().map_err(io(parent))?.join(name),
+    };
+    if resolved.starts_with(&root) {
+        return Err(refused_out(
+            out,
+            "it is inside the experiment directory, which `agree sql` never writes",
+        ));
+    }
+    if out.symlink_metadata().is_ok() && !force {
+        return Err(refused_out(out, "the file exists (--force replaces it)"));
+    }
+    if resolved.is_dir() {
+        return Err(refused_out(out, "it is a directory"));
+    }
+    Ok(())
+}
+
+fn refused_out(out: &Path, why: &str) -> SqlError {
+    SqlError::ReadOnly(format!("--out {}: {why}", out.display()))
+}
+
 fn output_format(args: &SqlArgs) -> OutputFormat {
     if let Some(f) = args.format {
         return f;
@@ -134,35 +195,51 @@ fn output_format(args: &SqlArgs) -> OutputFormat {
 }
 
 async fn answer(ctx: &SessionContext, sql: Option<&str>, args: &SqlArgs) -> Result<(), SqlError> {
+    if let Some(path) = &args.out {
+        check_out_path(path, &args.dir, args.force)?;
+    }
     let (schema, batches) = match sql {
         Some(sql) => run_query(ctx, sql).await?,
         None => describe_tables(ctx).await?,
     };
     let format = output_format(args);
-    match (&args.out, format) {
-        (Some(path), OutputFormat::Parquet) => {
-            write_batches(format, &schema, &batches, &mut std::io::sink(), Some(path))
-        }
-        (Some(path), _) => {
-            let file = std::fs::File::create(path).map_err(|source| SqlError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let mut file = std::io::BufWriter::new(file);
-            write_batches(format, &schema, &batches, &mut file, None)?;
-            file.flush().map_err(|source| SqlError::Io {
-                path: path.clone(),
-                source,
-            })
-        }
-        (None, _) => write_batches(format, &schema, &batches, &mut std::io::stdout().lock(), None),
+    let Some(path) = &args.out else {
+        return write_batches(format, &schema, &batches, &mut std::io::stdout().lock(), None);
+    };
+    let tmp = AtomicPath::beside(path)?;
+    let io = |source| SqlError::Io {
+        path: tmp.tmp().to_path_buf(),
+        source,
+    };
+    if format == OutputFormat::Parquet {
+        write_batches(format, &schema, &batches, &mut std::io::sink(), Some(tmp.tmp()))?;
+    } else {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(tmp.tmp()).map_err(io)?);
+        write_batches(format, &schema, &batches, &mut file, None)?;
+        file.flush().map_err(io)?;
     }
+    tmp.commit()?;
+    Ok(())
 }
 
-/// Runs `agree sql`.
+/// Runs `agree sql`, on a thread with a stack of [`QUERY_STACK_BYTES`].
 pub fn run_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("agree-sql".into())
+            .stack_size(QUERY_STACK_BYTES)
+            .spawn_scoped(scope, || answer_sql(args, quiet))
+            .map_err(|source| SqlError::Io {
+                path: PathBuf::from("<query thread>"),
+                source,
+            })?;
+        worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn answer_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
     let rt = runtime()?;
-    let dir = ExperimentDir::new(&args.dir);
+    let dir = experiment_dir(&args.dir)?;
     let session = rt.block_on(open_session(&dir, None))?;
     let ctx = &session.ctx;
     if args.schema {

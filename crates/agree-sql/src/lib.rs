@@ -17,13 +17,15 @@ mod analysis_sql;
 mod bootstrap;
 mod catalog;
 pub mod cli;
+mod consistency;
 mod correlation;
 mod error;
 mod functions;
 mod predictions;
-mod query;
+pub mod query;
 mod runtime;
 mod session;
+mod staging;
 mod statistics;
 pub mod synthetic_run;
 
@@ -31,15 +33,20 @@ pub use analysis::{AnalysisOptions, AnalysisReport, WrittenTable, analyze, confo
 pub use analysis_sql::{ANALYSIS_STEPS, AnalysisStep, export_sql, step_sql};
 pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
 pub use catalog::{TableFile, TableKind, experiment_tables};
+pub use consistency::{PredictionFile, SampleIds, check_finite, check_inputs, check_prediction_file, read_sample_ids};
 pub use correlation::RankedPairs;
 pub use error::SqlError;
 pub use functions::{fleiss_kappa, register_functions};
 /// Progress display taken by [`analyze`] (re-exported so callers need no indicatif).
 pub use indicatif::ProgressBar;
 pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, plan_epochs};
-pub use query::{OutputFormat, describe_tables, run_query, write_batches};
+pub use query::{
+    MAX_EXPRESSION_DEPTH, MAX_QUERY_TOKENS, OutputFormat, check_read_only, describe_tables, plan_read_only,
+    read_only_options, run_query, write_batches,
+};
 pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, register_batches};
+pub use staging::{AnalysisInputs, ResultsStaging, analysis_id};
 pub use statistics::{
     Statistic, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,
     statistic_wide_sql, uses_each_statistic,
