@@ -6,9 +6,11 @@
 //! tables look like and where they are.
 
 mod contract;
+pub mod identity;
 mod layout;
 mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
+pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
 pub use table_file::{AtomicPath, TableFileError, TableWriter, read_table, writer_properties};
