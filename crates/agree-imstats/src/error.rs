@@ -46,4 +46,7 @@ pub enum Error {
     /// The statistics schema does not follow schemas/stats.toml (a bug).
     #[error(transparent)]
     Contract(#[from] agree_schema::ContractError),
+    /// The dataset fingerprint of the samples could not be read.
+    #[error(transparent)]
+    Identity(#[from] agree_schema::IdentityError),
 }

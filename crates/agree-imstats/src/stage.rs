@@ -148,6 +148,13 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
     } else {
         None
     };
+    // The tables record which dataset they were computed on, for `agree analyze`.
+    if let Some(fp) = agree_schema::identity::table_fingerprint(&job.samples)? {
+        stats_out.record_dataset(&fp);
+        if let Some(out) = spectra_out.as_mut() {
+            out.record_dataset(&fp);
+        }
+    }
     let mut summary = StatsSummary::new(job.selection);
     let mut rows = StatsRows::new(job.selection);
     for batch in reader {

@@ -256,3 +256,30 @@ fn a_bad_image_fails_naming_its_sample_unless_skipped() {
     assert!(stats.column(1).is_null(7) && stats.column(2).is_null(8) && !stats.column(1).is_null(6));
     assert!(!dir.spectra().exists(), "spectra only when the spectrum is selected");
 }
+
+#[test]
+fn the_tables_record_the_dataset_they_were_computed_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ExperimentDir::new(tmp.path());
+    write_samples(&dir, &samples(false));
+    // The same rows, now with the dataset fingerprint ingest records in the footer.
+    let (schema, batches) = read_table(&dir.samples()).unwrap();
+    let schema = Arc::new(schema.as_ref().clone().with_metadata(Default::default()));
+    let c = contract("samples").unwrap();
+    let mut w = TableWriter::create(dir.samples(), c, schema.clone()).unwrap();
+    w.record_dataset("f00d");
+    for b in batches {
+        w.write(&RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap())
+            .unwrap();
+    }
+    w.finish().unwrap();
+    run_stats(&job(&dir), &ProgressBar::hidden()).unwrap();
+    for table in [dir.stats(), dir.spectra()] {
+        assert_eq!(
+            agree_schema::identity::table_fingerprint(&table).unwrap().as_deref(),
+            Some("f00d"),
+            "{}",
+            table.display()
+        );
+    }
+}

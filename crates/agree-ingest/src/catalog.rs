@@ -49,6 +49,20 @@ pub struct CatalogEntry {
     pub member: String,
     /// Attribute values, aligned with [`Catalog::attribute_names`].
     pub attributes: Vec<Option<Attribute>>,
+    /// The image size the dataset's metadata states (VOC's `<size>`); an image of
+    /// another size is rejected, since attributes computed from it would be wrong.
+    pub claimed_size: Option<ClaimedSize>,
+}
+
+/// An image size stated by a dataset's metadata file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedSize {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The file that states it.
+    pub by: String,
 }
 
 /// An input the catalog rejected (only kept under `--on-error skip`).
@@ -195,6 +209,7 @@ mod tests {
             source,
             member: key.into(),
             attributes: vec![],
+            claimed_size: None,
         }
     }
 

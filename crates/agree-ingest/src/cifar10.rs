@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use agree_schema::ExperimentDir;
 
 use crate::{
-    Catalog, CatalogEntry, Result, Split, imagefolder,
+    Catalog, CatalogEntry, IngestError, Result, Split, imagefolder,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
     tree::InputTree,
@@ -66,10 +66,12 @@ struct Batch {
 
 /// Ingests CIFAR-10 from binary archives/folders (or ImageFolder trees) into `out`.
 pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
+    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
     let mut sources = Vec::new();
     let mut batches = Vec::new();
-    let mut meta: Option<Vec<String>> = None;
+    let mut unreadable = Vec::new();
+    // (source, member, class names) of batches.meta.txt.
+    let mut meta: Option<(String, String, Vec<String>)> = None;
     for (t, tree) in trees.iter().enumerate() {
         let (entries, sha256) = tree.scan(|p| batch_split(p).is_some() || p.ends_with("batches.meta.txt"))?;
         sources.push(SourceInfo {
@@ -77,6 +79,7 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             sha256,
             url: None,
         });
+        let entries = imagefolder::readable_entries(entries, &mut unreadable, opts.on_error, &sources[t].path)?;
         for e in entries {
             let Some(content) = e.content else { continue };
             if e.path.ends_with("batches.meta.txt") {
@@ -86,7 +89,7 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                     .filter(|l| !l.is_empty())
                     .map(str::to_string)
                     .collect();
-                meta = Some(names);
+                meta = Some((sources[t].path.clone(), e.path, names));
             } else {
                 batches.push(Batch {
                     source: t,
@@ -107,9 +110,19 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             opts,
         );
     }
-    let classes = meta.unwrap_or_else(|| CLASSES.iter().map(|s| s.to_string()).collect());
+    let classes = match meta {
+        Some((source, member, names)) if names.is_empty() => {
+            return Err(IngestError::bad(
+                source,
+                Some(&member),
+                "names no classes (the file is empty)",
+            ));
+        }
+        Some((_, _, names)) => names,
+        None => CLASSES.iter().map(|s| s.to_string()).collect(),
+    };
     let mut entries = Vec::new();
-    let mut rejected = Vec::new();
+    let mut rejected = unreadable;
     for b in &batches {
         let source_name = &sources[b.source].path;
         let Some(split) = batch_split(&b.member) else { continue };
@@ -143,6 +156,7 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 source: b.source,
                 member,
                 attributes: vec![],
+                claimed_size: None,
             });
         }
     }

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use crate::{
     IngestError, Result, cifar10,
     download::{self, remotes},
-    imagefolder, kth_tips2b,
+    imagefolder,
+    inspect::DEFAULT_MAX_PIXELS,
+    kth_tips2b,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, OnError},
-    scores,
+    scores::{self, NonFinite},
     synthetic::{self, SyntheticConfig},
+    tree::DEFAULT_MAX_MEMBER_BYTES,
     voc,
 };
 
@@ -76,18 +79,50 @@ pub struct IngestArgs {
     /// Synthetic: master seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Synthetic: training samples.
-    #[arg(long, default_value_t = 5000)]
+    /// Synthetic: training samples (at most 10,000,000).
+    #[arg(long, default_value_t = 5000, value_parser = parse_count)]
     pub train: usize,
-    /// Synthetic: test samples.
-    #[arg(long, default_value_t = 1000)]
+    /// Synthetic: test samples (at most 10,000,000).
+    #[arg(long, default_value_t = 1000, value_parser = parse_count)]
     pub test: usize,
-    /// Synthetic: image side in pixels.
-    #[arg(long, default_value_t = 32)]
+    /// Synthetic: image side in pixels (8..=1024).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=1024))]
     pub size: u32,
     /// Scores: table name under scores/ [default: the file stem, `cifar10h` for .npy].
     #[arg(long)]
     pub name: Option<String>,
+    /// Scores: what to do with NaN or ±inf scores: refuse the file, or import them as nulls (counted).
+    #[arg(long, value_enum, default_value_t = NonFinite::Refuse)]
+    pub non_finite: NonFinite,
+    /// Reject files and archive members larger than this many bytes without reading them.
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMBER_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_MEMBER_BYTES_LIMIT))]
+    pub max_member_bytes: u64,
+    /// Reject images of more pixels than this (checked from the header, before decoding).
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PIXELS_LIMIT))]
+    pub max_pixels: u64,
+    /// Replace an experiment of other data in --out: start afresh, removing its stats, predictions,
+    /// checkpoints, results, report and scores (without it such an ingest is refused).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The largest `--max-member-bytes`: 64 GiB.
+const MAX_MEMBER_BYTES_LIMIT: u64 = 64 << 30;
+/// The largest `--max-pixels`: 4 Gpx.
+const MAX_PIXELS_LIMIT: u64 = 1 << 32;
+
+/// A sample count of `--train`/`--test`.
+fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if n > 10_000_000 {
+        return Err(format!("{n} is more than 10,000,000 samples"));
+    }
+    Ok(n)
 }
 
 /// Runs `agree ingest`.
@@ -96,6 +131,9 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
         on_error: args.on_error,
         quiet,
         recorded_options: serde_json::Value::Null,
+        max_member_bytes: args.max_member_bytes,
+        max_pixels: args.max_pixels,
+        force: args.force,
     };
     if args.format == Format::Scores {
         let [file] = args.inputs.as_slice() else {
@@ -104,7 +142,11 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
                 reason: "scores takes exactly one input file".into(),
             });
         };
-        let s = scores::import(file, &args.out, args.name.as_deref())?;
+        let score_opts = scores::ScoreOptions {
+            name: args.name.clone(),
+            non_finite: args.non_finite,
+        };
+        let s = scores::import_with(file, &args.out, &score_opts)?;
         if !quiet {
             println!(
                 "imported {} rows, columns {} → {}",
@@ -112,6 +154,9 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
                 s.columns.join(", "),
                 s.path.display()
             );
+            if s.nulled > 0 {
+                println!("  {} non-finite scores (NaN, ±inf) imported as nulls", s.nulled);
+            }
         }
         return Ok(());
     }
@@ -217,6 +262,9 @@ pub fn render_summary(s: &IngestSummary) -> String {
     }
     if m.rejected > 0 {
         out.push_str(&format!("  rejected {} inputs: see rejects.parquet\n", m.rejected));
+    }
+    for p in &s.removed {
+        out.push_str(&format!("  removed {} (computed on the previous data)\n", p.display()));
     }
     for p in &s.written {
         out.push_str(&format!("  wrote {}\n", p.display()));

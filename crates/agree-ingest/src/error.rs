@@ -22,6 +22,9 @@ pub enum IngestError {
     /// Writing a table failed.
     #[error(transparent)]
     Table(#[from] agree_schema::TableFileError),
+    /// Reading or writing the manifest, or an experiment of other data in the way.
+    #[error(transparent)]
+    Identity(#[from] agree_schema::IdentityError),
     /// Arrow failed to build a batch.
     #[error("building {table}: {source}")]
     Arrow {

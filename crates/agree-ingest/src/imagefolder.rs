@@ -17,7 +17,7 @@ use crate::{
     inspect::has_image_extension,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
-    tree::InputTree,
+    tree::{InputTree, TreeEntry},
 };
 
 /// Where an image file sits in an ImageFolder layout.
@@ -78,6 +78,7 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
             sha256,
             url: None,
         });
+        let entries = readable_entries(entries, &mut rejected, on_error, &tree_name)?;
         let mut roots = BTreeSet::new();
         for e in entries {
             if is_hidden(&e.path) {
@@ -159,6 +160,7 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
             source: t,
             member,
             attributes: vec![],
+            claimed_size: None,
         })
         .collect();
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
@@ -173,6 +175,24 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
         on_error == OnError::Skip,
     )?;
     Ok((catalog, sources))
+}
+
+/// Rejects the entries a tree scan could not read (links, devices, names that are not
+/// UTF-8, members over the size limit) and returns the others.
+pub(crate) fn readable_entries(
+    entries: Vec<TreeEntry>,
+    rejected: &mut Vec<Rejected>,
+    on_error: OnError,
+    source: &str,
+) -> Result<Vec<TreeEntry>> {
+    let mut readable = Vec::with_capacity(entries.len());
+    for e in entries {
+        match &e.problem {
+            Some(reason) => reject(rejected, on_error, source, &e.path, reason.clone())?,
+            None => readable.push(e),
+        }
+    }
+    Ok(readable)
 }
 
 pub(crate) fn reject(
@@ -227,7 +247,7 @@ pub(crate) fn stream_trees(
 
 /// Ingests ImageFolder trees (directories or tar archives) into `out`.
 pub fn ingest(dataset: &str, inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
+    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
     let (catalog, sources) = catalog(dataset, &trees, opts.on_error)?;
     ingest_catalog(
         &catalog,

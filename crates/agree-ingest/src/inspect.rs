@@ -40,9 +40,14 @@ pub fn has_image_extension(name: &str) -> bool {
         .any(|ext| lower.ends_with(ext))
 }
 
+/// The pixel budget of the validation decode when none is given: 64 Mpx.
+pub const DEFAULT_MAX_PIXELS: u64 = 64 << 20;
+
 /// Decodes `bytes` fully (so truncated or corrupt data is caught) and reports its
-/// layout. The error is a human-readable reason.
-pub fn inspect_encoded(bytes: &[u8]) -> Result<ImageInfo, String> {
+/// layout. The size is read from the header first: an image of more than
+/// `max_pixels` pixels is refused before anything is decoded. The error is a
+/// human-readable reason.
+pub fn inspect_encoded(bytes: &[u8], max_pixels: u64) -> Result<ImageInfo, String> {
     if bytes.is_empty() {
         return Err("empty file".into());
     }
@@ -56,6 +61,20 @@ pub fn inspect_encoded(bytes: &[u8]) -> Result<ImageInfo, String> {
     if format_str == "other" {
         return Err(format!("unsupported image format {format:?}"));
     }
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(format!(
+            "{width}x{height} = {pixels} pixels exceeds the pixel budget of {max_pixels} (raise it with --max-pixels)"
+        ));
+    }
+    let mut reader = reader;
+    let mut limits = image::Limits::default();
+    // 16-bit RGBA is 8 bytes a pixel; the budget bounds what the decoder may allocate.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(limits);
     let img = reader
         .decode()
         .map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
@@ -112,7 +131,7 @@ mod tests {
 
     #[test]
     fn reads_size_and_layout() {
-        let info = inspect_encoded(&png(5, 3)).unwrap();
+        let info = inspect_encoded(&png(5, 3), DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!(
             info,
             ImageInfo {
@@ -127,21 +146,55 @@ mod tests {
         image::ImageBuffer::<image::Luma<u16>, _>::from_fn(2, 2, |x, _| image::Luma([x as u16 * 1000]))
             .write_to(&mut out, ImageFormat::Png)
             .unwrap();
-        let info16 = inspect_encoded(out.get_ref()).unwrap();
+        let info16 = inspect_encoded(out.get_ref(), DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!((info16.channels, info16.bit_depth), (1, 16));
+    }
+
+    /// CRC-32 (IEEE) as PNG chunks use it.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn an_image_over_the_pixel_budget_is_refused_from_its_header() {
+        let err = inspect_encoded(&png(40, 30), 1199).unwrap_err();
+        assert!(
+            err.contains("40x30 = 1200 pixels") && err.contains("--max-pixels"),
+            "{err}"
+        );
+        assert!(inspect_encoded(&png(40, 30), 1200).is_ok());
+        // A header claiming 60000x60000 over a few bytes of data: refused, not decoded.
+        let mut huge = png(1, 1);
+        huge[16..20].copy_from_slice(&60000u32.to_be_bytes());
+        huge[20..24].copy_from_slice(&60000u32.to_be_bytes());
+        let crc = crc32(&huge[12..29]);
+        huge[29..33].copy_from_slice(&crc.to_be_bytes());
+        let err = inspect_encoded(&huge, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(err.contains("60000x60000"), "{err}");
     }
 
     #[test]
     fn rejects_truncated_and_foreign_bytes() {
         let full = png(16, 16);
-        let err = inspect_encoded(&full[..full.len() / 2]).unwrap_err();
+        let err = inspect_encoded(&full[..full.len() / 2], DEFAULT_MAX_PIXELS).unwrap_err();
         assert!(err.contains("corrupt or truncated png"), "{err}");
         assert!(
-            inspect_encoded(b"hello, this is text")
+            inspect_encoded(b"hello, this is text", DEFAULT_MAX_PIXELS)
                 .unwrap_err()
                 .contains("not an image")
         );
-        assert!(inspect_encoded(b"").unwrap_err().contains("empty"));
+        assert!(inspect_encoded(b"", DEFAULT_MAX_PIXELS).unwrap_err().contains("empty"));
         assert!(inspect_rgb8(2, 2, &[0; 11]).unwrap_err().contains("needs 12 bytes"));
     }
 }

@@ -13,7 +13,7 @@ use agree_schema::ExperimentDir;
 
 use crate::{
     Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
-    imagefolder::{reject, stream_trees},
+    imagefolder::{readable_entries, reject, stream_trees},
     inspect::has_image_extension,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
@@ -33,6 +33,9 @@ pub struct KthName {
     pub illumination: &'static str,
 }
 
+/// The sample folders of each material; `sample_c` is the test split.
+pub const SAMPLE_FOLDERS: [&str; 4] = ["sample_a", "sample_b", "sample_c", "sample_d"];
+
 /// Parses `<id>-scale_<S>_im_<I>_<col>.<ext>`.
 pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
     let bad = || format!("file name `{file}` is not <id>-scale_<S>_im_<I>_<col>.png");
@@ -41,6 +44,9 @@ pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
     let (image, _) = rest.split_once('_').ok_or_else(bad)?;
     let scale: i32 = scale.parse().map_err(|_| bad())?;
     let image: i32 = image.parse().map_err(|_| bad())?;
+    if scale < 1 {
+        return Err(format!("file name `{file}`: scale {scale} is not a positive number"));
+    }
     let rotation = match image {
         1 | 2 | 3 | 10 => "frontal",
         4 | 5 | 6 | 11 => "right",
@@ -63,7 +69,7 @@ pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
 
 /// Ingests KTH-TIPS2-b trees into `out`.
 pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
+    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
     let mut sources = Vec::new();
     let mut rejected = Vec::new();
     let mut raw = Vec::new();
@@ -75,10 +81,20 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             sha256,
             url: None,
         });
+        let entries = readable_entries(entries, &mut rejected, opts.on_error, &name)?;
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             let comps: Vec<&str> = e.path.split('/').collect();
             let n = comps.len();
             if n < 3 || !comps[n - 2].starts_with("sample_") || comps.iter().any(|c| c.starts_with('.')) {
+                continue;
+            }
+            if !SAMPLE_FOLDERS.contains(&comps[n - 2]) {
+                let reason = format!(
+                    "unknown sample folder `{}` (KTH-TIPS2-b has {})",
+                    comps[n - 2],
+                    SAMPLE_FOLDERS.join(", ")
+                );
+                reject(&mut rejected, opts.on_error, &name, &e.path, reason)?;
                 continue;
             }
             if !has_image_extension(comps[n - 1]) {
@@ -136,6 +152,7 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 Some(Attribute::Text(parsed.rotation.into())),
                 Some(Attribute::Text(parsed.illumination.into())),
             ],
+            claimed_size: None,
         })
         .collect();
     let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
@@ -178,6 +195,11 @@ mod tests {
         let n = parse_name("1b-scale_2_im_8_col.png").unwrap();
         assert_eq!((n.rotation, n.illumination), ("left", "top"));
         assert!(parse_name("foo.png").is_err());
+        assert!(
+            parse_name("1b-scale_-7_im_3_col.png")
+                .unwrap_err()
+                .contains("scale -7 is not a positive number")
+        );
         assert!(
             parse_name("1b-scale_2_im_13_col.png")
                 .unwrap_err()

@@ -27,6 +27,6 @@ pub mod synthetic;
 pub mod tree;
 pub mod voc;
 
-pub use catalog::{Attribute, Catalog, CatalogEntry, Split};
+pub use catalog::{Attribute, Catalog, CatalogEntry, ClaimedSize, Split};
 pub use error::{IngestError, Result};
 pub use pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog};

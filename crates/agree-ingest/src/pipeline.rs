@@ -9,7 +9,11 @@ use std::{
     time::Instant,
 };
 
-use agree_schema::{ExperimentDir, TableWriter, contract, read_table, writer_properties};
+use agree_schema::{
+    ExperimentDir, TableWriter, contract,
+    identity::{self, FingerprintBuilder},
+    read_table, writer_properties,
+};
 use arrow::{
     array::{
         Array, ArrayRef, BinaryBuilder, Float64Builder, Int32Builder, Int64Array, Int64Builder, ListBuilder,
@@ -24,9 +28,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     Attribute, Catalog, IngestError, Result,
+    catalog::ClaimedSize,
     catalog::Rejected,
-    inspect::{ImageInfo, inspect_encoded, inspect_rgb8},
+    inspect::{DEFAULT_MAX_PIXELS, ImageInfo, inspect_encoded, inspect_rgb8},
     manifest::{Manifest, SourceInfo},
+    tree::DEFAULT_MAX_MEMBER_BYTES,
 };
 
 /// What to do with a bad input.
@@ -48,6 +54,12 @@ pub struct IngestOptions {
     pub quiet: bool,
     /// Options to record in the manifest (format-specific settings).
     pub recorded_options: serde_json::Value,
+    /// Files and archive members larger than this are rejected without being read.
+    pub max_member_bytes: u64,
+    /// Images of more pixels than this are rejected from their header, undecoded.
+    pub max_pixels: u64,
+    /// Replace an experiment of other data, removing its downstream tables.
+    pub force: bool,
 }
 
 impl Default for IngestOptions {
@@ -56,6 +68,9 @@ impl Default for IngestOptions {
             on_error: OnError::Fail,
             quiet: true,
             recorded_options: serde_json::Value::Null,
+            max_member_bytes: DEFAULT_MAX_MEMBER_BYTES,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            force: false,
         }
     }
 }
@@ -96,6 +111,8 @@ pub struct IngestSummary {
     pub seconds: f64,
     /// Tables written.
     pub written: Vec<PathBuf>,
+    /// Stale tables of another dataset removed under `--force`.
+    pub removed: Vec<PathBuf>,
 }
 
 const CHUNK_ITEMS: usize = 512;
@@ -154,6 +171,7 @@ where
     let mut seen = vec![false; catalog.len()];
     let mut stream_rejects: Vec<(usize, String)> = Vec::new();
     let mut digest = [0u64; 4];
+    let mut sample_digests = vec![[0u8; 32]; catalog.len()];
     let mut builder = SampleBatch::default();
 
     let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(2);
@@ -182,15 +200,16 @@ where
         });
         let consumed: Result<()> = (|| {
             for chunk in rx.iter() {
-                let checked: Vec<(Item, std::result::Result<ImageInfo, String>, [u64; 4])> = chunk
+                let checked: Vec<(Item, std::result::Result<ImageInfo, String>, [u8; 32])> = chunk
                     .into_par_iter()
                     .map(|item| {
                         let entry = &catalog.entries[item.index];
                         let info = match &item.payload {
-                            Payload::Encoded(b) => inspect_encoded(b),
+                            Payload::Encoded(b) => inspect_encoded(b, opts.max_pixels),
                             Payload::Rgb8 { width, height, pixels } => inspect_rgb8(*width, *height, pixels),
                             Payload::Invalid(reason) => Err(reason.clone()),
-                        };
+                        }
+                        .and_then(|info| check_claimed_size(entry.claimed_size.as_ref(), info));
                         let d = sample_digest(&entry.key, payload_bytes(&item.payload));
                         (item, info, d)
                     })
@@ -206,9 +225,10 @@ where
                     }
                     match info {
                         Ok(info) => {
-                            for (acc, x) in digest.iter_mut().zip(d) {
+                            for (acc, x) in digest.iter_mut().zip(digest_lanes(&d)) {
                                 *acc = acc.wrapping_add(x);
                             }
+                            sample_digests[item.index] = d;
                             builder.append(
                                 item.index as i64,
                                 entry,
@@ -261,23 +281,31 @@ where
     stream_rejects.sort_by_key(|(i, _)| *i);
     let dropped: Vec<usize> = stream_rejects.iter().map(|(i, _)| *i).collect();
     let final_id = |old: usize| old - dropped.partition_point(|&d| d < old);
+    let kept: Vec<usize> = (0..catalog.len())
+        .filter(|i| dropped.binary_search(i).is_err())
+        .collect();
+    let fingerprint = dataset_fingerprint(catalog, &kept, &final_id, &sample_digests);
+    let mut digest_bytes = Vec::with_capacity(32);
+    for x in digest {
+        digest_bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    let samples_digest = hex::encode(digest_bytes);
+    let removed = make_room(out, &fingerprint, &samples_digest, opts.force)?;
 
     let mut written = Vec::new();
+    writer.record_dataset(&fingerprint);
     let samples_path = if dropped.is_empty() {
         writer.finish()?
     } else {
         // Ids must stay dense: rewrite the (already bounded) row groups with new ids.
         let tmp_path = out.root().join(".samples.unnumbered.parquet");
         let staged = writer.finish_to(&tmp_path)?;
-        let renumbered = renumber(&staged, out, &dropped);
+        let renumbered = renumber(&staged, out, &dropped, &fingerprint);
         let _ = std::fs::remove_file(&staged);
         renumbered?
     };
     written.push(samples_path);
 
-    let kept: Vec<usize> = (0..catalog.len())
-        .filter(|i| dropped.binary_search(i).is_err())
-        .collect();
     let attributes_path = out.attributes();
     if catalog.attribute_names.is_empty() {
         remove_stale(&attributes_path)?;
@@ -309,10 +337,6 @@ where
             *per_class.entry(name).or_default() += 1;
         }
     }
-    let mut digest_bytes = Vec::with_capacity(32);
-    for x in digest {
-        digest_bytes.extend_from_slice(&x.to_le_bytes());
-    }
     let manifest = Manifest {
         dataset: catalog.dataset.clone(),
         tool: format!("agree {}", env!("CARGO_PKG_VERSION")),
@@ -326,7 +350,8 @@ where
         samples: kept.len() as u64,
         rejected: rejects.len() as u64,
         counts,
-        samples_digest: hex::encode(digest_bytes),
+        samples_digest,
+        dataset_fingerprint: Some(fingerprint),
         options: opts.recorded_options.clone(),
     };
     written.push(manifest.write(&out.manifest())?);
@@ -334,6 +359,7 @@ where
         manifest,
         seconds: start.elapsed().as_secs_f64(),
         written,
+        removed,
     })
 }
 
@@ -352,18 +378,76 @@ fn payload_bytes(p: &Payload) -> &[u8] {
     }
 }
 
-/// SHA-256 of (key, bytes), folded to four lanes that are summed order-independently.
-fn sample_digest(key: &str, bytes: &[u8]) -> [u64; 4] {
+/// SHA-256 of (key, bytes).
+fn sample_digest(key: &str, bytes: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(key.as_bytes());
     h.update([0u8]);
     h.update(bytes);
-    let d = h.finalize();
+    h.finalize().into()
+}
+
+/// A sample digest folded to four lanes, which the manifest's `samples_digest` sums
+/// order-independently.
+fn digest_lanes(d: &[u8; 32]) -> [u64; 4] {
     let mut lanes = [0u64; 4];
     for (lane, c) in lanes.iter_mut().zip(d.chunks_exact(8)) {
         *lane = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
     }
     lanes
+}
+
+/// The dataset fingerprint of the kept samples in final `sample_id` order.
+fn dataset_fingerprint(
+    catalog: &Catalog,
+    kept: &[usize],
+    final_id: &dyn Fn(usize) -> usize,
+    digests: &[[u8; 32]],
+) -> String {
+    let mut b = FingerprintBuilder::new();
+    for &i in kept {
+        let e = &catalog.entries[i];
+        b.add(final_id(i) as i64, e.split.as_str(), &e.key, &e.labels, &digests[i]);
+    }
+    b.finish()
+}
+
+/// An image whose real size differs from what the dataset's metadata states.
+fn check_claimed_size(claimed: Option<&ClaimedSize>, info: ImageInfo) -> std::result::Result<ImageInfo, String> {
+    match claimed {
+        Some(c) if (c.width, c.height) != (info.width, info.height) => Err(format!(
+            "{} states a size of {}x{}, but the image is {}x{}",
+            c.by, c.width, c.height, info.width, info.height
+        )),
+        _ => Ok(info),
+    }
+}
+
+/// Checks that `out` holds no experiment of other data before its samples are
+/// replaced; under `force`, removes the other experiment's downstream outputs and
+/// returns what it removed.
+fn make_room(out: &ExperimentDir, fingerprint: &str, samples_digest: &str, force: bool) -> Result<Vec<PathBuf>> {
+    let existing = match identity::current_fingerprint(out)? {
+        Some(fp) if fp == fingerprint => return Ok(Vec::new()),
+        Some(fp) => fp,
+        // A manifest written before fingerprints: its digest of keys and bytes decides.
+        None => match identity::manifest_field(out, "samples_digest")? {
+            Some(d) if d == samples_digest => return Ok(Vec::new()),
+            Some(d) => format!("unknown, samples_digest {d}"),
+            None => return Ok(Vec::new()),
+        },
+    };
+    if !force {
+        return Err(IngestError::Dataset {
+            path: out.root().to_path_buf(),
+            reason: format!(
+                "already holds an experiment on other data (dataset fingerprint {existing}); this ingest is \
+                 dataset {fingerprint}. Refusing to mix them: use another --out, or --force to start afresh \
+                 (removes its stats, predictions, checkpoints, results, report and scores)"
+            ),
+        });
+    }
+    Ok(identity::remove_downstream(out)?)
 }
 
 fn remove_stale(path: &std::path::Path) -> Result<()> {
@@ -474,7 +558,7 @@ impl SampleBatch {
 }
 
 /// Rewrites the staged samples file with dense ids after rejections.
-fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize]) -> Result<PathBuf> {
+fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize], fingerprint: &str) -> Result<PathBuf> {
     let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
         path: out.samples(),
         reason: e.to_string(),
@@ -489,6 +573,7 @@ fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize]) ->
         .build();
     let schema = samples_contract.schema();
     let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
+    writer.record_dataset(fingerprint);
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
         let ids = batch

@@ -27,6 +27,55 @@ pub struct ScoresSummary {
     pub rows: usize,
     /// Columns imported (besides `sample_id`).
     pub columns: Vec<String>,
+    /// Non-finite scores (NaN, ±inf) imported as nulls under [`NonFinite::Null`].
+    pub nulled: usize,
+}
+
+/// What to do with a NaN or ±inf score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum NonFinite {
+    /// Refuse the file, naming the column and the first such row.
+    #[default]
+    Refuse,
+    /// Import them as nulls (counted in the summary).
+    Null,
+}
+
+/// How to import a score file.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreOptions {
+    /// Table name under `scores/` [default: the file stem, `cifar10h` for .npy].
+    pub name: Option<String>,
+    /// NaN/±inf policy.
+    pub non_finite: NonFinite,
+}
+
+/// Names agree-sql's session defines besides the contract tables
+/// (`agree_sql::catalog::SESSION_TABLES`); a score table may not take them either.
+const SESSION_TABLES: [&str; 8] = [
+    "predictions",
+    "networks",
+    "statistic_values",
+    "statistic_wide",
+    "statistic_index",
+    "analysis_epochs",
+    "analysis_parameters",
+    "group_members",
+];
+
+/// Why `name` cannot name a score table: it must be a lower-case SQL identifier that
+/// no table of agree uses, or every later query of the experiment would fail.
+pub fn score_name_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let identifier = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !identifier {
+        return Some(format!(
+            "score table name `{name}` is not a lower-case SQL identifier ([a-z_][a-z0-9_]*); choose one with --name"
+        ));
+    }
+    let taken = agree_schema::contracts().iter().any(|c| c.name == name) || SESSION_TABLES.contains(&name);
+    taken.then(|| format!("score table name `{name}` is a table agree already has; choose another with --name"))
 }
 
 /// Shannon entropy in bits of a distribution given as non-negative weights.
@@ -43,9 +92,19 @@ pub fn entropy_bits(weights: &[f64]) -> f64 {
 }
 
 /// Imports `file` into `scores/<name>.parquet` of the experiment directory `out`,
-/// which must already hold `samples.parquet`.
+/// which must already hold `samples.parquet`, refusing non-finite scores.
 pub fn import(file: &Path, out: &Path, name: Option<&str>) -> Result<ScoresSummary> {
+    let opts = ScoreOptions {
+        name: name.map(str::to_string),
+        non_finite: NonFinite::Refuse,
+    };
+    import_with(file, out, &opts)
+}
+
+/// [`import`] with explicit options.
+pub fn import_with(file: &Path, out: &Path, opts: &ScoreOptions) -> Result<ScoresSummary> {
     let dir = ExperimentDir::new(out);
+    let name = opts.name.as_deref();
     let samples = read_sample_keys(&dir)?;
     let ext = file
         .extension()
@@ -55,21 +114,24 @@ pub fn import(file: &Path, out: &Path, name: Option<&str>) -> Result<ScoresSumma
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scores".into());
-    let (table_name, ids, columns): (String, Vec<i64>, Vec<(Field, ArrayRef)>) = match ext.as_str() {
+    type RowName = Box<dyn Fn(usize) -> String>;
+    let by_index: RowName = Box::new(|r| format!("row {r}"));
+    let (table_name, ids, columns, row_name): (String, Vec<i64>, Vec<(Field, ArrayRef)>, RowName) = match ext.as_str() {
         "npy" => {
             let (ids, col) = import_cifar10h(file, &samples)?;
-            (name.unwrap_or("cifar10h").to_string(), ids, vec![col])
+            (name.unwrap_or("cifar10h").to_string(), ids, vec![col], by_index)
         }
         "csv" => {
-            let batch = read_csv(file)?;
-            let (ids, cols) = keyed_columns(file, &batch, &samples)?;
-            (name.unwrap_or(&stem).to_string(), ids, cols)
+            let (batch, lines) = read_csv(file)?;
+            let by_line: RowName = Box::new(move |r| format!("line {}", lines.get(r).copied().unwrap_or(0)));
+            let (ids, cols) = keyed_columns(file, &batch, &samples, &by_line)?;
+            (name.unwrap_or(&stem).to_string(), ids, cols, by_line)
         }
         "parquet" => {
             let (schema, batches) = read_table(file)?;
             let batch = concat_batches(&schema, &batches).map_err(|e| IngestError::bad(file, None, e.to_string()))?;
-            let (ids, cols) = keyed_columns(file, &batch, &samples)?;
-            (name.unwrap_or(&stem).to_string(), ids, cols)
+            let (ids, cols) = keyed_columns(file, &batch, &samples, &by_index)?;
+            (name.unwrap_or(&stem).to_string(), ids, cols, by_index)
         }
         _ => {
             return Err(IngestError::bad(
@@ -79,17 +141,10 @@ pub fn import(file: &Path, out: &Path, name: Option<&str>) -> Result<ScoresSumma
             ));
         }
     };
-    if !table_name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        || table_name.is_empty()
-    {
-        return Err(IngestError::bad(
-            file,
-            None,
-            format!("score table name `{table_name}` must be letters, digits, _ or -"),
-        ));
+    if let Some(problem) = score_name_problem(&table_name) {
+        return Err(IngestError::bad(file, None, problem));
     }
+    let (columns, nulled) = finite_columns(file, columns, opts.non_finite, &row_name)?;
     // Rows in sample_id order.
     let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     order.sort_by_key(|&i| ids[i as usize]);
@@ -127,20 +182,76 @@ pub fn import(file: &Path, out: &Path, name: Option<&str>) -> Result<ScoresSumma
         path,
         rows: ids.len(),
         columns: fields.iter().map(|f| f.name().clone()).collect(),
+        nulled,
     })
 }
 
-fn read_csv(file: &Path) -> Result<RecordBatch> {
+/// Applies the NaN/±inf policy to the float columns; returns them and how many
+/// values became null.
+fn finite_columns(
+    file: &Path,
+    columns: Vec<(Field, ArrayRef)>,
+    policy: NonFinite,
+    row_name: &dyn Fn(usize) -> String,
+) -> Result<(Vec<(Field, ArrayRef)>, usize)> {
+    let mut nulled = 0;
+    let mut out = Vec::with_capacity(columns.len());
+    for (field, array) in columns {
+        if !matches!(
+            field.data_type(),
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        ) {
+            out.push((field, array));
+            continue;
+        }
+        let values = cast(&array, &DataType::Float64).map_err(|e| IngestError::bad(file, None, e.to_string()))?;
+        let values = values
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| IngestError::bad(file, None, format!("column `{}` is not numeric", field.name())))?;
+        let bad = values.iter().position(|v| v.is_some_and(|v| !v.is_finite()));
+        let Some(first) = bad else {
+            out.push((field, array));
+            continue;
+        };
+        if policy == NonFinite::Refuse {
+            return Err(IngestError::bad(
+                file,
+                Some(&row_name(first)),
+                format!(
+                    "column `{}` holds a non-finite score ({}); use --non-finite null to import such scores as \
+                     nulls",
+                    field.name(),
+                    values.value(first)
+                ),
+            ));
+        }
+        let cleaned: Float64Array = values.iter().map(|v| v.filter(|v| v.is_finite())).collect();
+        nulled += cleaned.null_count() - values.null_count();
+        out.push((Field::new(field.name(), DataType::Float64, true), Arc::new(cleaned)));
+    }
+    Ok((out, nulled))
+}
+
+/// Reads a score CSV; returns its columns and the file line of each row (every
+/// error about a row of a CSV names its line, header = line 1).
+fn read_csv(file: &Path) -> Result<(RecordBatch, Vec<u64>)> {
     let mut reader = csv::Reader::from_path(file).map_err(|e| IngestError::bad(file, None, e.to_string()))?;
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| IngestError::bad(file, None, e.to_string()))?
+        .map_err(|e| IngestError::bad(file, Some("line 1"), e.to_string()))?
         .iter()
         .map(str::to_string)
         .collect();
+    check_unique_columns(file, headers.iter().map(String::as_str))?;
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
-    for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| IngestError::bad(file, Some(&format!("row {}", row + 2)), e.to_string()))?;
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| format!("line {}", p.line()));
+            IngestError::bad(file, line.as_deref(), e.to_string())
+        })?;
+        lines.push(record.position().map(|p| p.line()).unwrap_or(0));
         for (c, v) in record.iter().enumerate() {
             if let Some(col) = cells.get_mut(c) {
                 col.push(v.to_string());
@@ -163,33 +274,74 @@ fn read_csv(file: &Path) -> Result<RecordBatch> {
             arrays.push(Arc::new(StringArray::from(col)));
         }
     }
-    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
-        .map_err(|e| IngestError::bad(file, None, e.to_string()))
+    let batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
+        .map_err(|e| IngestError::bad(file, None, e.to_string()))?;
+    Ok((batch, lines))
+}
+
+/// Refuses a file with two columns of one name: the table could not be queried.
+fn check_unique_columns<'a>(file: &Path, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(IngestError::bad(file, None, format!("column `{name}` appears twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Sample ids from a `sample_id` column: whole numbers only (a float column such as
+/// CSV's is checked before the cast, which would truncate 1.5 to 1).
+fn sample_ids(file: &Path, column: &ArrayRef, row: &dyn Fn(usize) -> String) -> Result<Int64Array> {
+    if matches!(
+        column.data_type(),
+        DataType::Float16 | DataType::Float32 | DataType::Float64
+    ) {
+        let f =
+            cast(column, &DataType::Float64).map_err(|e| IngestError::bad(file, None, format!("sample_id: {e}")))?;
+        if let Some(f) = f.as_any().downcast_ref::<Float64Array>() {
+            for (r, v) in f.iter().enumerate() {
+                if let Some(v) = v.filter(|v| v.fract() != 0.0 || !v.is_finite()) {
+                    return Err(IngestError::bad(
+                        file,
+                        Some(&row(r)),
+                        format!("sample_id {v} is not a whole number"),
+                    ));
+                }
+            }
+        }
+    }
+    let c = cast(column, &DataType::Int64).map_err(|e| IngestError::bad(file, None, format!("sample_id: {e}")))?;
+    Ok(c.as_any()
+        .downcast_ref::<Int64Array>()
+        .cloned()
+        .unwrap_or_else(|| Int64Array::from(Vec::<i64>::new())))
 }
 
 /// Sample ids of a score table's rows, and its other columns.
 type KeyedColumns = (Vec<i64>, Vec<(Field, ArrayRef)>);
 
 /// Resolves the key column of a score table to sample ids; returns the other columns.
-fn keyed_columns(file: &Path, batch: &RecordBatch, samples: &[(i64, String, String)]) -> Result<KeyedColumns> {
+fn keyed_columns(
+    file: &Path,
+    batch: &RecordBatch,
+    samples: &[(i64, String, String)],
+    row_name: &dyn Fn(usize) -> String,
+) -> Result<KeyedColumns> {
     let schema = batch.schema();
+    check_unique_columns(file, schema.fields().iter().map(|f| f.name().as_str()))?;
     let by_key: HashMap<&str, i64> = samples.iter().map(|(id, _, k)| (k.as_str(), *id)).collect();
     let n_samples = samples.len() as i64;
     let mut ids = Vec::with_capacity(batch.num_rows());
     let key_col = if let Some(c) = batch.column_by_name("sample_id") {
-        let c = cast(c, &DataType::Int64).map_err(|e| IngestError::bad(file, None, format!("sample_id: {e}")))?;
-        let c = c
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .unwrap_or_else(|| Int64Array::from(Vec::<i64>::new()));
+        let c = sample_ids(file, c, row_name)?;
         for (row, v) in c.iter().enumerate() {
             match v {
                 Some(id) if (0..n_samples).contains(&id) => ids.push(id),
                 other => {
                     return Err(IngestError::bad(
                         file,
-                        Some(&format!("row {row}")),
+                        Some(&row_name(row)),
                         format!("sample_id {other:?} is not in samples.parquet (0..{})", n_samples - 1),
                     ));
                 }
@@ -209,7 +361,7 @@ fn keyed_columns(file: &Path, batch: &RecordBatch, samples: &[(i64, String, Stri
                 None => {
                     return Err(IngestError::bad(
                         file,
-                        Some(&format!("row {row}")),
+                        Some(&row_name(row)),
                         format!("key {:?} is not in samples.parquet", v.unwrap_or("")),
                     ));
                 }
@@ -229,7 +381,7 @@ fn keyed_columns(file: &Path, batch: &RecordBatch, samples: &[(i64, String, Stri
         if !seen.insert(*id) {
             return Err(IngestError::bad(
                 file,
-                Some(&format!("row {row}")),
+                Some(&row_name(row)),
                 format!("sample {id} appears twice"),
             ));
         }
@@ -247,6 +399,17 @@ fn keyed_columns(file: &Path, batch: &RecordBatch, samples: &[(i64, String, Stri
     Ok((ids, cols))
 }
 
+/// The elements of a `rows × k` array in row-major order, whatever order it was stored in.
+fn row_major(stored: Vec<f64>, rows: usize, k: usize, order: npyz::Order) -> Vec<f64> {
+    match order {
+        npyz::Order::C => stored,
+        // Fortran order: element (r, c) sits at c * rows + r.
+        npyz::Order::Fortran => (0..rows * k)
+            .map(|i| stored.get((i % k) * rows + i / k).copied().unwrap_or(f64::NAN))
+            .collect(),
+    }
+}
+
 /// CIFAR-10H: rows follow the official test_batch order, which only the binary
 /// CIFAR-10 ingest preserves (keys `test_batch.bin#NNNNN`).
 fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Vec<i64>, (Field, ArrayRef))> {
@@ -262,7 +425,8 @@ fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Ve
         ));
     }
     let (rows, k) = (shape[0] as usize, shape[1] as usize);
-    let values: Vec<f64> = match npy.dtype() {
+    let order = npy.order();
+    let stored: Vec<f64> = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => npy
             .into_vec::<f32>()
             .map_err(|e| IngestError::bad(file, None, e.to_string()))?
@@ -280,6 +444,7 @@ fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Ve
             .collect(),
         other => return Err(IngestError::bad(file, None, format!("unsupported dtype {other:?}"))),
     };
+    let values = row_major(stored, rows, k, order);
     let by_key: HashMap<&str, i64> = samples.iter().map(|(id, _, k)| (k.as_str(), *id)).collect();
     let mut ids = Vec::with_capacity(rows);
     let mut entropy = Vec::with_capacity(rows);
@@ -318,6 +483,36 @@ fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fortran_order_is_read_row_major() {
+        // [[1, 2, 3], [4, 5, 6]] stored column by column.
+        let stored = vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0];
+        assert_eq!(
+            row_major(stored.clone(), 2, 3, npyz::Order::Fortran),
+            [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        );
+        assert_eq!(row_major(stored.clone(), 2, 3, npyz::Order::C), stored);
+    }
+
+    #[test]
+    fn score_names_must_be_queryable_and_free() {
+        for bad in [
+            "samples",
+            "stats",
+            "agreement",
+            "predictions",
+            "my-scores",
+            "123",
+            "Hardness",
+            "",
+        ] {
+            assert!(score_name_problem(bad).is_some(), "{bad} must be refused");
+        }
+        for good in ["hardness", "cifar10h", "_x1"] {
+            assert_eq!(score_name_problem(good), None);
+        }
+    }
 
     #[test]
     fn entropy_in_bits() {

@@ -232,6 +232,7 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
                 source: 0,
                 member: k,
                 attributes: vec![Some(Attribute::Float(d))],
+                claimed_size: None,
             });
         }
     }

@@ -24,7 +24,14 @@ pub struct TreeEntry {
     pub size: u64,
     /// The content, for entries the scan was asked to keep (annotations, lists).
     pub content: Option<Vec<u8>>,
+    /// Why the entry cannot be read as a file (a hard link or device member, a name
+    /// that is not UTF-8, a size over the member limit); its content is never read.
+    pub problem: Option<String>,
 }
+
+/// The per-member size limit when none is given: larger than any image or batch
+/// file of the supported datasets (a CIFAR-10 batch is 30 MB).
+pub const DEFAULT_MAX_MEMBER_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TreeKind {
@@ -49,6 +56,8 @@ pub struct InputTree {
     kind: TreeKind,
     /// What the last scan of an archive kept for [`InputTree::stream`] (taken by it).
     retained: Arc<Mutex<Option<Retained>>>,
+    /// Files and members larger than this are never read.
+    max_member_bytes: u64,
 }
 
 /// Reader that hashes everything read through it.
@@ -86,6 +95,32 @@ impl InputTree {
             path: path.to_path_buf(),
             kind,
             retained: Arc::default(),
+            max_member_bytes: DEFAULT_MAX_MEMBER_BYTES,
+        })
+    }
+
+    /// Opens every input with the given per-member size limit.
+    pub fn open_all(paths: &[PathBuf], max_member_bytes: u64) -> Result<Vec<Self>> {
+        paths
+            .iter()
+            .map(|p| Self::open(p).map(|t| t.with_member_limit(max_member_bytes)))
+            .collect()
+    }
+
+    /// The same tree with files and members over `max_member_bytes` left unread
+    /// (reported as a [`TreeEntry::problem`] by the scan, an error by the stream).
+    pub fn with_member_limit(mut self, max_member_bytes: u64) -> Self {
+        self.max_member_bytes = max_member_bytes;
+        self
+    }
+
+    /// Why a file of `size` bytes is not read, if it is too large.
+    fn oversize(&self, size: u64) -> Option<String> {
+        (size > self.max_member_bytes).then(|| {
+            format!(
+                "{size} bytes exceed the member size limit of {} bytes (raise it with --max-member-bytes)",
+                self.max_member_bytes
+            )
         })
     }
 
@@ -137,7 +172,14 @@ impl InputTree {
                     } else {
                         item.metadata().map(|m| m.len()).unwrap_or(0)
                     };
-                    let content = if !is_dir && keep(&rel) {
+                    let problem = if is_dir {
+                        None
+                    } else if item.path().to_str().is_none() {
+                        Some(NOT_UTF8.to_string())
+                    } else {
+                        self.oversize(size)
+                    };
+                    let content = if !is_dir && problem.is_none() && keep(&rel) {
                         Some(std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?)
                     } else {
                         None
@@ -147,6 +189,7 @@ impl InputTree {
                         is_dir,
                         size,
                         content,
+                        problem,
                     });
                 }
                 Ok((out, None))
@@ -163,10 +206,25 @@ impl InputTree {
                         let Some(path) = member_path(&entry) else { continue };
                         let kind = entry.header().entry_type();
                         let is_dir = kind.is_dir();
-                        if !is_dir && !kind.is_file() {
+                        let size = entry.size();
+                        let problem = if is_dir {
+                            None
+                        } else {
+                            member_problem(&entry).or_else(|| self.oversize(size))
+                        };
+                        if problem.is_none() && !is_dir && !kind.is_file() {
                             continue;
                         }
-                        let size = entry.size();
+                        if problem.is_some() {
+                            out.push(TreeEntry {
+                                path,
+                                is_dir: false,
+                                size,
+                                content: None,
+                                problem,
+                            });
+                            continue;
+                        }
                         let kept = !is_dir && keep(&path);
                         retained_bytes = retained_bytes.saturating_add(size as usize);
                         if retained_bytes > budget {
@@ -192,6 +250,7 @@ impl InputTree {
                             is_dir,
                             size,
                             content,
+                            problem: None,
                         });
                     }
                 }
@@ -223,8 +282,7 @@ impl InputTree {
                     }
                     let rel = relative(&self.path, item.path());
                     if wanted(&rel) {
-                        let bytes = std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?;
-                        visit(&rel, bytes)?;
+                        visit(&rel, self.read_file(&rel)?)?;
                     }
                 }
                 Ok(())
@@ -244,11 +302,14 @@ impl InputTree {
                 let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
                 for entry in entries {
                     let mut entry = entry.map_err(|e| self.archive_error(None, e))?;
-                    if !entry.header().entry_type().is_file() {
+                    if !entry.header().entry_type().is_file() || member_problem(&entry).is_some() {
                         continue;
                     }
                     let Some(path) = member_path(&entry) else { continue };
                     if wanted(&path) {
+                        if let Some(reason) = self.oversize(entry.size()) {
+                            return Err(IngestError::bad(&self.path, Some(&path), reason));
+                        }
                         let mut buf = Vec::with_capacity(entry.size() as usize);
                         entry
                             .read_to_end(&mut buf)
@@ -265,6 +326,10 @@ impl InputTree {
     /// archives are read in stored order through [`InputTree::stream`]).
     pub fn read_file(&self, rel: &str) -> Result<Vec<u8>> {
         let path = self.path.join(rel);
+        let size = std::fs::metadata(&path).map_err(|e| IngestError::io(&path, e))?.len();
+        if let Some(reason) = self.oversize(size) {
+            return Err(IngestError::bad(&self.path, Some(rel), reason));
+        }
         std::fs::read(&path).map_err(|e| IngestError::io(path, e))
     }
 
@@ -301,6 +366,33 @@ impl ArchiveStream {
         std::io::copy(&mut hashed, &mut std::io::sink())?;
         Ok(hex::encode(hashed.hasher.finalize()))
     }
+}
+
+const NOT_UTF8: &str = "the file name is not valid UTF-8";
+
+/// Why a tar member cannot be read as a file: its kind (links and devices hold no
+/// bytes of their own) or its name.
+fn member_problem<R: Read>(entry: &tar::Entry<R>) -> Option<String> {
+    let kind = entry.header().entry_type();
+    let what = if kind.is_hard_link() {
+        Some("a hard link")
+    } else if kind.is_symlink() {
+        Some("a symbolic link")
+    } else if kind.is_character_special() || kind.is_block_special() {
+        Some("a device file")
+    } else if kind.is_fifo() {
+        Some("a named pipe")
+    } else {
+        None
+    };
+    if let Some(what) = what {
+        return Some(format!(
+            "the member is {what}, not a file: links and devices are not read"
+        ));
+    }
+    std::str::from_utf8(&entry.path_bytes())
+        .is_err()
+        .then(|| NOT_UTF8.to_string())
 }
 
 fn member_path<R: Read>(entry: &tar::Entry<R>) -> Option<String> {

@@ -15,7 +15,8 @@ use agree_schema::ExperimentDir;
 
 use crate::{
     Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
-    imagefolder::{reject, stream_trees},
+    catalog::ClaimedSize,
+    imagefolder::{readable_entries, reject, stream_trees},
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
     tree::InputTree,
@@ -52,8 +53,24 @@ pub struct Annotation {
     pub width: u32,
     /// Image height from `<size>`.
     pub height: u32,
-    /// (class index, difficult, box area in pixels) per object.
+    /// (class index, difficult, area in pixels of the box clipped to the image) per object.
     pub objects: Vec<(usize, bool, f64)>,
+}
+
+/// The largest image side an annotation may state.
+const MAX_SIDE: f64 = 1_000_000.0;
+
+fn size_node<'a, 'i>(root: roxmltree::Node<'a, 'i>) -> std::result::Result<roxmltree::Node<'a, 'i>, String> {
+    root.children()
+        .find(|c| c.has_tag_name("size"))
+        .ok_or_else(|| "missing <size>".to_string())
+}
+
+/// Area of a box in VOC's inclusive 1-based pixel coordinates after clipping it to
+/// the image (a box partly or wholly outside counts only what lies inside).
+fn clipped_area([x0, y0, x1, y1]: [f64; 4], width: u32, height: u32) -> f64 {
+    let extent = |lo: f64, hi: f64, side: u32| (hi.min(side as f64) - lo.max(1.0) + 1.0).max(0.0);
+    extent(x0, x1, width) * extent(y0, y1, height)
 }
 
 /// Parses one VOC annotation XML; the error is a reason.
@@ -68,14 +85,20 @@ pub fn parse_annotation(xml: &[u8]) -> std::result::Result<Annotation, String> {
         child(node, name)
             .and_then(|c| c.text())
             .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
             .ok_or_else(|| format!("missing or non-numeric <{name}>"))
     };
-    let size = child(root, "size").ok_or("missing <size>")?;
-    let width = number(size, "width")? as u32;
-    let height = number(size, "height")? as u32;
-    if width == 0 || height == 0 {
-        return Err("<size> is zero".into());
-    }
+    let side = |name: &str| -> std::result::Result<u32, String> {
+        let v = number(size_node(root)?, name)?;
+        if v.fract() != 0.0 || !(1.0..=MAX_SIDE).contains(&v) {
+            return Err(format!(
+                "<size><{name}> {v} is not a whole number of pixels in 1..{MAX_SIDE}"
+            ));
+        }
+        Ok(v as u32)
+    };
+    let width = side("width")?;
+    let height = side("height")?;
     let mut objects = Vec::new();
     for obj in root.children().filter(|c| c.has_tag_name("object")) {
         let name = child(obj, "name")
@@ -100,7 +123,7 @@ pub fn parse_annotation(xml: &[u8]) -> std::result::Result<Annotation, String> {
         if x1 < x0 || y1 < y0 {
             return Err(format!("object `{name}` has an inverted box"));
         }
-        objects.push((class, difficult, (x1 - x0 + 1.0) * (y1 - y0 + 1.0)));
+        objects.push((class, difficult, clipped_area([x0, y0, x1, y1], width, height)));
     }
     Ok(Annotation { width, height, objects })
 }
@@ -128,7 +151,7 @@ fn year_prefix(path: &str) -> Option<(String, String)> {
 
 /// Ingests VOC trees into `out`.
 pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = inputs.iter().map(|p| InputTree::open(p)).collect::<Result<Vec<_>>>()?;
+    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
     let mut sources = Vec::new();
     let mut rejected = Vec::new();
     // (tree, year prefix, id) → split, from the image-set lists.
@@ -143,6 +166,7 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             sha256,
             url: None,
         });
+        let entries = readable_entries(entries, &mut rejected, opts.on_error, &sources[t].path)?;
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             if let Some((year, split)) = list_split(&e.path) {
                 let Some((prefix, _)) = year_prefix(&e.path) else {
@@ -223,6 +247,11 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             labels: labels.iter().map(|&l| l as i32).collect(),
             source: tj,
             member: jpg_path,
+            claimed_size: Some(ClaimedSize {
+                width: parsed.width,
+                height: parsed.height,
+                by: xml_path.clone(),
+            }),
             attributes: vec![
                 Some(Attribute::Int(labels.len() as i32)),
                 Some(Attribute::Float(area / (parsed.width as f64 * parsed.height as f64))),
@@ -265,6 +294,26 @@ mod tests {
         let a = parse_annotation(XML.as_bytes()).unwrap();
         assert_eq!((a.width, a.height), (100, 50));
         assert_eq!(a.objects, vec![(11, false, 100.0), (7, true, 100.0)]);
+    }
+
+    #[test]
+    fn boxes_are_clipped_to_the_image() {
+        let xml = |b: &str| {
+            format!(
+                "<annotation><size><width>10</width><height>10</height></size><object><name>dog</name>\
+                 <bndbox>{b}</bndbox></object></annotation>"
+            )
+        };
+        let area = |b: &str| parse_annotation(xml(b).as_bytes()).unwrap().objects[0].2;
+        let b = |x0, y0, x1, y1| format!("<xmin>{x0}</xmin><ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax>");
+        assert_eq!(area(&b(1, 1, 10, 10)), 100.0);
+        assert_eq!(area(&b(-500, 1, 5000, 10)), 100.0, "wider than the image");
+        assert_eq!(area(&b(6, 6, 20, 20)), 25.0, "partly outside");
+        assert_eq!(area(&b(30, 30, 40, 40)), 0.0, "wholly outside");
+        let bad = xml(&b(1, 1, 2, 2)).replace("<width>10</width>", "<width>inf</width>");
+        assert!(parse_annotation(bad.as_bytes()).unwrap_err().contains("<width>"));
+        let half = xml(&b(1, 1, 2, 2)).replace("<width>10</width>", "<width>10.5</width>");
+        assert!(parse_annotation(half.as_bytes()).unwrap_err().contains("whole number"));
     }
 
     #[test]

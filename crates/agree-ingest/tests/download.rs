@@ -128,6 +128,10 @@ fn cli_download_with_mirror_and_pinned_sha() {
         test: 0,
         size: 32,
         name: None,
+        non_finite: agree_ingest::scores::NonFinite::Refuse,
+        max_member_bytes: agree_ingest::tree::DEFAULT_MAX_MEMBER_BYTES,
+        max_pixels: agree_ingest::inspect::DEFAULT_MAX_PIXELS,
+        force: false,
     };
     agree_ingest::cli::run(&args, true).unwrap();
     server.join().unwrap();

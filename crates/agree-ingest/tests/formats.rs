@@ -24,8 +24,7 @@ type Files = Vec<(&'static str, Vec<u8>)>;
 fn opts(on_error: OnError) -> IngestOptions {
     IngestOptions {
         on_error,
-        quiet: true,
-        recorded_options: serde_json::Value::Null,
+        ..Default::default()
     }
 }
 
@@ -612,7 +611,7 @@ fn scores_import_by_key_and_cifar10h() {
     std::fs::write(&csv, "key,hardness\ntrain/zzz.png,1\n").unwrap();
     expect_error(
         scores::import(&csv, &out, None),
-        &["hardness.csv", "row 0", "train/zzz.png"],
+        &["hardness.csv", "line 2", "train/zzz.png"],
     );
 
     // CIFAR-10H needs the official test order: a binary CIFAR ingest.

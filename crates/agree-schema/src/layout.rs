@@ -94,6 +94,31 @@ impl ExperimentDir {
     pub fn report_dir(&self) -> PathBuf {
         self.root.join("report")
     }
+    /// `checkpoints/`, one folder per network.
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+    /// `.agree/`, the pipeline's records of finished stages.
+    pub fn stage_records_dir(&self) -> PathBuf {
+        self.root.join(".agree")
+    }
+    /// Everything computed from `samples.parquet`: what must go when the samples are
+    /// replaced by other data.
+    pub fn downstream_of_samples(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = ["attributes", "stats", "spectra", "epochs", "runs"]
+            .iter()
+            .map(|t| self.table(t))
+            .collect();
+        paths.extend([
+            self.scores_dir(),
+            self.predictions_dir(),
+            self.checkpoints_dir(),
+            self.results_dir(),
+            self.report_dir(),
+            self.stage_records_dir(),
+        ]);
+        paths
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 //! tables look like and where they are.
 
 mod contract;
+pub mod identity;
 mod layout;
 mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
+pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
 pub use table_file::{
     ANALYSIS_ID_KEY, AtomicPath, TableFileError, TableWriter, read_key_value, read_table, remove_stale_temporaries,

@@ -260,6 +260,13 @@ impl TableWriter {
         self.writer.in_progress_size()
     }
 
+    /// Records in the file's footer the fingerprint of the dataset this table was
+    /// computed on (see [`crate::identity`]).
+    pub fn record_dataset(&mut self, fingerprint: &str) {
+        self.writer
+            .append_key_value_metadata(crate::identity::fingerprint_metadata(fingerprint));
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> usize {
         self.rows

@@ -237,6 +237,22 @@ fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaR
     Ok((schema, batch))
 }
 
+/// Refuses statistics or predictions computed on another dataset than the one
+/// `samples.parquet` holds now (see `agree_schema::identity`).
+fn check_same_dataset(dir: &ExperimentDir) -> Result<(), SqlError> {
+    use agree_schema::identity;
+    let current = identity::current_fingerprint(dir)?;
+    let remedy = "rerun `agree stats` / `agree train` on this data, or `agree ingest … --force` to start afresh";
+    for (what, recorded) in [
+        ("stats.parquet", identity::table_fingerprint(&dir.stats())?),
+        ("spectra.parquet", identity::table_fingerprint(&dir.spectra())?),
+        ("predictions/", identity::read_stamp(&dir.predictions_dir())?),
+    ] {
+        identity::require_same_dataset(dir.root(), what, recorded.as_deref(), current.as_deref(), remedy)?;
+    }
+    Ok(())
+}
+
 /// Analyses `dir`: every step of [`ANALYSIS_STEPS`] in order, result tables
 /// written atomically to `results/`. `progress` advances once per step.
 pub async fn analyze(
@@ -244,6 +260,7 @@ pub async fn analyze(
     options: &AnalysisOptions,
     progress: &ProgressBar,
 ) -> Result<AnalysisReport, SqlError> {
+    check_same_dataset(dir)?;
     let runs = list_prediction_runs(&dir.predictions_dir())?;
     let states = read_run_states(&dir.table("runs"))?;
     let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;

@@ -60,6 +60,9 @@ pub enum SqlError {
     /// A contract was not found or not followed.
     #[error(transparent)]
     Contract(#[from] agree_schema::ContractError),
+    /// Inputs computed on another dataset than samples.parquet holds.
+    #[error(transparent)]
+    Identity(#[from] agree_schema::IdentityError),
     /// Writing query output failed.
     #[error("writing output: {0}")]
     Output(String),

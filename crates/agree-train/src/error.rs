@@ -43,6 +43,9 @@ pub enum TrainError {
     /// A background worker (batch loader, network thread) died.
     #[error("{0}")]
     Worker(String),
+    /// Predictions or checkpoints in the directory were made on other data.
+    #[error(transparent)]
+    Identity(#[from] agree_schema::IdentityError),
 }
 
 impl TrainError {

@@ -264,6 +264,20 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// Refuses to add predictions to, or resume from checkpoints of, a directory whose
+/// earlier training ran on other data, and stamps both folders with this dataset.
+fn claim_outputs(exp: &ExperimentDir) -> Result<(), TrainError> {
+    use agree_schema::identity;
+    let current = identity::current_fingerprint(exp)?;
+    let remedy = "train in a fresh directory, or `agree ingest … --force` to start afresh";
+    let (checkpoints, predictions) = (exp.checkpoints_dir(), exp.predictions_dir());
+    let folders = [
+        (checkpoints.as_path(), "checkpoints/"),
+        (predictions.as_path(), "predictions/"),
+    ];
+    Ok(identity::claim_folders(&folders, current.as_deref(), remedy)?)
+}
+
 /// Trains every network of every configuration on the experiment directory `dir`.
 pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> Result<StudySummary, TrainError> {
     for c in configs {
@@ -276,6 +290,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
     let exp = ExperimentDir::new(dir);
     let table = SampleTable::read(&exp.samples())?;
     let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
+    claim_outputs(&exp)?;
 
     if let Some(t) = rt.threads {
         tch::set_num_threads(t as i32);
