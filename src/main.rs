@@ -1,6 +1,8 @@
 //! `agree`: the command line over agree's stage libraries. Thin glue: every
 //! subcommand's options and work live in its stage crate.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -34,7 +36,36 @@ enum Command {
     Pipeline(agree_pipeline::cli::PipelineArgs),
 }
 
-fn main() -> Result<()> {
+/// Input errors print as their message and causes only: `RUST_BACKTRACE=1` (common
+/// among Rust users) would otherwise add anyhow's backtrace to every one. Panics —
+/// real bugs — keep theirs.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Error: …` and the `Caused by:` list, as anyhow prints them, without the backtrace.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = format!("Error: {error}");
+    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+    if !causes.is_empty() {
+        text.push_str("\n\nCaused by:");
+        for (i, cause) in causes.iter().enumerate() {
+            match causes.len() {
+                1 => text.push_str(&format!("\n    {cause}")),
+                _ => text.push_str(&format!("\n    {i}: {cause}")),
+            }
+        }
+    }
+    text
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AGREE_LOG").unwrap_or_else(|_| "warn".into()))

@@ -40,6 +40,14 @@ pub enum Error {
         key: String,
         source: ImageError,
     },
+    /// A `sample_id` appears in two rows of the samples file.
+    #[error("{path}: row {row}: sample_id {sample_id} appears again (first in row {first}); sample ids must be unique")]
+    DuplicateSample {
+        path: PathBuf,
+        row: usize,
+        sample_id: i64,
+        first: usize,
+    },
     /// A command-line option is invalid.
     #[error("{0}")]
     Option(String),

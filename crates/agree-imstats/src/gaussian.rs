@@ -1,10 +1,14 @@
 //! Separable Gaussian smoothing with clamped borders, as in the Felzenszwalb–Huttenlocher
 //! C++ code (`filter.h`); shared by the segmentation and the Canny detector.
 
+/// The largest σ smoothed with (401 taps); larger values, and +∞, are clamped to it.
+pub const MAX_SIGMA: f32 = 100.0;
+
 /// The C++ code's `make_fgauss` + `normalize`: ⌈4σ⌉+1 taps of exp(−(i/σ)²/2), in f32,
-/// scaled so that g[0] + 2Σ_{i≥1} g[i] = 1.
+/// scaled so that g[0] + 2Σ_{i≥1} g[i] = 1. σ is taken within 0.01..=[`MAX_SIGMA`]
+/// (NaN as 0.01), so the tap count is bounded whatever the caller passes.
 pub fn gaussian_taps(sigma: f32) -> Vec<f32> {
-    let sigma = sigma.max(0.01);
+    let sigma = sigma.max(0.01).min(MAX_SIGMA);
     let len = (sigma * 4.0).ceil() as usize + 1;
     let mut mask: Vec<f32> = (0..len)
         .map(|i| {
@@ -109,6 +113,16 @@ mod tests {
             assert!((f64::from(*a) - b / sum).abs() < 1e-7);
         }
         assert_eq!(gaussian_taps(1.0).len(), 5);
+    }
+
+    #[test]
+    fn any_sigma_gives_a_bounded_normalised_kernel() {
+        for sigma in [f32::INFINITY, f32::NAN, f32::NEG_INFINITY, f32::MAX, 1e9, -3.0] {
+            let g = gaussian_taps(sigma);
+            assert!(g.len() <= 401, "σ {sigma}: {} taps", g.len());
+            let sum = g[0] + 2.0 * g[1..].iter().sum::<f32>();
+            assert!((sum - 1.0).abs() < 1e-4, "σ {sigma}: sum {sum}");
+        }
     }
 
     #[test]

@@ -5,6 +5,10 @@ use std::io::Cursor;
 
 use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 
+/// Default pixel budget per image: 64 Mpx (8000×8000). Every statistic at once needs
+/// about 170 bytes of working memory per pixel, so an image at the budget takes ~11 GB.
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
 /// A borrowed decoded image: `channels` is 1 (grey) or 3 (RGB), values 0..255.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageView<'a> {
@@ -81,9 +85,69 @@ pub enum ImageError {
         expected: usize,
         found: usize,
     },
+    /// The header announces more pixels than the budget allows (nothing was decoded).
+    #[error(
+        "image of {width}×{height} = {pixels} pixels exceeds the budget of {max_pixels} pixels (raise it with --max-pixels)"
+    )]
+    TooLarge {
+        width: u64,
+        height: u64,
+        pixels: u64,
+        max_pixels: u64,
+    },
     /// A statistic came out NaN or infinite (a bug; never written to the table).
     #[error("statistic `{0}` is not finite")]
     NonFinite(&'static str),
+}
+
+/// The `image` crate's format of a `samples.format` value (`rgb8` has none).
+fn file_format(format: &str) -> Result<ImageFormat, ImageError> {
+    Ok(match format {
+        "jpeg" | "jpg" => ImageFormat::Jpeg,
+        "png" => ImageFormat::Png,
+        "bmp" => ImageFormat::Bmp,
+        "gif" => ImageFormat::Gif,
+        "tiff" | "tif" => ImageFormat::Tiff,
+        "webp" => ImageFormat::WebP,
+        other => return Err(ImageError::UnknownFormat(other.to_string())),
+    })
+}
+
+/// Refuses a `width × height` image above `max_pixels`.
+pub fn check_pixel_budget(width: u64, height: u64, max_pixels: u64) -> Result<(), ImageError> {
+    let pixels = width.saturating_mul(height);
+    if pixels > max_pixels {
+        return Err(ImageError::TooLarge {
+            width,
+            height,
+            pixels,
+            max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// The size of an encoded image read from its header alone (`rgb8`: the stored
+/// `width × height`), checked against `max_pixels` before any pixel is decoded.
+pub fn header_size(
+    bytes: &[u8],
+    format: &str,
+    width: usize,
+    height: usize,
+    max_pixels: u64,
+) -> Result<(usize, usize), ImageError> {
+    let (w, h) = if format == "rgb8" {
+        (width as u64, height as u64)
+    } else {
+        let reader = ImageReader::with_format(Cursor::new(bytes), file_format(format)?);
+        let (w, h) = reader.into_dimensions().map_err(|e| ImageError::Undecodable {
+            format: format.to_string(),
+            message: e.to_string(),
+        })?;
+        (u64::from(w), u64::from(h))
+    };
+    check_pixel_budget(w, h, max_pixels)?;
+    Ok((w as usize, h as usize))
 }
 
 /// An owned decoded image whose buffers are reused from one image to the next.
@@ -112,11 +176,25 @@ impl DecodedImage {
         }
     }
 
-    /// Decodes `bytes` encoded as `format` (a `samples.format` value). `width` and
-    /// `height` are only used for `rgb8`, whose bytes carry no header. Alpha is
-    /// dropped; 16-bit samples are scaled to 0..255 as ⌊v·255/65535 + ½⌋; float
-    /// samples are clamped to 0..1 and scaled likewise.
+    /// [`DecodedImage::decode_within`] the default budget of [`DEFAULT_MAX_PIXELS`].
     pub fn decode(&mut self, bytes: &[u8], format: &str, width: usize, height: usize) -> Result<(), ImageError> {
+        self.decode_within(bytes, format, width, height, DEFAULT_MAX_PIXELS)
+    }
+
+    /// Decodes `bytes` encoded as `format` (a `samples.format` value), refusing an
+    /// image whose header announces more than `max_pixels` before decoding it.
+    /// `width` and `height` are only used for `rgb8`, whose bytes carry no header.
+    /// Alpha is dropped; 16-bit samples are scaled to 0..255 as ⌊v·255/65535 + ½⌋;
+    /// float samples are clamped to 0..1 and scaled likewise.
+    pub fn decode_within(
+        &mut self,
+        bytes: &[u8],
+        format: &str,
+        width: usize,
+        height: usize,
+        max_pixels: u64,
+    ) -> Result<(), ImageError> {
+        header_size(bytes, format, width, height, max_pixels)?;
         if format == "rgb8" {
             let expected = width * height * 3;
             if bytes.len() != expected {
@@ -132,15 +210,7 @@ impl DecodedImage {
             self.pixels.extend_from_slice(bytes);
             return Ok(());
         }
-        let image_format = match format {
-            "jpeg" | "jpg" => ImageFormat::Jpeg,
-            "png" => ImageFormat::Png,
-            "bmp" => ImageFormat::Bmp,
-            "gif" => ImageFormat::Gif,
-            "tiff" | "tif" => ImageFormat::Tiff,
-            "webp" => ImageFormat::WebP,
-            other => return Err(ImageError::UnknownFormat(other.to_string())),
-        };
+        let image_format = file_format(format)?;
         let undecodable = |e: image::ImageError| ImageError::Undecodable {
             format: format.to_string(),
             message: e.to_string(),

@@ -2,7 +2,12 @@
 //! are read one at a time), measure the images in parallel, and write `stats.parquet`
 //! and `spectra.parquet`.
 
-use std::{cell::RefCell, fs::File, path::PathBuf};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    fs::File,
+    path::{Path, PathBuf},
+};
 
 use agree_schema::TableWriter;
 use arrow::{
@@ -16,7 +21,7 @@ use rayon::prelude::*;
 
 use crate::{
     error::Error,
-    image::{DecodedImage, ImageError},
+    image::{DEFAULT_MAX_PIXELS, DecodedImage, ImageError},
     image_stats::{ImageStats, StatsParams, compute_stats},
     statistic::{Selection, Statistic},
     summary::StatsSummary,
@@ -50,6 +55,8 @@ pub struct StatsJob {
     pub resize: Option<(usize, usize)>,
     /// Failure policy per image.
     pub on_error: OnError,
+    /// Largest image measured, in pixels (checked from the header before decoding).
+    pub max_pixels: u64,
     /// Rows per batch (bounds memory together with the input's row-group size).
     pub batch_rows: usize,
 }
@@ -65,6 +72,7 @@ impl StatsJob {
             params: StatsParams::default(),
             resize: None,
             on_error: OnError::Fail,
+            max_pixels: DEFAULT_MAX_PIXELS,
             batch_rows: 2048,
         }
     }
@@ -74,16 +82,35 @@ thread_local! {
     static DECODED: RefCell<DecodedImage> = RefCell::new(DecodedImage::new());
 }
 
-/// Decodes and measures one encoded image in this thread's buffers.
-pub fn measure_encoded(
-    bytes: &[u8],
-    format: &str,
-    width: usize,
-    height: usize,
-    resize: Option<(usize, usize)>,
-    selection: Selection,
-    params: &StatsParams,
-) -> Result<ImageStats, ImageError> {
+/// One stored image as `samples.parquet` holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedImage<'a> {
+    /// The encoded bytes (`samples.image`).
+    pub bytes: &'a [u8],
+    /// `samples.format`: `jpeg`, `png`, … or `rgb8`.
+    pub format: &'a str,
+    /// Stored width (only `rgb8` relies on it).
+    pub width: usize,
+    /// Stored height (only `rgb8` relies on it).
+    pub height: usize,
+}
+
+/// How every image of a run is measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measurement<'a> {
+    /// Statistics to compute.
+    pub selection: Selection,
+    /// Their parameters.
+    pub params: &'a StatsParams,
+    /// Resize to (width, height) first.
+    pub resize: Option<(usize, usize)>,
+    /// Largest image decoded, in pixels, read from the header before decoding.
+    pub max_pixels: u64,
+}
+
+/// Checks the pixel budget from the header, decodes and measures one encoded image in
+/// this thread's buffers: never more than `how.max_pixels` pixels are decoded.
+pub fn measure_encoded(image: &EncodedImage<'_>, how: &Measurement<'_>) -> Result<ImageStats, ImageError> {
     DECODED.with(|cell| {
         let mut owned;
         let mut borrowed = cell.try_borrow_mut();
@@ -94,12 +121,12 @@ pub fn measure_encoded(
                 &mut owned
             }
         };
-        decoded.decode(bytes, format, width, height)?;
-        if let Some((w, h)) = resize {
+        decoded.decode_within(image.bytes, image.format, image.width, image.height, how.max_pixels)?;
+        if let Some((w, h)) = how.resize {
             decoded.resize(w, h)?;
         }
-        let stats = compute_stats(&decoded.view(), selection, params);
-        stats.check_finite(selection)?;
+        let stats = compute_stats(&decoded.view(), how.selection, how.params);
+        stats.check_finite(how.selection)?;
         Ok(stats)
     })
 }
@@ -127,6 +154,7 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
             });
         }
     }
+    check_unique_ids(path)?;
     let total = builder.metadata().file_metadata().num_rows();
     progress.set_length(u64::try_from(total).unwrap_or(0));
     let mask = ProjectionMask::columns(builder.parquet_schema(), needed);
@@ -182,6 +210,54 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
     Ok(summary)
 }
 
+/// Refuses a samples file in which a `sample_id` appears twice (its statistics would
+/// be written twice), naming the first repeated row; reads only the `sample_id` column.
+fn check_unique_ids(path: &Path) -> Result<(), Error> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let pq = |source| Error::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["sample_id"]);
+    let mut first_row: HashMap<i64, usize> = HashMap::new();
+    for batch in builder.with_projection(mask).build().map_err(pq)? {
+        let batch = batch.map_err(|source| Error::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ids = batch.column(0);
+        let ids = ids.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::Column {
+            path: path.to_path_buf(),
+            column: "sample_id".into(),
+            problem: format!("has type {}", ids.data_type()),
+        })?;
+        for id in ids.iter() {
+            let row = first_row.len();
+            let Some(id) = id else {
+                return Err(Error::Column {
+                    path: path.to_path_buf(),
+                    column: "sample_id".into(),
+                    problem: format!("is null in row {row}"),
+                });
+            };
+            if let Some(&first) = first_row.get(&id) {
+                return Err(Error::DuplicateSample {
+                    path: path.to_path_buf(),
+                    row,
+                    sample_id: id,
+                    first,
+                });
+            }
+            first_row.insert(id, row);
+        }
+    }
+    Ok(())
+}
+
 /// The columns of one input batch, typed.
 fn column<'a>(job: &StatsJob, batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Error> {
     batch
@@ -233,19 +309,23 @@ fn measure_batch(
         .as_binary_opt::<i32>()
         .ok_or_else(|| wrong_type(job, "image", images_col.data_type()))?;
 
+    let how = Measurement {
+        selection: job.selection,
+        params: &job.params,
+        resize: job.resize,
+        max_pixels: job.max_pixels,
+    };
     let results: Vec<Result<ImageStats, ImageError>> = (0..batch.num_rows())
         .into_par_iter()
         .map(|i| {
             let dim = |v: i32| usize::try_from(v).unwrap_or(0);
-            measure_encoded(
-                images.value(i),
-                formats.value(i),
-                dim(widths.value(i)),
-                dim(heights.value(i)),
-                job.resize,
-                job.selection,
-                &job.params,
-            )
+            let image = EncodedImage {
+                bytes: images.value(i),
+                format: formats.value(i),
+                width: dim(widths.value(i)),
+                height: dim(heights.value(i)),
+            };
+            measure_encoded(&image, &how)
         })
         .collect();
     for (i, result) in results.into_iter().enumerate() {

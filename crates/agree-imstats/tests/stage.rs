@@ -121,6 +121,10 @@ fn samples(bad: bool) -> Vec<Sample> {
 }
 
 fn write_samples(dir: &ExperimentDir, samples: &[Sample]) {
+    write_samples_with_ids(dir, samples, &(0..samples.len() as i64).collect::<Vec<_>>());
+}
+
+fn write_samples_with_ids(dir: &ExperimentDir, samples: &[Sample], ids: &[i64]) {
     let c = contract("samples").unwrap();
     let n = samples.len();
     let mut labels = ListBuilder::new(Int32Builder::new());
@@ -129,7 +133,7 @@ fn write_samples(dir: &ExperimentDir, samples: &[Sample]) {
         labels.append(true);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(0..n as i64)),
+        Arc::new(Int64Array::from(ids.to_vec())),
         Arc::new(StringArray::from_iter_values(
             samples.iter().map(|s| s.key.split('/').next().unwrap()),
         )),
@@ -255,6 +259,117 @@ fn a_bad_image_fails_naming_its_sample_unless_skipped() {
     assert!(error.value(8).contains("zero-sized"), "{}", error.value(8));
     assert!(stats.column(1).is_null(7) && stats.column(2).is_null(8) && !stats.column(1).is_null(6));
     assert!(!dir.spectra().exists(), "spectra only when the spectrum is selected");
+}
+
+/// CRC-32 (ISO 3309) of a PNG chunk's type and data.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG whose header announces `width × height` RGBA 16-bit pixels (8 bytes each)
+/// followed by a few bytes of image data: decoding it whole would need w·h·8 bytes.
+fn huge_png(width: u32, height: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let body: Vec<u8> = kind.iter().chain(data).copied().collect();
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00]);
+    chunk(b"IEND", &[]);
+    png
+}
+
+fn with_huge(width: i32, height: i32) -> Vec<Sample> {
+    let mut v = samples(false);
+    v.push(Sample {
+        key: "test/c/huge.png",
+        format: "png",
+        width,
+        height,
+        bytes: huge_png(60_000, 60_000),
+    });
+    v
+}
+
+#[test]
+fn an_image_above_the_pixel_budget_is_refused_from_its_header() {
+    // 60000² RGBA16 is 28.8 GB decoded: before the budget this aborted the process.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ExperimentDir::new(tmp.path());
+    let samples = with_huge(60_000, 60_000);
+    let huge_id = samples.len() as i64 - 1;
+    write_samples(&dir, &samples);
+    let err = run_stats(&job(&dir), &ProgressBar::hidden()).unwrap_err();
+    assert!(
+        matches!(err, Error::Image { sample_id, .. } if sample_id == huge_id),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("test/c/huge.png") && text.contains("60000×60000") && text.contains("64000000"),
+        "{text}"
+    );
+    assert!(!dir.stats().exists(), "no partial table on failure");
+
+    // The stored size may lie: the header decides.
+    write_samples(&dir, &with_huge(32, 32));
+    let mut skip = job(&dir);
+    skip.on_error = OnError::Skip;
+    let summary = run_stats(&skip, &ProgressBar::hidden()).unwrap();
+    assert_eq!((summary.rows, summary.errors), (samples.len() as u64, 1));
+    let (schema, batches) = read_table(&dir.stats()).unwrap();
+    let stats = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let error = stats.column_by_name("error").unwrap().as_string::<i32>();
+    let reason = error.value(huge_id as usize);
+    assert!(reason.contains("60000×60000") && reason.contains("budget"), "{reason}");
+    assert_eq!(error.null_count(), samples.len() - 1);
+}
+
+#[test]
+fn the_pixel_budget_is_a_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ExperimentDir::new(tmp.path());
+    write_samples(&dir, &samples(false));
+    let mut small = job(&dir);
+    small.max_pixels = 32 * 32 - 1;
+    let err = run_stats(&small, &ProgressBar::hidden()).unwrap_err().to_string();
+    assert!(err.contains("32×32 = 1024 pixels exceeds the budget of 1023"), "{err}");
+    small.max_pixels = 32 * 32;
+    run_stats(&small, &ProgressBar::hidden()).unwrap();
+}
+
+#[test]
+fn a_repeated_sample_id_is_refused_naming_file_and_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ExperimentDir::new(tmp.path());
+    let samples = samples(false);
+    let mut ids: Vec<i64> = (0..samples.len() as i64).collect();
+    ids[4] = 1;
+    write_samples_with_ids(&dir, &samples, &ids);
+    let err = run_stats(&job(&dir), &ProgressBar::hidden()).unwrap_err().to_string();
+    assert!(
+        err.contains("samples.parquet") && err.contains("row 4: sample_id 1 appears again (first in row 1)"),
+        "{err}"
+    );
+    assert!(!dir.stats().exists());
 }
 
 #[test]

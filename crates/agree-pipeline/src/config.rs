@@ -238,21 +238,19 @@ impl PipelineFile {
         positional.sort_by_key(|(i, _)| *i);
         let mut argv: Vec<String> = positional.into_iter().flat_map(|(_, v)| v).collect();
         argv.extend(options);
-        // The whole section must parse too (required keys, conflicts).
+        // The whole section must parse too (required keys, conflicts), and pass the
+        // stage's own checks of how its options combine.
         let mut full = argv.clone();
         full.extend(stage.dir_args(Path::new("DIR")));
-        if let Err(e) = stage.command().try_get_matches_from(&full) {
-            return Err(err(
-                line_of(text, section, None),
-                format!("[{section}] {}", first_line(&e)),
-            ));
+        if let Err(message) = stage.check(&full) {
+            return Err(err(line_of(text, section, None), format!("[{section}] {message}")));
         }
         Ok(StageSection { stage, argv })
     }
 }
 
 /// The first line of a clap error, without its `error: ` prefix.
-fn first_line(e: &clap::Error) -> String {
+pub(crate) fn first_line(e: &clap::Error) -> String {
     let msg = e.render().to_string();
     msg.lines()
         .next()
@@ -318,6 +316,52 @@ deterministic = true
         let bad = GOOD.replace("[train]", "[trian]");
         let e = PipelineFile::parse(Path::new("t.toml"), &bad).unwrap_err().to_string();
         assert!(e.contains("t.toml:11:") && e.contains("unknown section [trian]"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_of_any_stage_are_refused_at_parse_time() {
+        for (from, to, line, expect) in [
+            (
+                "arch = [\"lenet5\"]",
+                "arch = [\"resnt18\"]",
+                12,
+                "unknown architecture `resnt18`",
+            ),
+            ("epochs = 3", "epochs = 0", 14, "`epochs`"),
+            ("epochs = 3", "epochs = 3\nlr = nan", 15, "`lr`"),
+            ("epochs = 3", "epochs = 3\nlabel_noise = 2.0", 15, "`label_noise`"),
+            (
+                "arch = [\"lenet5\"]",
+                "arch = [\"lenet5\", \"lenet-5\"]",
+                11,
+                "listed twice",
+            ),
+            (
+                "[train]",
+                "[stats]\nsegment_sigma = inf\n[train]",
+                12,
+                "`segment_sigma`",
+            ),
+            (
+                "[train]",
+                "[stats]\nresize = \"100000x100000\"\n[train]",
+                12,
+                "`resize`",
+            ),
+            (
+                "[train]",
+                "[stats]\nstats = \"entropy_lcoal\"\n[train]",
+                12,
+                "entropy_lcoal",
+            ),
+        ] {
+            let bad = GOOD.replace(from, to);
+            let e = PipelineFile::parse(Path::new("t.toml"), &bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("t.toml:{line}:")) && e.contains(expect),
+                "{to}: {e}"
+            );
+        }
     }
 
     #[test]

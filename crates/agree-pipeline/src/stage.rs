@@ -96,6 +96,28 @@ impl Stage {
         }
     }
 
+    /// Checks `argv` (without the subcommand name) as the stage does before it starts:
+    /// its own parser (every option's value parser) and its checks of how options
+    /// combine. Reads no file, so a whole pipeline file is checked before any stage runs.
+    pub fn check(self, argv: &[String]) -> Result<(), String> {
+        let matches = self
+            .command()
+            .try_get_matches_from(argv)
+            .map_err(|e| crate::config::first_line(&e))?;
+        let invalid = |e: clap::Error| crate::config::first_line(&e);
+        match self {
+            Stage::Stats => {
+                let args = agree_imstats::cli::StatsArgs::from_arg_matches(&matches).map_err(invalid)?;
+                agree_imstats::cli::check(&args).map_err(|e| e.to_string())
+            }
+            Stage::Train => {
+                let args = agree_train::cli::TrainArgs::from_arg_matches(&matches).map_err(invalid)?;
+                args.configs().map(drop).map_err(|e| e.to_string())
+            }
+            Stage::Ingest | Stage::Analyze | Stage::Report => Ok(()),
+        }
+    }
+
     /// Parses `argv` (without the subcommand name) with the stage's own parser and runs it.
     pub fn run(self, argv: &[String], quiet: bool) -> Result<(), PipelineError> {
         let fail = |message: String| PipelineError::Stage {

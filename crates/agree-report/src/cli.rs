@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use agree_imstats::image::DEFAULT_MAX_PIXELS;
 use agree_schema::ExperimentDir;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,6 +16,10 @@ pub struct ReportArgs {
     /// Write the report here instead of DIR/report.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Largest sample image shown as a thumbnail, in pixels (read from its header first);
+    /// larger ones are left out with a note.
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
 }
 
 /// Runs `agree report`.
@@ -29,7 +34,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<(), Error> {
     }
     bar.set_message("reading tables");
     let inputs = report::load(&dir)?;
-    let built = report::build(&inputs, |figure| {
+    let built = report::build(&inputs, args.max_pixels, |figure| {
         bar.set_message(figure.to_string());
         bar.inc(1);
     })?;

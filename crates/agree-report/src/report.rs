@@ -133,8 +133,9 @@ pub fn statistic_label(name: &str) -> String {
     }
 }
 
-/// Builds every figure and the page; `tick` is called after each figure.
-pub fn build(inputs: &ReportInputs, mut tick: impl FnMut(&str)) -> Result<Report, Error> {
+/// Builds every figure and the page; `tick` is called after each figure. Thumbnails
+/// of images above `max_pixels` (read from their headers) are left out with a note.
+pub fn build(inputs: &ReportInputs, max_pixels: u64, mut tick: impl FnMut(&str)) -> Result<Report, Error> {
     let mut figures = Vec::new();
     let mut notes = Vec::new();
     let groups = shaping::groups(&inputs.agreement);
@@ -209,7 +210,8 @@ pub fn build(inputs: &ReportInputs, mut tick: impl FnMut(&str)) -> Result<Report
                     "never-learned first, then largest learned_epoch, ties by lower confidence",
                 ),
             ] {
-                match image_grid_figure(name, title, how, &rows, samples, &focus, &mut notes)? {
+                let source = ThumbnailSource { samples, max_pixels };
+                match image_grid_figure(name, title, how, &rows, &source, &focus, &mut notes)? {
                     Some(f) => figures.push(f),
                     None => notes.push(format!("{title}: no image of {} could be shown", focus.label())),
                 }
@@ -483,13 +485,19 @@ fn histogram_figure(stats: &SampleStatistics) -> Result<Option<Figure>, Error> {
     .map(Some)
 }
 
+/// Where thumbnails come from: the stored images, decoded within a pixel budget.
+struct ThumbnailSource<'a> {
+    samples: &'a SampleCatalog,
+    max_pixels: u64,
+}
+
 /// A grid of the given samples' thumbnails; images that cannot be decoded are noted and left out.
 fn image_grid_figure(
     name: &str,
     title: &str,
     how: &str,
     rows: &[LearningOrderRow],
-    samples: &SampleCatalog,
+    source: &ThumbnailSource<'_>,
     focus: &Group,
     notes: &mut Vec<String>,
 ) -> Result<Option<Figure>, Error> {
@@ -497,11 +505,11 @@ fn image_grid_figure(
     let mut classes: Vec<(String, usize)> = Vec::new();
     let mut epochs = Vec::new();
     for r in rows {
-        let Some(sample) = samples.images.get(&r.sample_id) else {
+        let Some(sample) = source.samples.images.get(&r.sample_id) else {
             notes.push(format!("{title}: sample {} is not in samples.parquet", r.sample_id));
             continue;
         };
-        match thumbnail::decode(sample) {
+        match thumbnail::decode(sample, source.max_pixels) {
             Ok(img) => {
                 thumbs.push(thumbnail::thumbnail(&img));
                 match classes.iter_mut().find(|(c, _)| c == &sample.class_name) {

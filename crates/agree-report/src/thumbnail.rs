@@ -1,7 +1,10 @@
 //! Thumbnails of stored sample images and their composition into a grid figure.
 
+use std::io::Cursor;
+
+use agree_imstats::image::check_pixel_budget;
 use base64::Engine;
-use image::{RgbImage, imageops::FilterType};
+use image::{ImageReader, RgbImage, imageops::FilterType};
 
 use crate::{figure::encode_png, tables::SampleImage};
 
@@ -10,13 +13,15 @@ pub const THUMB: u32 = 96;
 /// Gap between thumbnails in pixels.
 const GAP: u32 = 4;
 
-/// Decodes a stored image: an encoded file (`jpeg`, `png`, …) or raw `rgb8` H×W×3 bytes.
-pub fn decode(sample: &SampleImage) -> Result<RgbImage, String> {
+/// Decodes a stored image: an encoded file (`jpeg`, `png`, …) or raw `rgb8` H×W×3
+/// bytes, refusing one of more than `max_pixels` from its header before decoding.
+pub fn decode(sample: &SampleImage, max_pixels: u64) -> Result<RgbImage, String> {
     if sample.format == "rgb8" {
         let (w, h) = (
             u32::try_from(sample.width).map_err(|_| format!("width {}", sample.width))?,
             u32::try_from(sample.height).map_err(|_| format!("height {}", sample.height))?,
         );
+        check_pixel_budget(u64::from(w), u64::from(h), max_pixels).map_err(|e| e.to_string())?;
         let expected = (w as usize) * (h as usize) * 3;
         if sample.bytes.len() != expected {
             return Err(format!(
@@ -26,9 +31,18 @@ pub fn decode(sample: &SampleImage) -> Result<RgbImage, String> {
         }
         return RgbImage::from_raw(w, h, sample.bytes.clone()).ok_or_else(|| "rgb8 buffer size mismatch".to_string());
     }
-    image::load_from_memory(&sample.bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| format!("{} image: {e}", sample.format))
+    let undecodable = |e: image::ImageError| format!("{} image: {e}", sample.format);
+    let reader = || ImageReader::new(Cursor::new(&sample.bytes)).with_guessed_format();
+    let (w, h) = reader()
+        .map_err(|e| format!("{} image: {e}", sample.format))?
+        .into_dimensions()
+        .map_err(undecodable)?;
+    check_pixel_budget(u64::from(w), u64::from(h), max_pixels).map_err(|e| e.to_string())?;
+    // The budget above bounds the allocation; the crate's own 512 MiB cap would refuse
+    // images the user raised --max-pixels for.
+    let mut decoder = reader().map_err(|e| format!("{} image: {e}", sample.format))?;
+    decoder.no_limits();
+    decoder.decode().map(|img| img.to_rgb8()).map_err(undecodable)
 }
 
 /// Scales an image to fit a [`THUMB`]-pixel square: nearest-neighbour enlargement keeps
@@ -100,20 +114,25 @@ mod tests {
     #[test]
     fn rgb8_is_read_row_major_interleaved() {
         let bytes = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        let img = decode(&sample("rgb8", 2, 2, bytes)).expect("valid");
+        let img = decode(&sample("rgb8", 2, 2, bytes.clone()), 4).expect("valid");
         assert_eq!(img.get_pixel(1, 0).0, [4, 5, 6]);
         assert_eq!(img.get_pixel(0, 1).0, [7, 8, 9]);
-        assert!(decode(&sample("rgb8", 2, 2, vec![0; 5])).is_err());
+        assert!(decode(&sample("rgb8", 2, 2, vec![0; 5]), 4).is_err());
+        let err = decode(&sample("rgb8", 2, 2, bytes), 3).unwrap_err();
+        assert!(err.contains("2×2 = 4 pixels exceeds the budget of 3"), "{err}");
     }
 
     #[test]
     fn encoded_images_decode_and_garbage_fails() {
         let img = RgbImage::from_pixel(3, 2, image::Rgb([9, 8, 7]));
         let png = encode_png(3, 2, img.into_raw()).expect("encode");
-        let back = decode(&sample("png", 3, 2, png)).expect("decode");
+        let back = decode(&sample("png", 3, 2, png.clone()), 6).expect("decode");
         assert_eq!(back.dimensions(), (3, 2));
         assert_eq!(back.get_pixel(2, 1).0, [9, 8, 7]);
-        assert!(decode(&sample("jpeg", 3, 2, vec![1, 2, 3])).is_err());
+        assert!(decode(&sample("jpeg", 3, 2, vec![1, 2, 3]), 6).is_err());
+        // The header decides, whatever the stored size says.
+        let err = decode(&sample("png", 1, 1, png), 5).unwrap_err();
+        assert!(err.contains("3×2 = 6 pixels exceeds the budget of 5"), "{err}");
     }
 
     #[test]

@@ -119,6 +119,7 @@ fn every_figure_loads_in_headless_chromium() {
         &ReportArgs {
             dir: dir.root().to_path_buf(),
             out: None,
+            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
         },
         true,
     )

@@ -25,6 +25,7 @@ fn report(dir: &ExperimentDir) -> Result<(), agree_report::Error> {
         &ReportArgs {
             dir: dir.root().to_path_buf(),
             out: None,
+            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
         },
         true,
     )

@@ -8,9 +8,12 @@
 //! sampler position is fully given by the epoch number.
 
 use std::{
+    cell::RefCell,
     collections::HashMap,
     fs,
+    io::Write,
     path::{Path, PathBuf},
+    rc::Rc,
 };
 
 use serde::{Deserialize, Serialize};
@@ -59,12 +62,12 @@ pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> 
         .iter()
         .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu)))
         .collect();
-    Tensor::save_multi(&cpu, tmp.join(TENSORS))?;
-    let json = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::Checkpoint {
-        path: tmp.clone(),
-        message: e.to_string(),
-    })?;
-    fs::write(tmp.join(META), json).map_err(io(&tmp))?;
+    let result = write_contents(&tmp, meta, &cpu);
+    if result.is_err() {
+        // A full disk: free what the attempt took, keep the previous checkpoints.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result?;
     if dest.exists() {
         fs::remove_dir_all(&dest).map_err(io(&dest))?;
     }
@@ -78,6 +81,48 @@ pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> 
         }
     }
     Ok(dest)
+}
+
+/// Writes the tensors and `meta.json` into the (temporary) checkpoint directory `tmp`.
+fn write_contents(tmp: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<(), TrainError> {
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| TrainError::Checkpoint {
+        path: tmp.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_synced(&tmp.join(TENSORS), &serialise(tensors)?)?;
+    write_synced(&tmp.join(META), &json)
+}
+
+/// A `Write` into memory that the caller still holds after handing it to libtorch
+/// (which takes its writer by value and frees it).
+#[derive(Clone, Default)]
+struct SharedBuffer(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The tensors in libtorch's archive format, serialised in memory: libtorch never
+/// touches the file system, so a failed write is Rust's error to report instead of a
+/// C++ exception thrown (from a destructor) through the FFI, which aborts.
+fn serialise(tensors: &[(String, Tensor)]) -> Result<Vec<u8>, TrainError> {
+    let buffer = SharedBuffer::default();
+    Tensor::save_multi_to_stream(tensors, buffer.clone())?;
+    Ok(buffer.0.take())
+}
+
+/// Writes `bytes` to `path` and flushes them to the disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let mut file = fs::File::create(path).map_err(io(path))?;
+    file.write_all(bytes).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
 }
 
 fn epoch_of(name: &str) -> Option<u32> {

@@ -2,10 +2,61 @@
 
 use std::path::PathBuf;
 
+use agree_imstats::image::DEFAULT_MAX_PIXELS;
+use clap::value_parser;
+
 use crate::{
     Arch, DeviceChoice, Normalize, OptimizerConfig, OptimizerKind, RuntimeOptions, Schedule, TrainConfig, TrainError,
     TransformConfig,
 };
+
+/// The largest `--resize`/`--crop` side accepted.
+pub const MAX_IMAGE_SIDE: i64 = 8192;
+
+/// A finite number within `lo..=hi` (a clap value parser: NaN and ±inf are refused).
+fn finite_in(text: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !value.is_finite() || !(lo..=hi).contains(&value) {
+        return Err(format!("`{text}` must be a finite number in {lo}..={hi}"));
+    }
+    Ok(value)
+}
+
+/// A finite number within `lo..hi` (`hi` excluded).
+fn finite_below(text: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    let value = finite_in(text, lo, hi)?;
+    if value >= hi {
+        return Err(format!(
+            "`{text}` must be a finite number in {lo}..{hi} ({hi} excluded)"
+        ));
+    }
+    Ok(value)
+}
+
+/// A positive finite number up to `hi`.
+fn positive_up_to(text: &str, hi: f64) -> Result<f64, String> {
+    let value = finite_in(text, 0.0, hi)?;
+    if value == 0.0 {
+        return Err(format!("`{text}` must be a positive number"));
+    }
+    Ok(value)
+}
+
+/// The message of a train option error, without the `invalid option` prefix clap adds its own of.
+fn option_message(e: TrainError) -> String {
+    match e {
+        TrainError::BadOption { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+fn parse_arch(text: &str) -> Result<Arch, String> {
+    text.parse().map_err(option_message)
+}
+
+fn parse_device(text: &str) -> Result<DeviceChoice, String> {
+    text.parse().map_err(option_message)
+}
 
 /// Schedule names on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,64 +78,64 @@ pub struct TrainArgs {
     /// Experiment directory holding samples.parquet.
     pub dir: PathBuf,
     /// Architectures, comma separated: lenet5, vgg16, resnet18, resnet50, densenet121, wrn-D-W.
-    #[arg(long, value_delimiter = ',', default_value = "resnet18")]
-    pub arch: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "resnet18", value_parser = parse_arch)]
+    pub arch: Vec<Arch>,
     /// Networks per architecture (differing only by seed).
-    #[arg(long, short = 'n', default_value_t = 5)]
+    #[arg(long, short = 'n', default_value_t = 5, value_parser = value_parser!(u32).range(1..=100_000))]
     pub networks: u32,
     /// Seed of network 0; network i uses seed + i.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Epochs.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = value_parser!(u32).range(1..=1_000_000))]
     pub epochs: u32,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
+    #[arg(long, default_value_t = 128, value_parser = value_parser!(u32).range(2..=1 << 20))]
+    pub batch_size: u32,
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
     /// Learning rate (peak rate for one-cycle).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = |s: &str| positive_up_to(s, 1e3))]
     pub lr: f64,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = |s: &str| finite_below(s, 0.0, 1.0))]
     pub momentum: f64,
     /// SGD Nesterov momentum.
     #[arg(long)]
     pub nesterov: bool,
     /// Weight decay.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = |s: &str| finite_in(s, 0.0, 1.0))]
     pub weight_decay: f64,
     /// Adam β₁.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = |s: &str| finite_below(s, 0.0, 1.0))]
     pub beta1: f64,
     /// Adam β₂.
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = 0.999, value_parser = |s: &str| finite_below(s, 0.0, 1.0))]
     pub beta2: f64,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = ScheduleName::Cosine)]
     pub schedule: ScheduleName,
     /// Step schedule: epochs between decays.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = value_parser!(u32).range(1..))]
     pub step_every: u32,
     /// Step schedule: decay factor.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = |s: &str| positive_up_to(s, 1.0))]
     pub step_gamma: f64,
     /// Label smoothing (0 = off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = |s: &str| finite_below(s, 0.0, 1.0))]
     pub label_smoothing: f64,
     /// Probability of replacing each training label by a random class.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = |s: &str| finite_in(s, 0.0, 1.0))]
     pub label_noise: f64,
     /// Seed of the label randomisation.
     #[arg(long, default_value_t = 12345)]
     pub label_noise_seed: u64,
     /// Resize the shorter image side to this many pixels.
-    #[arg(long)]
+    #[arg(long, value_parser = value_parser!(u32).range(1..=MAX_IMAGE_SIDE))]
     pub resize: Option<u32>,
     /// Square crop: random position for training, centred for testing.
-    #[arg(long)]
+    #[arg(long, value_parser = value_parser!(u32).range(1..=MAX_IMAGE_SIDE))]
     pub crop: Option<u32>,
     /// Random horizontal flips of training images.
     #[arg(long)]
@@ -105,33 +156,36 @@ pub struct TrainArgs {
     #[arg(long)]
     pub save_probs: bool,
     /// Device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
+    pub device: DeviceChoice,
     /// Networks trained at the same time.
-    #[arg(long, default_value_t = 1)]
-    pub parallel: usize,
+    #[arg(long, default_value_t = 1, value_parser = value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
     /// libtorch CPU threads (default: libtorch's choice).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, value_parser = value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Reproducible mode: one network at a time, cuDNN autotuning off.
     #[arg(long)]
     pub deterministic: bool,
     /// Memory for caching decoded pixels, in MiB (above it, images are decoded per batch).
-    #[arg(long, default_value_t = 4096)]
-    pub cache_mb: usize,
+    #[arg(long, default_value_t = 4096, value_parser = value_parser!(u32).range(0..=1 << 30))]
+    pub cache_mb: u32,
     /// Batches prepared ahead of the training step (0: each when the step asks for it).
-    #[arg(long, default_value_t = 4)]
-    pub prefetch: usize,
+    #[arg(long, default_value_t = 4, value_parser = value_parser!(u16).range(0..=256))]
+    pub prefetch: u16,
     /// Do not write checkpoints (a rerun then starts over).
     #[arg(long)]
     pub no_checkpoints: bool,
     /// Stop after this epoch, leaving the runs resumable.
-    #[arg(long)]
+    #[arg(long, value_parser = value_parser!(u32).range(1..))]
     pub stop_after: Option<u32>,
+    /// Largest image decoded, in pixels (width × height, read from the header first).
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS, value_parser = value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
 }
 
 impl TrainArgs {
-    /// The training configurations, one per architecture.
+    /// The training configurations, one per architecture, each validated.
     pub fn configs(&self) -> Result<Vec<TrainConfig>, TrainError> {
         let schedule = match self.schedule {
             ScheduleName::Constant => Schedule::Constant,
@@ -145,18 +199,17 @@ impl TrainArgs {
         let mut seen: Vec<Arch> = Vec::new();
         self.arch
             .iter()
-            .map(|name| {
-                let arch: Arch = name.parse()?;
+            .map(|&arch| {
                 if seen.contains(&arch) {
                     return Err(TrainError::option("--arch", format!("`{arch}` is listed twice")));
                 }
                 seen.push(arch);
-                Ok(TrainConfig {
+                let config = TrainConfig {
                     arch,
                     networks: self.networks,
                     seed: self.seed,
                     epochs: self.epochs,
-                    batch_size: self.batch_size,
+                    batch_size: self.batch_size as usize,
                     optimizer: OptimizerConfig {
                         kind: self.optimizer,
                         lr: self.lr,
@@ -180,7 +233,9 @@ impl TrainArgs {
                     test_limit: self.test_limit,
                     train_eval: self.train_eval,
                     save_probs: self.save_probs,
-                })
+                };
+                config.validate()?;
+                Ok(config)
             })
             .collect()
     }
@@ -188,12 +243,13 @@ impl TrainArgs {
     /// How to run them.
     pub fn runtime(&self, quiet: bool) -> Result<RuntimeOptions, TrainError> {
         Ok(RuntimeOptions {
-            device: self.device.parse::<DeviceChoice>()?,
-            parallel: self.parallel,
-            threads: self.threads,
+            device: self.device,
+            parallel: usize::from(self.parallel),
+            threads: self.threads.map(usize::from),
             deterministic: self.deterministic,
-            cache_mb: self.cache_mb,
-            prefetch: self.prefetch,
+            cache_mb: self.cache_mb as usize,
+            prefetch: usize::from(self.prefetch),
+            max_pixels: self.max_pixels,
             quiet,
             checkpoints: !self.no_checkpoints,
             stop_after_epoch: self.stop_after,

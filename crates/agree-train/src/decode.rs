@@ -1,6 +1,9 @@
 //! Decoding one sample's bytes to 8-bit RGB, resized as the pipeline asks.
 
-use image::{RgbImage, imageops::FilterType};
+use std::io::Cursor;
+
+use agree_imstats::image::check_pixel_budget;
+use image::{ImageReader, RgbImage, imageops::FilterType};
 
 use crate::samples::Encoding;
 
@@ -15,10 +18,18 @@ pub struct DecodedImage {
     pub rgb: Vec<u8>,
 }
 
-/// Decodes image bytes (grey, alpha and 16-bit images become 8-bit RGB).
-pub fn decode(bytes: &[u8], encoding: Encoding, stored_size: (u32, u32)) -> Result<DecodedImage, String> {
+/// Decodes image bytes (grey, alpha and 16-bit images become 8-bit RGB), refusing an
+/// image of more than `max_pixels` from its header (or stored size, for `rgb8`) first.
+pub fn decode(
+    bytes: &[u8],
+    encoding: Encoding,
+    stored_size: (u32, u32),
+    max_pixels: u64,
+) -> Result<DecodedImage, String> {
     match encoding {
         Encoding::Rgb8 => {
+            check_pixel_budget(u64::from(stored_size.0), u64::from(stored_size.1), max_pixels)
+                .map_err(|e| e.to_string())?;
             let (w, h) = (stored_size.0 as usize, stored_size.1 as usize);
             if bytes.len() != w * h * 3 {
                 return Err(format!(
@@ -34,7 +45,16 @@ pub fn decode(bytes: &[u8], encoding: Encoding, stored_size: (u32, u32)) -> Resu
             })
         }
         Encoding::File(format) => {
-            let img = image::load_from_memory_with_format(bytes, format).map_err(|e| format!("cannot decode: {e}"))?;
+            let undecodable = |e: image::ImageError| format!("cannot decode: {e}");
+            let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
+                .into_dimensions()
+                .map_err(undecodable)?;
+            check_pixel_budget(u64::from(w), u64::from(h), max_pixels).map_err(|e| e.to_string())?;
+            // The budget above bounds the allocation; the crate's own 512 MiB cap would
+            // refuse images the user raised --max-pixels for.
+            let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+            reader.no_limits();
+            let img = reader.decode().map_err(undecodable)?;
             let rgb = img.to_rgb8();
             Ok(DecodedImage {
                 width: rgb.width() as usize,
@@ -99,9 +119,11 @@ mod tests {
 
     #[test]
     fn raw_rgb_is_checked_for_length() {
-        assert!(decode(&[0; 12], Encoding::Rgb8, (2, 2)).is_ok());
-        let err = decode(&[0; 11], Encoding::Rgb8, (2, 2)).unwrap_err();
+        assert!(decode(&[0; 12], Encoding::Rgb8, (2, 2), 4).is_ok());
+        let err = decode(&[0; 11], Encoding::Rgb8, (2, 2), 4).unwrap_err();
         assert!(err.contains("11 bytes"), "{err}");
+        let err = decode(&[0; 12], Encoding::Rgb8, (2, 2), 3).unwrap_err();
+        assert!(err.contains("2×2 = 4 pixels exceeds the budget of 3"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! (`predictions/`), a summary per epoch (`epochs.parquet`) and per network
 //! (`runs.parquet`), with checkpoints that make a rerun resume exactly.
 //!
-//! It knows nothing of image statistics or agreement; it only trains and records.
+//! It knows nothing of image statistics or agreement (it borrows only agree-imstats'
+//! pixel budget per image); it only trains and records.
 
 mod allocator;
 mod checkpoint;

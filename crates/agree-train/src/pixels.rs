@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use agree_imstats::image::check_pixel_budget;
 use rayon::prelude::*;
 
 use crate::{
@@ -15,17 +16,20 @@ use crate::{
 pub struct PixelStore<'a> {
     table: &'a SampleTable,
     resize: Option<u32>,
+    max_pixels: u64,
     /// Decoded images by table row, when cached.
     cache: Option<Vec<Option<DecodedImage>>>,
 }
 
 impl<'a> PixelStore<'a> {
     /// Decodes `rows` into memory if their resized pixels fit in `budget_bytes`,
-    /// otherwise prepares to decode on demand. `on_decoded` is called per image.
+    /// otherwise prepares to decode on demand. `on_decoded` is called per image. No
+    /// image of more than `max_pixels` pixels is decoded, nor resized to more.
     pub fn build(
         table: &'a SampleTable,
         rows: &[usize],
         resize: Option<u32>,
+        max_pixels: u64,
         budget_bytes: usize,
         on_decoded: &(dyn Fn() + Sync),
     ) -> Result<Self, TrainError> {
@@ -39,6 +43,7 @@ impl<'a> PixelStore<'a> {
         let mut store = PixelStore {
             table,
             resize,
+            max_pixels,
             cache: None,
         };
         if bytes <= budget_bytes {
@@ -74,12 +79,16 @@ impl<'a> PixelStore<'a> {
 
     fn decode_row(&self, row: usize) -> Result<DecodedImage, TrainError> {
         let t = self.table;
-        let img = decode(t.image(row), t.encoding[row], t.size[row]).map_err(|message| TrainError::BadSample {
+        let bad = |message: String| TrainError::BadSample {
             path: t.path.clone(),
             row,
             sample_id: t.sample_id[row],
             message,
-        })?;
+        };
+        let img = decode(t.image(row), t.encoding[row], t.size[row], self.max_pixels).map_err(bad)?;
+        let (w, h) = resized_size(img.width as u32, img.height as u32, self.resize);
+        check_pixel_budget(u64::from(w), u64::from(h), self.max_pixels)
+            .map_err(|e| bad(format!("resized to {w}×{h}: {e}")))?;
         Ok(resize_shorter(img, self.resize))
     }
 }

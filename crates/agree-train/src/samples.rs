@@ -2,7 +2,7 @@
 //! encoded image bytes (kept as the Arrow buffers they were read into, not copied).
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -113,6 +113,7 @@ impl SampleTable {
         };
         let mut label_nulls = 0usize;
         let mut names: BTreeMap<i32, (String, usize)> = BTreeMap::new();
+        let mut id_rows: HashMap<i64, usize> = HashMap::new();
         for batch in batches {
             let col = |name: &str, ty: DataType| -> Result<Arc<dyn Array>, TrainError> {
                 let c = batch.column_by_name(name).ok_or_else(|| TrainError::BadDataset {
@@ -156,6 +157,11 @@ impl SampleTable {
                     sample_id,
                     message,
                 };
+                if let Some(first) = id_rows.insert(sample_id, row) {
+                    return Err(bad(format!(
+                        "sample_id {sample_id} appears again (first in row {first}); sample ids must be unique"
+                    )));
+                }
                 let split = match splits.value(i) {
                     "train" => Split::Train,
                     "test" => Split::Test,

@@ -57,6 +57,8 @@ pub struct RuntimeOptions {
     pub checkpoints: bool,
     /// Stop every network after this epoch, as if killed (for tests and chunked runs).
     pub stop_after_epoch: Option<u32>,
+    /// Largest image decoded, in pixels (before and after resizing), read from the header first.
+    pub max_pixels: u64,
 }
 
 impl Default for RuntimeOptions {
@@ -71,6 +73,7 @@ impl Default for RuntimeOptions {
             quiet: true,
             checkpoints: true,
             stop_after_epoch: None,
+            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -334,6 +337,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             &table,
             &rows,
             config.transform.resize,
+            rt.max_pixels,
             rt.cache_mb.saturating_mul(1 << 20),
             &|| decode_bar.inc(1),
         )?;

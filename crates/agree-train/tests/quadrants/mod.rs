@@ -99,9 +99,13 @@ impl<W: std::io::Write> PngPixels for image::codecs::png::PngEncoder<W> {
 
 /// Writes `rows` as `samples.parquet` into `dir` (ids in (split, key) order).
 pub fn write_samples(dir: &Path, rows: &[Row]) {
+    write_samples_with_ids(dir, rows, &(0..rows.len() as i64).collect::<Vec<_>>());
+}
+
+/// Writes `rows` as `samples.parquet` with the given `sample_id`s.
+pub fn write_samples_with_ids(dir: &Path, rows: &[Row], ids: &[i64]) {
     let c = contract("samples").unwrap();
     let mut w = TableWriter::create(ExperimentDir::new(dir).samples(), c, c.schema()).unwrap();
-    let n = rows.len();
     let mut labels = ListBuilder::new(Int32Builder::new())
         .with_field(Field::new_list_field(arrow::datatypes::DataType::Int32, true));
     for r in rows {
@@ -109,7 +113,7 @@ pub fn write_samples(dir: &Path, rows: &[Row]) {
         labels.append(true);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(0..n as i64)),
+        Arc::new(Int64Array::from(ids.to_vec())),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.split))),
         Arc::new(StringArray::from_iter_values(
             rows.iter()
