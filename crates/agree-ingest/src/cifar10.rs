@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use agree_schema::ExperimentDir;
 
 use crate::{
-    Catalog, CatalogEntry, Result, Split, imagefolder,
+    Catalog, CatalogEntry, IngestError, Result, Split, imagefolder,
     manifest::SourceInfo,
     pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
     tree::InputTree,
@@ -86,6 +86,13 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                     .filter(|l| !l.is_empty())
                     .map(str::to_string)
                     .collect();
+                if names.is_empty() {
+                    return Err(IngestError::bad(
+                        tree.path(),
+                        Some(&e.path),
+                        "batches.meta.txt lists no class names",
+                    ));
+                }
                 meta = Some(names);
             } else {
                 batches.push(Batch {
@@ -186,6 +193,28 @@ mod tests {
     fn planes_become_pixels() {
         // 2 pixels: R plane [1,2], G plane [3,4], B plane [5,6].
         assert_eq!(planar_to_interleaved(&[1, 2, 3, 4, 5, 6]), vec![1, 3, 5, 2, 4, 6]);
+    }
+
+    #[test]
+    fn an_empty_class_list_is_an_error_not_a_panic() {
+        // Found by fuzz target cifar10_batch: an empty batches.meta.txt beside a batch
+        // whose first record has label byte 0xc7 (the crash input's first bytes).
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("in/cifar-10-batches-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("batches.meta.txt"), b"").unwrap();
+        let mut batch = vec![0xc7, 0x0a];
+        batch.resize(RECORD_BYTES + 317, 0xb1);
+        std::fs::write(dir.join("data_batch_1.bin"), batch).unwrap();
+        let opts = IngestOptions {
+            on_error: OnError::Skip,
+            quiet: true,
+            recorded_options: serde_json::Value::Null,
+        };
+        let err = ingest(&[tmp.path().join("in")], &tmp.path().join("out"), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batches.meta.txt") && err.contains("no class names"), "{err}");
     }
 
     #[test]

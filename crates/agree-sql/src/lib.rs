@@ -37,7 +37,7 @@ pub use functions::{fleiss_kappa, register_functions};
 /// Progress display taken by [`analyze`] (re-exported so callers need no indicatif).
 pub use indicatif::ProgressBar;
 pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, plan_epochs};
-pub use query::{OutputFormat, describe_tables, run_query, write_batches};
+pub use query::{OutputFormat, describe_tables, plan_read_only, run_query, write_batches};
 pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, register_batches};
 pub use statistics::{

@@ -70,17 +70,25 @@ fn refuse(plan: &LogicalPlan) -> Option<String> {
     ))
 }
 
-/// Plans and runs one read-only query. DDL, DML, COPY and session statements are
-/// refused before anything runs; parse and planning errors carry their position.
-pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
-    let state = ctx.state();
-    let plan = state
+/// Plans one query without running it, refusing DDL, DML, COPY and session
+/// statements; parse and planning errors carry their position. `agree sql`'s
+/// read-only check (the fuzz target `sql_readonly` drives it).
+pub async fn plan_read_only(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, SqlError> {
+    let plan = ctx
+        .state()
         .create_logical_plan(sql)
         .await
         .map_err(|e| SqlError::Query(explain_error(sql, &e)))?;
     if let Some(reason) = refuse(&plan) {
         return Err(SqlError::ReadOnly(reason));
     }
+    Ok(plan)
+}
+
+/// Plans and runs one read-only query ([`plan_read_only`]): nothing runs unless the
+/// check accepts the plan.
+pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
+    let plan = plan_read_only(ctx, sql).await?;
     let frame = ctx
         .execute_logical_plan(plan)
         .await
