@@ -38,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
         )
         .is_ok()
     {
-        assert_eq!(streamed, listed, "the stream serves the files the scan listed and did not keep");
+        assert_eq!(
+            streamed, listed,
+            "the stream serves the files the scan listed and did not keep"
+        );
     }
 });

@@ -214,7 +214,10 @@ mod tests {
         let err = ingest(&[tmp.path().join("in")], &tmp.path().join("out"), &opts)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("batches.meta.txt") && err.contains("no class names"), "{err}");
+        assert!(
+            err.contains("batches.meta.txt") && err.contains("no class names"),
+            "{err}"
+        );
     }
 
     #[test]
