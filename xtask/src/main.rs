@@ -1,4 +1,4 @@
-//! Project chores, one entry point: `cargo xtask <setup|test|pipeline|bench>`.
+//! Project chores, one entry point: `cargo xtask <setup|test|pipeline|bench|fuzz>`.
 //! No logic of the stages lives here; it installs what the project needs and drives
 //! the `agree` binary.
 
@@ -48,7 +48,34 @@ enum Chore {
         /// Benchmark names (files in benches/).
         names: Vec<String>,
     },
+    /// Fuzz the input parsers with cargo-fuzz (stable toolchain, `-s none`), one target or all.
+    Fuzz {
+        /// A target of fuzz/fuzz_targets (all, one after another, when omitted).
+        target: Option<String>,
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Extra libFuzzer flags (after `--`), e.g. `-jobs=1`.
+        #[arg(last = true)]
+        libfuzzer: Vec<String>,
+    },
 }
+
+/// A fuzz target: name, whether it needs the `stages` feature (DataFusion, libtorch),
+/// and the largest input libFuzzer makes for it.
+struct FuzzTarget(&'static str, bool, usize);
+
+/// Every target in fuzz/fuzz_targets, cheapest build first.
+const FUZZ_TARGETS: &[FuzzTarget] = &[
+    FuzzTarget("kth_name", false, 256),
+    FuzzTarget("voc_annotation", false, 8192),
+    FuzzTarget("cifar10_batch", false, 16384),
+    FuzzTarget("tree_archive", false, 65536),
+    FuzzTarget("image_stats", false, 65536),
+    FuzzTarget("scores_import", false, 8192),
+    FuzzTarget("pipeline_config", true, 8192),
+    FuzzTarget("sql_readonly", true, 4096),
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -195,6 +222,51 @@ fn bench(names: &[String]) -> Result<()> {
     run(with_torch_env(&mut cmd))
 }
 
+/// Runs `cargo fuzz run` for each chosen target for `seconds`, installing cargo-fuzz
+/// when missing. New inputs go to fuzz/corpus/T (seeded from fuzz/seeds/T), crashes to
+/// fuzz/artifacts/T.
+fn fuzz(target: Option<&str>, seconds: u64, libfuzzer: &[String]) -> Result<()> {
+    let chosen: Vec<&FuzzTarget> = match target {
+        None => FUZZ_TARGETS.iter().collect(),
+        Some(name) => match FUZZ_TARGETS.iter().find(|t| t.0 == name) {
+            Some(t) => vec![t],
+            None => {
+                let names: Vec<&str> = FUZZ_TARGETS.iter().map(|t| t.0).collect();
+                bail!("no fuzz target `{name}`; targets: {}", names.join(", "));
+            }
+        },
+    };
+    let have_fuzz = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_fuzz {
+        run(cargo().args(["install", "cargo-fuzz"]))?;
+    }
+    let fuzz_dir = root().join("fuzz");
+    for &FuzzTarget(name, stages, max_len) in chosen {
+        let corpus = fuzz_dir.join("corpus").join(name);
+        std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+        let mut cmd = cargo();
+        cmd.args(["fuzz", "run", name, "--sanitizer", "none"]);
+        if stages {
+            cmd.args(["--features", "stages"]);
+        }
+        cmd.arg(&corpus).arg(fuzz_dir.join("seeds").join(name)).arg("--");
+        cmd.arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-max_len={max_len}"))
+            .arg("-timeout=30");
+        let dict = fuzz_dir.join("dicts").join(format!("{name}.dict"));
+        if dict.exists() {
+            cmd.arg(format!("-dict={}", dict.display()));
+        }
+        // The targets ingest with rayon; one thread keeps a run to one core.
+        cmd.args(libfuzzer).env("RAYON_NUM_THREADS", "1");
+        run(with_torch_env(&mut cmd))?;
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Chore::Setup => setup(),
@@ -204,5 +276,10 @@ fn main() -> Result<()> {
         }
         Chore::Pipeline { args } => pipeline(&args),
         Chore::Bench { names } => bench(&names),
+        Chore::Fuzz {
+            target,
+            seconds,
+            libfuzzer,
+        } => fuzz(target.as_deref(), seconds, &libfuzzer),
     }
 }
