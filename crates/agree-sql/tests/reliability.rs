@@ -204,9 +204,11 @@ fn results_are_all_or_nothing_and_carry_one_analysis_id() {
     let ids = ids_of(&results);
     assert!(ids[0].is_some() && ids.iter().all(|i| i == &ids[0]), "{ids:?}");
 
-    // The same inputs and settings: the same id and the same bytes.
+    // The same inputs and settings: the same id. (Not always the same bytes:
+    // DataFusion's parallel aggregation may order rows and sum floats differently.)
     run(&dir, &options).unwrap();
-    assert_eq!(snapshot(&results), first);
+    assert_eq!(ids_of(&results), ids);
+    let first = snapshot(&results);
 
     // An analysis failing at its last step leaves the previous results whole.
     let sql = tmp.path().join("sql");
