@@ -8,7 +8,11 @@ pub const MAX_SIGMA: f32 = 100.0;
 /// scaled so that g[0] + 2Σ_{i≥1} g[i] = 1. σ is taken within 0.01..=[`MAX_SIGMA`]
 /// (NaN as 0.01), so the tap count is bounded whatever the caller passes.
 pub fn gaussian_taps(sigma: f32) -> Vec<f32> {
-    let sigma = sigma.max(0.01).min(MAX_SIGMA);
+    let sigma = if sigma.is_nan() {
+        0.01
+    } else {
+        sigma.clamp(0.01, MAX_SIGMA)
+    };
     let len = (sigma * 4.0).ceil() as usize + 1;
     let mut mask: Vec<f32> = (0..len)
         .map(|i| {
