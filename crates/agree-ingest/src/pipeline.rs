@@ -621,8 +621,10 @@ fn write_attributes(
             .iter()
             .map(|&i| catalog.entries[i].attributes.get(col).and_then(Option::as_ref));
         let first = values.clone().flatten().next();
-        let (array, dtype): (ArrayRef, DataType) = match first {
-            Some(Attribute::Int(_)) => {
+        // With no value at all (every sample rejected) the contract's type decides.
+        let declared = attrs_contract.column(name).map(|c| c.data_type.clone());
+        let (array, dtype): (ArrayRef, DataType) = match (first, declared) {
+            (Some(Attribute::Int(_)), _) | (None, Some(DataType::Int32)) => {
                 let mut b = Int32Builder::new();
                 for v in values {
                     b.append_option(if let Some(Attribute::Int(x)) = v {
@@ -633,7 +635,7 @@ fn write_attributes(
                 }
                 (Arc::new(b.finish()), DataType::Int32)
             }
-            Some(Attribute::Text(_)) => {
+            (Some(Attribute::Text(_)), _) | (None, Some(DataType::Utf8)) => {
                 let mut b = StringBuilder::new();
                 for v in values {
                     b.append_option(if let Some(Attribute::Text(x)) = v {
