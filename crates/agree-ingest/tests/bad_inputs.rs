@@ -52,16 +52,6 @@ fn file_header(size: u64) -> tar::Header {
     h
 }
 
-/// A plain tar of regular files.
-fn tar_of(dest: &Path, files: &[(&str, Vec<u8>)]) {
-    let mut b = tar::Builder::new(std::fs::File::create(dest).unwrap());
-    for (path, bytes) in files {
-        b.append_data(&mut file_header(bytes.len() as u64), path, &bytes[..])
-            .unwrap();
-    }
-    b.finish().unwrap();
-}
-
 fn table(path: &Path) -> RecordBatch {
     let (schema, batches) = read_table(path).unwrap();
     concat_batches(&schema, &batches).unwrap()

@@ -309,7 +309,10 @@ pub fn remove_downstream(dir: &ExperimentDir) -> Result<Vec<PathBuf>, IdentityEr
 mod tests {
     use super::*;
 
-    fn fp(samples: &[(i64, &str, &str, &[i32], &[u8])]) -> String {
+    /// (sample_id, split, key, labels, image digest) of one sample.
+    type SampleRow<'a> = (i64, &'a str, &'a str, &'a [i32], &'a [u8]);
+
+    fn fp(samples: &[SampleRow]) -> String {
         let mut b = FingerprintBuilder::new();
         for (id, split, key, labels, digest) in samples {
             b.add(*id, split, key, labels, digest);
