@@ -119,8 +119,13 @@ fn tiny_quickstart_end_to_end() {
     }
     let pred_dir = dir.join("predictions");
     let mut pred_files = Vec::new();
+    // One folder per run; `predictions/dataset.json` stamps the data they were made on.
     for run in std::fs::read_dir(&pred_dir).unwrap() {
-        for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
+        let run = run.unwrap().path();
+        if !run.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(run).unwrap() {
             pred_files.push(f.unwrap().path());
         }
     }
