@@ -23,11 +23,11 @@ accuracies AS (
         split,
         epoch,
         count(*) AS n_networks,
-        sum(1.0 - accuracy) AS error_sum,
+        precise_sum(1.0 - accuracy) AS error_sum,
         min(accuracy) AS min_accuracy,
-        exp(sum(ln(CASE WHEN accuracy > 0 THEN accuracy ELSE 1.0 END))) AS product_of_nonzero,
-        avg(accuracy) AS mean_accuracy,
-        stddev_pop(accuracy) AS std_accuracy
+        exp(precise_sum(ln(CASE WHEN accuracy > 0 THEN accuracy ELSE 1.0 END))) AS product_of_nonzero,
+        precise_avg(accuracy) AS mean_accuracy,
+        precise_stddev_pop(accuracy) AS std_accuracy
     FROM network_accuracy
     GROUP BY group_kind, group_name, split, epoch
 )

@@ -15,7 +15,7 @@ WITH per_subset AS (
         a.epoch,
         CASE WHEN a.n_correct = a.n_networks THEN 'agreed' ELSE 'rest' END AS subset,
         make_array({each statistic: count({column})}) AS n,
-        make_array({each statistic: avg({column})}) AS mean,
+        make_array({each statistic: precise_avg({column})}) AS mean,
         make_array({each statistic: median({column})}) AS median
     FROM sample_agreement AS a
     JOIN statistic_wide AS w ON w.sample_id = a.sample_id

@@ -6,8 +6,8 @@ WITH statistic_summary AS (
     SELECT
         statistic AS quantity,
         count(value) AS n,
-        avg(value) AS mean,
-        stddev_pop(value) AS std,
+        precise_avg(value) AS mean,
+        precise_stddev_pop(value) AS std,
         min(value) AS min,
         percentile_cont(0.25) WITHIN GROUP (ORDER BY value) AS q25,
         median(value) AS median,
@@ -31,11 +31,11 @@ agreement_auc AS (
     SELECT
         'agreement_auc/' || group_kind || '/' || group_name || '/' || split AS quantity,
         count(*) AS n,
-        CASE WHEN max(epoch) = min(epoch) THEN avg(agreement)
-             ELSE sum(CASE WHEN previous_epoch IS NULL THEN 0.0
+        CASE WHEN max(epoch) = min(epoch) THEN precise_avg(agreement)
+             ELSE precise_sum(CASE WHEN previous_epoch IS NULL THEN 0.0
                            ELSE (epoch - previous_epoch) * (agreement + previous_agreement) / 2.0 END)
                   / (max(epoch) - min(epoch)) END AS mean,
-        stddev_pop(agreement) AS std,
+        precise_stddev_pop(agreement) AS std,
         min(agreement) AS min,
         percentile_cont(0.25) WITHIN GROUP (ORDER BY agreement) AS q25,
         median(agreement) AS median,

@@ -27,9 +27,9 @@ per_network AS (
         split,
         sample_id,
         forgetting_events(epoch, correct) AS forgetting,
-        sum(p_label) AS p_label_sum,
+        precise_sum(p_label) AS p_label_sum,
         count(p_label) AS p_label_n,
-        stddev_pop(p_label) AS p_label_std
+        precise_stddev_pop(p_label) AS p_label_std
     FROM predictions
     GROUP BY arch, network, split, sample_id
 ),
@@ -40,8 +40,8 @@ data_map AS (
         n.split,
         n.sample_id,
         sum(n.forgetting) AS forgetting_events,
-        sum(n.p_label_sum) / sum(n.p_label_n) AS confidence,
-        avg(n.p_label_std) AS variability
+        precise_sum(n.p_label_sum) / sum(n.p_label_n) AS confidence,
+        precise_avg(n.p_label_std) AS variability
     FROM per_network AS n
     JOIN group_members AS g ON n.arch = g.arch AND n.network = g.network
     GROUP BY g.group_kind, g.group_name, n.split, n.sample_id

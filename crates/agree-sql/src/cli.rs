@@ -161,13 +161,16 @@ fn check_out_path(out: &Path, dir: &Path, force: bool) -> Result<(), SqlError> {
         .unwrap_or(Path::new("."));
     let resolved = match out.canonicalize() {
         Ok(existing) => existing,
-        Err(_) => parent.canonicalize().map_err(io(parent))?.join(name),
+        Err(_) => resolve_missing(parent).join(name),
     };
     if resolved.starts_with(&root) {
         return Err(refused_out(
             out,
             "it is inside the experiment directory, which `agree sql` never writes",
         ));
+    }
+    if !parent.is_dir() {
+        return Err(refused_out(out, "its folder does not exist"));
     }
     if out.symlink_metadata().is_ok() && !force {
         return Err(refused_out(out, "the file exists (--force replaces it)"));
@@ -176,6 +179,26 @@ fn check_out_path(out: &Path, dir: &Path, force: bool) -> Result<(), SqlError> {
         return Err(refused_out(out, "it is a directory"));
     }
     Ok(())
+}
+
+/// `path` with its longest existing prefix resolved (links followed) and the
+/// missing rest appended as written, so a path under a folder that does not
+/// exist yet is still placed where it would land.
+fn resolve_missing(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut prefix = path;
+    loop {
+        if let Ok(real) = prefix.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (prefix.parent(), prefix.file_name()) {
+            (Some(up), Some(last)) => {
+                rest.push(last.to_os_string());
+                prefix = if up.as_os_str().is_empty() { Path::new(".") } else { up };
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 fn refused_out(out: &Path, why: &str) -> SqlError {

@@ -57,11 +57,14 @@ pub fn save(dir: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> 
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    // Tensors may live on the GPU; the file is device-independent.
-    let cpu: Vec<(String, Tensor)> = tensors
+    // Tensors may live on the GPU; the file is device-independent. Sorted by name:
+    // the variable store hands them out in hash order, which differs between
+    // processes, and the same state must give the same bytes.
+    let mut cpu: Vec<(String, Tensor)> = tensors
         .iter()
         .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu)))
         .collect();
+    cpu.sort_by(|a, b| a.0.cmp(&b.0));
     let result = write_contents(&tmp, meta, &cpu);
     if result.is_err() {
         // A full disk: free what the attempt took, keep the previous checkpoints.

@@ -8,11 +8,13 @@
 //! | `bootstrap_ci(x, y, method, replicates, seed)` | `[low, high]` percentile 95% CI of `'spearman'` or `'kendall'` |
 //! | `fleiss_kappa(n_positive, n_raters)` | Fleiss' κ over subjects rated positive/negative |
 //! | `forgetting_events(epoch, correct)` | correct→incorrect transitions between consecutive epochs |
+//! | `precise_sum(x)`, `precise_avg(x)`, `precise_stddev_pop(x)` | as `sum`/`avg`/`stddev_pop`, in double-double: the same bits whatever the row order, thread count or engine |
 //!
 //! Rows where any argument is null are skipped, as SQL aggregates do.
 
 mod fleiss_kappa;
 mod forgetting_events;
+mod precise;
 mod rank_correlation;
 
 use datafusion::logical_expr::AggregateUDF;
@@ -28,6 +30,9 @@ pub fn register_functions(ctx: &SessionContext) {
         AggregateUDF::from(rank_correlation::RankCorrelation::bootstrap()),
         AggregateUDF::from(fleiss_kappa::FleissKappa::new()),
         AggregateUDF::from(forgetting_events::ForgettingEvents::new()),
+        AggregateUDF::from(precise::Precise::sum()),
+        AggregateUDF::from(precise::Precise::avg()),
+        AggregateUDF::from(precise::Precise::stddev_pop()),
     ];
     for f in functions {
         ctx.register_udaf(f);
