@@ -298,7 +298,9 @@ where
         writer.finish()?
     } else {
         // Ids must stay dense: rewrite the (already bounded) row groups with new ids.
-        let tmp_path = out.root().join(".samples.unnumbered.parquet");
+        // A temporary name of this process: a killed run's is removed by the next.
+        let tmp_name = agree_schema::temporary_name("samples.unnumbered.parquet", std::process::id());
+        let tmp_path = out.root().join(tmp_name);
         let staged = writer.finish_to(&tmp_path)?;
         let renumbered = renumber(&staged, out, &dropped, &fingerprint);
         let _ = std::fs::remove_file(&staged);

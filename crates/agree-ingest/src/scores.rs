@@ -50,31 +50,16 @@ pub struct ScoreOptions {
     pub non_finite: NonFinite,
 }
 
-/// Names agree-sql's session defines besides the contract tables
-/// (`agree_sql::catalog::SESSION_TABLES`); a score table may not take them either.
-const SESSION_TABLES: [&str; 8] = [
-    "predictions",
-    "networks",
-    "statistic_values",
-    "statistic_wide",
-    "statistic_index",
-    "analysis_epochs",
-    "analysis_parameters",
-    "group_members",
-];
-
 /// Why `name` cannot name a score table: it must be a lower-case SQL identifier that
 /// no table of agree uses, or every later query of the experiment would fail.
 pub fn score_name_problem(name: &str) -> Option<String> {
-    let mut chars = name.chars();
-    let identifier = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let identifier = agree_schema::is_table_identifier(name);
     if !identifier {
         return Some(format!(
             "score table name `{name}` is not a lower-case SQL identifier ([a-z_][a-z0-9_]*); choose one with --name"
         ));
     }
-    let taken = agree_schema::contracts().iter().any(|c| c.name == name) || SESSION_TABLES.contains(&name);
+    let taken = agree_schema::is_reserved_table_name(name);
     taken.then(|| format!("score table name `{name}` is a table agree already has; choose another with --name"))
 }
 

@@ -31,24 +31,6 @@ pub struct TableFile {
 /// Tables written by the stages, registered under their contract names.
 pub const STAGE_TABLES: [&str; 7] = ["samples", "attributes", "rejects", "stats", "spectra", "runs", "epochs"];
 
-/// Names the session defines itself; a score table may not take them.
-pub const SESSION_TABLES: [&str; 8] = [
-    "predictions",
-    "networks",
-    "statistic_values",
-    "statistic_wide",
-    "statistic_index",
-    "analysis_epochs",
-    "analysis_parameters",
-    "group_members",
-];
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 fn parquet_files_in(dir: &std::path::Path) -> Result<Vec<PathBuf>, SqlError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
@@ -93,8 +75,7 @@ pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let taken = STAGE_TABLES.contains(&name.as_str()) || SESSION_TABLES.contains(&name.as_str());
-        if !is_identifier(&name) || taken {
+        if !agree_schema::is_table_identifier(&name) || agree_schema::is_reserved_table_name(&name) {
             return Err(SqlError::Input {
                 path,
                 message: "a score table's file name must be a lower-case SQL identifier ([a-z_][a-z0-9_]*) \
@@ -113,7 +94,7 @@ pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if is_identifier(&name) && !tables.iter().any(|t| t.name == name) {
+        if agree_schema::is_table_identifier(&name) && !tables.iter().any(|t| t.name == name) {
             tables.push(TableFile {
                 name,
                 path,
@@ -126,15 +107,14 @@ pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
-    fn identifiers() {
-        assert!(is_identifier("cifar10h"));
-        assert!(is_identifier("_x1"));
-        assert!(!is_identifier("1x"));
-        assert!(!is_identifier("Cifar"));
-        assert!(!is_identifier("a-b"));
-        assert!(!is_identifier(""));
+    fn every_intermediate_step_is_a_reserved_name() {
+        for step in crate::analysis_sql::ANALYSIS_STEPS.iter().filter(|s| !s.result) {
+            assert!(agree_schema::SESSION_TABLES.contains(&step.name), "{}", step.name);
+        }
+        for step in crate::analysis_sql::ANALYSIS_STEPS.iter().filter(|s| s.result) {
+            assert!(agree_schema::is_reserved_table_name(step.name), "{}", step.name);
+        }
     }
 }
