@@ -91,13 +91,7 @@ const STAGES: [Stage; 5] = [
 const KILL_AT: [f64; 3] = [0.3, 0.6, 0.9];
 
 /// Columns and manifest keys that measure the run (time, speed) rather than its result.
-const WALL_CLOCK: [&str; 5] = [
-    "images_per_s",
-    "wall_s",
-    "started_at",
-    "updated_at",
-    "created_unix_s",
-];
+const WALL_CLOCK: [&str; 5] = ["images_per_s", "wall_s", "started_at", "updated_at", "created_unix_s"];
 
 fn command(stage: &Stage, cwd: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_agree"));
@@ -183,8 +177,7 @@ fn outputs(stage: &Stage, exp: &Path) -> BTreeMap<PathBuf, Content> {
             let content = if name == "epochs.parquet" || name == "runs.parquet" {
                 Content::Table(table_without_wall_clock(path))
             } else if name == "manifest.json" {
-                let mut doc: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+                let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
                 for key in WALL_CLOCK {
                     doc.as_object_mut().unwrap().remove(key);
                 }

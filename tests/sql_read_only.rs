@@ -196,6 +196,34 @@ fn hostile_and_careless_queries_get_an_error_not_a_crash() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "s\n480\n");
 
+    // A query over the memory limit is an error that names the limit, not an abort;
+    // a limit that is not a size is refused before anything runs.
+    let sort = "SELECT * FROM samples ORDER BY image DESC";
+    let out = agree(&["sql", e, sort, "--memory-limit", "16KiB"], t, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--memory-limit 16.0 KiB"), "{}", stderr(&out));
+    for bad in ["0", "lots", "-5MiB", "4 parsecs"] {
+        let flag = format!("--memory-limit={bad}");
+        let out = agree(&["sql", e, "select 1", flag.as_str()], t, None);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--memory-limit"), "{}", stderr(&out));
+    }
+    let out = agree(
+        &[
+            "sql",
+            e,
+            "SELECT count(*) AS n FROM samples",
+            "--memory-limit",
+            "64MiB",
+            "--format",
+            "csv",
+        ],
+        t,
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n30\n");
+
     let out = agree(&["sql", "/nonexistent/experiment", "select 1"], t, None);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/nonexistent/experiment"), "{}", stderr(&out));

@@ -43,7 +43,14 @@ mod tests {
         for bad in ["", "2x", "my-scores", "Upper", "é"] {
             assert!(!is_table_identifier(bad), "{bad}");
         }
-        for taken in ["samples", "stats", "agreement", "learning_order", "predictions", "sample_bins"] {
+        for taken in [
+            "samples",
+            "stats",
+            "agreement",
+            "learning_order",
+            "predictions",
+            "sample_bins",
+        ] {
             assert!(is_reserved_table_name(taken), "{taken}");
         }
     }

@@ -14,9 +14,10 @@ use indicatif::ProgressBar;
 
 use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
 use crate::consistency::check_inputs;
+use crate::engine::SessionSettings;
 use crate::error::SqlError;
 use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
-use crate::session::{open_session, register_batches};
+use crate::session::{open_session_with, register_batches};
 use crate::staging::{AnalysisInputs, ResultsStaging};
 use crate::statistics::{expand_each_statistic, uses_each_statistic};
 
@@ -31,6 +32,8 @@ pub struct AnalysisOptions {
     pub bootstrap_seed: u64,
     /// A directory whose `<step>.sql` files replace the embedded ones.
     pub sql_dir: Option<PathBuf>,
+    /// Memory limit and spill directory of the session (default: no limit).
+    pub session: SessionSettings,
 }
 
 impl Default for AnalysisOptions {
@@ -40,6 +43,7 @@ impl Default for AnalysisOptions {
             bootstrap_replicates: 200,
             bootstrap_seed: 0,
             sql_dir: None,
+            session: SessionSettings::default(),
         }
     }
 }
@@ -254,8 +258,20 @@ fn check_same_dataset(dir: &ExperimentDir) -> Result<(), SqlError> {
 }
 
 /// Analyses `dir`: every step of [`ANALYSIS_STEPS`] in order, result tables
-/// written atomically to `results/`. `progress` advances once per step.
+/// written atomically to `results/`. `progress` advances once per step. A step
+/// that needs more memory than `options.session` allows fails with
+/// [`SqlError::MemoryLimit`], naming the step and the limit.
 pub async fn analyze(
+    dir: &ExperimentDir,
+    options: &AnalysisOptions,
+    progress: &ProgressBar,
+) -> Result<AnalysisReport, SqlError> {
+    analyze_steps(dir, options, progress)
+        .await
+        .map_err(|e| e.within_limit(options.session.memory_limit))
+}
+
+async fn analyze_steps(
     dir: &ExperimentDir,
     options: &AnalysisOptions,
     progress: &ProgressBar,
@@ -270,7 +286,7 @@ pub async fn analyze(
     };
     let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
     check_inputs(dir, &inputs.predictions, &inputs.tables)?;
-    let session = open_session(dir, Some(&plan.epochs)).await?;
+    let session = open_session_with(dir, Some(&plan.epochs), &options.session).await?;
     let ctx = &session.ctx;
     let staging = ResultsStaging::create(dir, inputs.analysis_id(dir, options)?)?;
     report.networks = session.runs.len();

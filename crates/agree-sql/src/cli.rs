@@ -10,9 +10,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::{AnalysisOptions, analyze};
 use crate::analysis_sql::export_sql;
+use crate::engine::MemoryArgs;
 use crate::error::SqlError;
 use crate::query::{OutputFormat, describe_tables, run_query, write_batches};
-use crate::session::open_session;
+use crate::session::open_session_with;
 
 /// `agree analyze <dir>`: compute the result tables of SPEC §5 into `<dir>/results/`.
 #[derive(clap::Args, Debug)]
@@ -35,6 +36,9 @@ pub struct AnalyzeArgs {
     /// Write the built-in SQL files into DIR (to read or edit them) and exit.
     #[arg(long, value_name = "DIR")]
     pub export_sql: Option<PathBuf>,
+    /// Memory limit and spill directory.
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 /// `agree sql <dir> [query]`: read-only SQL over every table of an experiment directory.
@@ -61,6 +65,9 @@ pub struct SqlArgs {
     /// List the tables, their columns and types.
     #[arg(long)]
     pub schema: bool,
+    /// Memory limit and spill directory.
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 /// Stack of the threads that plan and run queries. Planning and evaluation
@@ -95,6 +102,7 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
         bootstrap_replicates: args.bootstrap,
         bootstrap_seed: args.seed,
         sql_dir: args.sql_dir.clone(),
+        session: args.memory.settings(),
     };
     let progress = ProgressBar::new(0);
     if quiet {
@@ -263,7 +271,8 @@ pub fn run_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
 fn answer_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
     let rt = runtime()?;
     let dir = experiment_dir(&args.dir)?;
-    let session = rt.block_on(open_session(&dir, None))?;
+    let settings = args.memory.settings();
+    let session = rt.block_on(open_session_with(&dir, None, &settings))?;
     let ctx = &session.ctx;
     if args.schema {
         return rt.block_on(answer(ctx, None, args));
@@ -287,7 +296,9 @@ fn answer_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
         }
     };
     match query {
-        Some(q) => rt.block_on(answer(ctx, Some(&q), args)),
+        Some(q) => rt
+            .block_on(answer(ctx, Some(&q), args))
+            .map_err(|e| e.within_limit(settings.memory_limit)),
         None => prompt(&rt, ctx, args, quiet),
     }
 }
@@ -337,7 +348,7 @@ fn prompt(rt: &tokio::runtime::Runtime, ctx: &SessionContext, args: &SqlArgs, qu
             let statement = std::mem::take(&mut buffer);
             let _ = editor.add_history_entry(statement.trim());
             if let Err(e) = rt.block_on(answer(ctx, Some(statement.trim().trim_end_matches(';')), args)) {
-                eprintln!("{e}");
+                eprintln!("{}", e.within_limit(args.memory.settings().memory_limit));
             }
         }
     }

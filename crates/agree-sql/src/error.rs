@@ -40,6 +40,19 @@ pub enum SqlError {
         #[source]
         source: Box<datafusion::error::DataFusionError>,
     },
+    /// A step needed more memory than the limit allows, even spilling to disk.
+    #[error(
+        "{step}: needs more memory than --memory-limit {limit} allows, even spilling to disk \
+         (raise --memory-limit): {message}"
+    )]
+    MemoryLimit {
+        /// The step (SQL file) or query.
+        step: String,
+        /// The limit, as a size.
+        limit: String,
+        /// The memory pool's message (which operators held how much).
+        message: String,
+    },
     /// An ad-hoc query could not be parsed or planned; the message shows where.
     #[error("{0}")]
     Query(String),
@@ -69,6 +82,27 @@ pub enum SqlError {
 }
 
 impl SqlError {
+    /// This error, said as running out of memory under `limit` when the memory
+    /// pool refused a reservation (other errors are returned unchanged).
+    pub fn within_limit(self, limit: Option<u64>) -> Self {
+        let limit = || limit.map_or_else(|| "no limit".to_string(), crate::engine::format_size);
+        match self {
+            SqlError::DataFusion { step, source } if crate::engine::is_memory_exhausted(&source) => {
+                SqlError::MemoryLimit {
+                    step,
+                    limit: limit(),
+                    message: source.find_root().to_string(),
+                }
+            }
+            SqlError::Query(message) if message.contains("Resources exhausted") => SqlError::MemoryLimit {
+                step: "the query".into(),
+                limit: limit(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Wraps a DataFusion error with the step it happened in.
     pub fn datafusion(step: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
         SqlError::DataFusion {

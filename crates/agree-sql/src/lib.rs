@@ -19,6 +19,7 @@ mod catalog;
 pub mod cli;
 mod consistency;
 mod correlation;
+mod engine;
 mod error;
 mod functions;
 mod predictions;
@@ -35,6 +36,7 @@ pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
 pub use catalog::{TableFile, TableKind, experiment_tables};
 pub use consistency::{PredictionFile, SampleIds, check_finite, check_inputs, check_prediction_file, read_sample_ids};
 pub use correlation::RankedPairs;
+pub use engine::{MemoryArgs, MemorySize, SessionSettings, default_memory_limit, format_size, local_context};
 pub use error::SqlError;
 pub use functions::{fleiss_kappa, register_functions};
 /// Progress display taken by [`analyze`] (re-exported so callers need no indicatif).
@@ -45,7 +47,7 @@ pub use query::{
     read_only_options, run_query, write_batches,
 };
 pub use runtime::block_on;
-pub use session::{ExperimentSession, new_context, open_session, register_batches};
+pub use session::{ExperimentSession, new_context, open_session, open_session_with, register_batches};
 pub use staging::{AnalysisInputs, ResultsStaging, analysis_id};
 pub use statistics::{
     Statistic, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,

@@ -16,6 +16,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::catalog::{TableFile, experiment_tables};
+use crate::engine::{SessionSettings, local_context};
 use crate::error::SqlError;
 use crate::functions::register_functions;
 use crate::predictions::{PredictionRun, list_prediction_runs};
@@ -81,7 +82,16 @@ pub fn register_batches(
 /// only (all epochs when `None`), so an analysis never sees an epoch that only
 /// some networks have written.
 pub async fn open_session(dir: &ExperimentDir, epochs: Option<&[i32]>) -> Result<ExperimentSession, SqlError> {
-    let ctx = new_context();
+    open_session_with(dir, epochs, &SessionSettings::default()).await
+}
+
+/// [`open_session`] in a context made for `settings` (memory limit, spill directory).
+pub async fn open_session_with(
+    dir: &ExperimentDir,
+    epochs: Option<&[i32]>,
+    settings: &SessionSettings,
+) -> Result<ExperimentSession, SqlError> {
+    let ctx = local_context(settings)?;
     let tables = experiment_tables(dir)?;
     for t in &tables {
         ctx.register_parquet(

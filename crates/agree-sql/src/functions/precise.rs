@@ -73,7 +73,11 @@ impl DoubleDouble {
         let t = Self::two_sum(self.lo, other.lo);
         let u = Self::quick_two_sum(s.hi, s.lo + t.hi);
         let v = Self::quick_two_sum(u.hi, u.lo + t.lo);
-        if v.hi.is_finite() { v } else { DoubleDouble { hi: v.hi, lo: 0.0 } }
+        if v.hi.is_finite() {
+            v
+        } else {
+            DoubleDouble { hi: v.hi, lo: 0.0 }
+        }
     }
 
     fn neg(self) -> Self {
@@ -316,7 +320,13 @@ impl<'a> StateColumns<'a> {
     }
 
     fn row(&self, i: usize) -> Moments {
-        let p = |k: usize| if self.parts[k].is_valid(i) { self.parts[k].value(i) } else { 0.0 };
+        let p = |k: usize| {
+            if self.parts[k].is_valid(i) {
+                self.parts[k].value(i)
+            } else {
+                0.0
+            }
+        };
         if !self.n.is_valid(i) || self.n.value(i) == 0 {
             return Moments::default();
         }
@@ -332,7 +342,8 @@ impl<'a> StateColumns<'a> {
 }
 
 fn state_arrays(moments: &[Moments]) -> Vec<ArrayRef> {
-    let column = |f: fn(&Moments) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(moments.iter().map(f))) };
+    let column =
+        |f: fn(&Moments) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(moments.iter().map(f))) };
     vec![
         Arc::new(Int64Array::from_iter_values(moments.iter().map(|m| m.n))),
         column(|m| m.sum.hi),
@@ -431,7 +442,9 @@ impl GroupsAccumulator for PreciseGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.groups);
-        Ok(Arc::new(groups.iter().map(|m| self.kind.result(m)).collect::<Float64Array>()))
+        Ok(Arc::new(
+            groups.iter().map(|m| self.kind.result(m)).collect::<Float64Array>(),
+        ))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -472,7 +485,9 @@ mod tests {
         let mut state = seed;
         (0..n)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let u = (state >> 11) as f64 / (1u64 << 53) as f64;
                 u * u * u
             })

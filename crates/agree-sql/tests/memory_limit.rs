@@ -1,0 +1,117 @@
+//! `--memory-limit`: a query whose sort does not fit spills to disk and returns
+//! the rows an unlimited one does; an analysis under a limit too small for a
+//! step is an error naming the step and the limit — and leaves the previous
+//! results whole.
+
+use std::path::Path;
+
+use agree_schema::{ExperimentDir, read_table};
+use agree_sql::synthetic_run::SyntheticRun;
+use agree_sql::{AnalysisOptions, SessionSettings, SqlError, analyze, open_session_with, run_query};
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use indicatif::ProgressBar;
+
+fn experiment(dir: &Path) -> ExperimentDir {
+    let dir = ExperimentDir::new(dir);
+    SyntheticRun {
+        archs: vec!["a".into(), "b".into()],
+        networks: 2,
+        epochs: 4,
+        n_test: 4_000,
+        n_train: 8_000,
+        seed: 11,
+    }
+    .write(&dir)
+    .unwrap();
+    dir
+}
+
+fn analyse(dir: &ExperimentDir, memory_limit: Option<u64>, spill: &Path) -> Result<(), SqlError> {
+    let options = AnalysisOptions {
+        bootstrap_replicates: 20,
+        session: SessionSettings {
+            memory_limit,
+            spill_dir: Some(spill.to_path_buf()),
+        },
+        ..AnalysisOptions::default()
+    };
+    agree_sql::block_on(analyze(dir, &options, &ProgressBar::hidden()))
+        .unwrap()
+        .map(|_| ())
+}
+
+/// Every result table's rows (metadata aside: the analysis id names the settings).
+fn results(dir: &ExperimentDir) -> Vec<(String, RecordBatch)> {
+    let mut tables: Vec<(String, RecordBatch)> = std::fs::read_dir(dir.results_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|path| {
+            let (schema, batches) = read_table(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, concat_batches(&schema, &batches).unwrap())
+        })
+        .collect();
+    tables.sort_by(|a, b| a.0.cmp(&b.0));
+    tables
+}
+
+/// A sort over every prediction row, ordered by a unique key so the result is one.
+const SORT: &str = "SELECT run_id, epoch, split, sample_id, p_label FROM predictions \
+                    ORDER BY p_label DESC, run_id, epoch, split, sample_id";
+
+fn query(dir: &ExperimentDir, settings: &SessionSettings, sql: &str) -> Result<Vec<RecordBatch>, SqlError> {
+    agree_sql::block_on(async {
+        let session = open_session_with(dir, None, settings).await?;
+        run_query(&session.ctx, sql).await.map(|(_, batches)| batches)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_query_over_the_limit_spills_and_gives_the_same_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = experiment(&tmp.path().join("exp"));
+    let unlimited = query(&dir, &SessionSettings::default(), SORT).unwrap();
+    let limited = SessionSettings {
+        memory_limit: Some(16 << 20),
+        spill_dir: Some(tmp.path().join("spill")),
+    };
+    // The sort of ~190 k rows does not fit in 16 MiB: it must have spilled.
+    let explain = query(&dir, &limited, &format!("EXPLAIN ANALYZE {SORT}")).unwrap();
+    let plan = arrow::util::pretty::pretty_format_batches(&explain)
+        .unwrap()
+        .to_string();
+    let spills: Vec<u64> = plan
+        .split("spill_count=")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
+    assert!(spills.iter().any(|&n| n > 0), "no spill under 16 MiB:\n{plan}");
+    let rows = query(&dir, &limited, SORT).unwrap();
+    let schema = unlimited[0].schema();
+    assert_eq!(
+        concat_batches(&schema, &rows).unwrap(),
+        concat_batches(&schema, &unlimited).unwrap(),
+        "the spilled sort differs"
+    );
+}
+
+#[test]
+fn a_limit_too_small_names_the_step_and_keeps_the_old_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = experiment(&tmp.path().join("exp"));
+    let spill = tmp.path().join("spill");
+    analyse(&dir, None, &spill).unwrap();
+    let before = results(&dir);
+
+    let err = analyse(&dir, Some(64 << 10), &spill).expect_err("64 KiB cannot hold a hash table");
+    let SqlError::MemoryLimit { step, limit, .. } = &err else {
+        panic!("not a memory error: {err}");
+    };
+    assert!(step.ends_with(".sql") || step.contains("registering"), "{step}");
+    assert_eq!(limit, "64.0 KiB");
+    let text = err.to_string();
+    assert!(text.contains("--memory-limit 64.0 KiB"), "{text}");
+    assert_eq!(results(&dir), before, "a failed analysis changed results/");
+}
