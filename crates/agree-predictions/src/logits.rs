@@ -85,7 +85,7 @@ pub fn score_logits(
 }
 
 fn check_shape(logits: &[f32], classes: usize, labels: Labels<'_>) -> Result<usize, ScoreError> {
-    if classes == 0 || logits.len() % classes != 0 {
+    if classes == 0 || !logits.len().is_multiple_of(classes) {
         return Err(ScoreError::Shape(format!(
             "{} logits do not form rows of {classes} classes",
             logits.len()
