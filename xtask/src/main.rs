@@ -14,9 +14,20 @@ use clap::{Parser, Subcommand};
 /// The PyTorch release tch 0.24 binds.
 const TORCH_VERSION: &str = "2.11.0";
 /// Python packages the tests use: tables, and the numpy/scipy/scikit-image cross-checks.
-const PYTHON_TEST_PACKAGES: &[&str] = &["numpy", "pyarrow", "pillow", "scipy", "scikit-image"];
+/// pytest runs the `agree` Python package's tests, maturin builds that package, pandas
+/// is what its users turn tables into.
+const PYTHON_TEST_PACKAGES: &[&str] = &[
+    "numpy",
+    "pyarrow",
+    "pillow",
+    "scipy",
+    "scikit-image",
+    "pandas",
+    "pytest",
+    "maturin",
+];
 /// The import names of [`PYTHON_TEST_PACKAGES`], to see whether they are all there.
-const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage";
+const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage, pandas, pytest, maturin";
 /// Python peers the benchmarks compare against (installed at bench time only).
 const PYTHON_BENCH_PACKAGES: &[&str] = &["duckdb"];
 
@@ -29,9 +40,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Chore {
-    /// Install PyTorch 2.11.0 (libtorch for the train stage) and the Python test packages into .venv.
+    /// Install PyTorch 2.11.0 (libtorch for the train stage), the Python test packages and
+    /// the `agree` Python package (built from crates/agree-py) into .venv.
     Setup,
-    /// Run the whole test suite (installs what it needs first).
+    /// Run the whole test suite: `cargo test --workspace`, then the Python package's
+    /// pytest suite (installs what it needs first).
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -43,7 +56,8 @@ enum Chore {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run a benchmark against its Python peer (`ingest`, or all when omitted).
+    /// Run a benchmark against its Python peer (`ingest`, `imstats`, `train`, `sql`, or
+    /// `python` for the Python package; all when omitted).
     Bench {
         /// Benchmark names (files in benches/).
         names: Vec<String>,
@@ -152,6 +166,42 @@ fn setup() -> Result<()> {
     install_chromium()
 }
 
+/// Builds the `agree` Python package (crates/agree-py) in the workspace's dev profile
+/// and target directory and installs it into .venv, editable (`maturin develop`).
+fn install_python_package() -> Result<()> {
+    let venv = root().join(".venv");
+    run(with_torch_env(
+        Command::new(venv.join("bin/maturin"))
+            .args(["develop", "--quiet", "--manifest-path", "crates/agree-py/Cargo.toml"])
+            .env("VIRTUAL_ENV", &venv),
+    ))
+}
+
+/// The `agree` Python package's tests (crates/agree-py/tests) against the installed
+/// package and the `agree` binary `cargo test` built. Collecting no tests (pytest's
+/// exit status 5) is a failure too.
+fn python_tests() -> Result<()> {
+    let agree = target_dir().join("debug/agree");
+    if !agree.is_file() {
+        bail!("{} is missing: `cargo test --workspace` builds it", agree.display());
+    }
+    let status = with_torch_env(Command::new(venv_python()).args(["-m", "pytest", "-q", "crates/agree-py/tests"]))
+        .env("AGREE_BIN", &agree)
+        .status()
+        .context("starting pytest")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(5) => bail!("pytest collected no tests in crates/agree-py/tests"),
+        _ => bail!("the Python package's tests failed ({status})"),
+    }
+}
+
+fn target_dir() -> PathBuf {
+    env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"))
+}
+
 /// Headless Chromium renders the report in its test: Debian's package, installed as root.
 fn install_chromium() -> Result<()> {
     if Path::new("/usr/bin/chromium").is_file() {
@@ -192,10 +242,7 @@ fn cargo() -> Command {
 
 fn agree_binary() -> Result<PathBuf> {
     run(with_torch_env(cargo().args(["build", "--package", "agree"])))?;
-    let target = env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target"));
-    Ok(target.join("debug/agree"))
+    Ok(target_dir().join("debug/agree"))
 }
 
 fn pipeline(args: &[String]) -> Result<()> {
@@ -214,12 +261,23 @@ fn bench(names: &[String]) -> Result<()> {
     pip.args(["-m", "pip", "install", "--quiet"])
         .args(PYTHON_BENCH_PACKAGES);
     run(&mut pip)?;
-    let mut cmd = cargo();
-    cmd.args(["bench", "--package", "agree"]);
-    for n in names {
-        cmd.args(["--bench", n]);
+    // `python` is the Python package's benchmark (crates/agree-py/bench/agree_package.py).
+    let (python, cargo_benches): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| *n == "python");
+    if names.is_empty() || !cargo_benches.is_empty() {
+        let mut cmd = cargo();
+        cmd.args(["bench", "--package", "agree"]);
+        for n in cargo_benches {
+            cmd.args(["--bench", n]);
+        }
+        run(with_torch_env(&mut cmd))?;
     }
-    run(with_torch_env(&mut cmd))
+    if names.is_empty() || !python.is_empty() {
+        install_python_package()?;
+        run(with_torch_env(
+            Command::new(venv_python()).arg(root().join("crates/agree-py/bench/agree_package.py")),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Runs `cargo fuzz run` for each chosen target for `seconds`, installing cargo-fuzz
@@ -269,10 +327,15 @@ fn fuzz(target: Option<&str>, seconds: u64, libfuzzer: &[String]) -> Result<()> 
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Chore::Setup => setup(),
+        Chore::Setup => {
+            setup()?;
+            install_python_package()
+        }
         Chore::Test { args } => {
             setup()?;
-            run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))
+            install_python_package()?;
+            run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))?;
+            python_tests()
         }
         Chore::Pipeline { args } => pipeline(&args),
         Chore::Bench { names } => bench(&names),

@@ -1,15 +1,10 @@
-//! Per-sample predictions: scoring a batch of logits (loss, predicted class,
-//! correctness, probabilities) and assembling the rows of `schemas/predictions.toml`.
+//! Per-sample predictions: scoring a batch of logits on the device (loss, predicted
+//! class, correctness, probabilities). The definitions, the score columns and the
+//! rows of `schemas/predictions.toml` live in `agree-predictions`, shared with the
+//! Python Recorder; this module is their libtorch evaluation (the loss stays on the
+//! graph for the backward pass).
 
-use std::sync::Arc;
-
-use arrow::{
-    array::{
-        ArrayRef, BooleanArray, Float32Array, Float32Builder, Int32Array, Int64Array, ListBuilder, RecordBatch,
-        StringArray,
-    },
-    datatypes::SchemaRef,
-};
+pub use agree_predictions::{BatchScores, PredictionColumns};
 use tch::{Device, Kind, Reduction, TchError, Tensor};
 
 /// What a batch is judged against.
@@ -18,25 +13,6 @@ pub enum Targets {
     Single(Tensor),
     /// Multi-hot label sets (float, N×K).
     Multi(Tensor),
-}
-
-/// Scores of one batch, per sample, on the CPU.
-#[derive(Debug, Default, Clone)]
-pub struct BatchScores {
-    /// Per-sample loss.
-    pub loss: Vec<f32>,
-    /// Argmax class (single-label only).
-    pub predicted: Vec<Option<i32>>,
-    /// Whether the prediction is right.
-    pub correct: Vec<bool>,
-    /// Probability of the label (mean sigmoid over the label set for multi-label).
-    pub p_label: Vec<Option<f32>>,
-    /// Largest class probability.
-    pub p_max: Vec<f32>,
-    /// p_label minus the largest other probability (single-label only).
-    pub margin: Vec<Option<f32>>,
-    /// Full probability vectors, when requested.
-    pub probs: Option<Vec<Vec<f32>>>,
 }
 
 /// Scores `logits` against `targets`. Returns the per-sample loss tensor (still
@@ -117,108 +93,6 @@ pub fn score(
     Ok((loss, s))
 }
 
-/// Prediction rows of one (network, epoch, split), collected batch by batch.
-#[derive(Debug, Default, Clone)]
-pub struct PredictionColumns {
-    /// Sample id per row.
-    pub sample_id: Vec<i64>,
-    /// Label judged against (single-label).
-    pub label: Vec<Option<i32>>,
-    /// The scores.
-    pub scores: BatchScores,
-}
-
-impl PredictionColumns {
-    /// Appends a scored batch.
-    pub fn extend(&mut self, sample_ids: &[i64], labels: &[Option<i32>], scores: BatchScores) {
-        self.sample_id.extend_from_slice(sample_ids);
-        self.label.extend_from_slice(labels);
-        let s = &mut self.scores;
-        s.loss.extend(scores.loss);
-        s.predicted.extend(scores.predicted);
-        s.correct.extend(scores.correct);
-        s.p_label.extend(scores.p_label);
-        s.p_max.extend(scores.p_max);
-        s.margin.extend(scores.margin);
-        if let Some(p) = scores.probs {
-            s.probs.get_or_insert_with(Vec::new).extend(p);
-        }
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.sample_id.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.sample_id.is_empty()
-    }
-
-    /// Fraction of correct rows (0 when empty).
-    pub fn accuracy(&self) -> f64 {
-        let n = self.scores.correct.len();
-        if n == 0 {
-            return 0.0;
-        }
-        self.scores.correct.iter().filter(|&&c| c).count() as f64 / n as f64
-    }
-
-    /// Mean per-sample loss (0 when empty).
-    pub fn mean_loss(&self) -> f64 {
-        let n = self.scores.loss.len();
-        if n == 0 {
-            return 0.0;
-        }
-        self.scores.loss.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64
-    }
-
-    /// The rows as a batch of the predictions table, ordered by sample id.
-    pub fn to_record_batch(
-        &self,
-        schema: SchemaRef,
-        run_id: &str,
-        arch: &str,
-        network: i32,
-        epoch: i32,
-        split: &str,
-    ) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_by_key(|&i| self.sample_id[i]);
-        let n = order.len();
-        let s = &self.scores;
-        let pick_f32 = |v: &[f32]| Float32Array::from_iter_values(order.iter().map(|&i| v[i]));
-        let pick_opt_f32 = |v: &[Option<f32>]| order.iter().map(|&i| v[i]).collect::<Float32Array>();
-        let mut probs = ListBuilder::new(Float32Builder::new());
-        for &i in &order {
-            match s.probs.as_ref().and_then(|p| p.get(i)) {
-                Some(p) => {
-                    probs.values().append_slice(p);
-                    probs.append(true);
-                }
-                None => probs.append(false),
-            }
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![run_id; n])),
-            Arc::new(StringArray::from(vec![arch; n])),
-            Arc::new(Int32Array::from(vec![network; n])),
-            Arc::new(Int32Array::from(vec![epoch; n])),
-            Arc::new(StringArray::from(vec![split; n])),
-            Arc::new(Int64Array::from_iter_values(order.iter().map(|&i| self.sample_id[i]))),
-            Arc::new(order.iter().map(|&i| self.label[i]).collect::<Int32Array>()),
-            Arc::new(order.iter().map(|&i| s.predicted[i]).collect::<Int32Array>()),
-            Arc::new(order.iter().map(|&i| Some(s.correct[i])).collect::<BooleanArray>()),
-            Arc::new(pick_f32(&s.loss)),
-            Arc::new(pick_opt_f32(&s.p_label)),
-            Arc::new(pick_f32(&s.p_max)),
-            Arc::new(pick_opt_f32(&s.margin)),
-            Arc::new(probs.finish()),
-        ];
-        RecordBatch::try_new(schema, columns)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +126,60 @@ mod tests {
         assert!((s.p_label[1].unwrap() - sig2).abs() < 1e-5);
         // BCE summed over classes: 2·(-ln σ(2)) for row 0.
         assert!((s.loss[0] + 2.0 * sig2.ln()).abs() < 1e-5);
+    }
+
+    /// Pseudo-random logits in −8..8 (a fixed LCG, so the test is reproducible).
+    fn logits(n: usize, k: usize) -> Vec<f32> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..n * k)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 16.0 - 8.0
+            })
+            .collect()
+    }
+
+    fn assert_same_scores(torch: &BatchScores, cpu: &BatchScores) {
+        let ulps = |a: f32, b: f32| (a - b).abs() <= 4.0 * f32::EPSILON * a.abs().max(b.abs()).max(1e-3);
+        let opt = |a: Option<f32>, b: Option<f32>| match (a, b) {
+            (Some(a), Some(b)) => ulps(a, b),
+            (a, b) => a == b,
+        };
+        assert_eq!(torch.predicted, cpu.predicted);
+        assert_eq!(torch.correct, cpu.correct);
+        for i in 0..torch.loss.len() {
+            // libtorch takes log-softmax in f32: its error is a few ulps of the logits
+            // (here up to 8 in magnitude), absolute, however small the loss.
+            let loss_close = (torch.loss[i] - cpu.loss[i]).abs()
+                <= 4.0 * f32::EPSILON * (torch.loss[i].abs().max(cpu.loss[i].abs()) + 16.0);
+            assert!(loss_close, "loss {i}: {} vs {}", torch.loss[i], cpu.loss[i]);
+            assert!(ulps(torch.p_max[i], cpu.p_max[i]), "p_max {i}");
+            assert!(opt(torch.p_label[i], cpu.p_label[i]), "p_label {i}");
+            // A margin is a difference of probabilities (≤ 1): its rounding error is
+            // absolute, a few ulps of 1, however small the margin itself.
+            let close = match (torch.margin[i], cpu.margin[i]) {
+                (Some(a), Some(b)) => (a - b).abs() <= 4.0 * f32::EPSILON,
+                (a, b) => a == b,
+            };
+            assert!(close, "margin {i}: {:?} vs {:?}", torch.margin[i], cpu.margin[i]);
+        }
+    }
+
+    #[test]
+    fn libtorch_scores_follow_the_shared_definitions() {
+        let (n, k) = (512, 10);
+        let x = logits(n, k);
+        let y: Vec<i64> = (0..n as i64).map(|i| (i * 7) % k as i64).collect();
+        let t = Tensor::from_slice(&x).view([n as i64, k as i64]);
+        let (_, torch) = score(&t, &Targets::Single(Tensor::from_slice(&y)), 0.0, false).unwrap();
+        let cpu = agree_predictions::score_logits(&x, k, agree_predictions::Labels::Single(&y), false).unwrap();
+        assert_same_scores(&torch, &cpu);
+        let sets: Vec<f32> = (0..n * k).map(|i| f32::from(u8::from((i * 13) % 5 < 2))).collect();
+        let target = Tensor::from_slice(&sets).view([n as i64, k as i64]);
+        let (_, torch) = score(&t, &Targets::Multi(target), 0.0, false).unwrap();
+        let cpu = agree_predictions::score_logits(&x, k, agree_predictions::Labels::Multi(&sets), false).unwrap();
+        assert_same_scores(&torch, &cpu);
     }
 }
