@@ -13,10 +13,10 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::catalog::{TableFile, experiment_tables};
-use crate::engine::{SessionSettings, local_context};
+use crate::engine::{SessionSettings, local_context, session_config};
 use crate::error::SqlError;
 use crate::functions::register_functions;
 use crate::predictions::{PredictionRun, list_prediction_runs};
@@ -50,10 +50,7 @@ impl std::fmt::Debug for ExperimentSession {
 
 /// A new context with the crate's functions and `information_schema` (for `SHOW TABLES`).
 pub fn new_context() -> SessionContext {
-    let mut config = SessionConfig::new().with_information_schema(true);
-    // Spans let planning errors (an unknown column, say) point into the query.
-    config.options_mut().sql_parser.collect_spans = true;
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config(session_config());
     register_functions(&ctx);
     ctx
 }
