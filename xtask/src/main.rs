@@ -3,6 +3,7 @@
 //! the `agree` binary.
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     env,
     path::{Path, PathBuf},
     process::Command,
@@ -168,6 +169,59 @@ fn setup() -> Result<()> {
 
 /// Builds the `agree` Python package (crates/agree-py) in the workspace's dev profile
 /// and target directory and installs it into .venv, editable (`maturin develop`).
+/// Features cargo enables in each package of a `cargo tree` selection.
+fn tree_features(selection: &[&str]) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let out = cargo()
+        .arg("tree")
+        .args(selection)
+        .args(["--prefix", "none", "--format", "{p}|{f}"])
+        .current_dir(root())
+        .output()
+        .context("starting cargo tree")?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree {} failed: {}",
+            selection.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut features: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let line = line.strip_suffix(" (*)").unwrap_or(line);
+        if let Some((package, list)) = line.split_once('|') {
+            let set = features.entry(package.trim().to_string()).or_default();
+            set.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+        }
+    }
+    Ok(features)
+}
+
+/// The Python package must build on the test suite's compiled dependencies: `maturin
+/// develop` selects agree-py alone, so any dependency whose features differ from the
+/// workspace's is compiled twice, with everything above it (DataFusion: minutes).
+/// Fails naming the features to enable in crates/agree-py/Cargo.toml.
+fn check_python_package_features() -> Result<()> {
+    let alone = tree_features(&["--package", "agree-py", "--edges", "no-dev"])?;
+    let workspace = tree_features(&["--workspace"])?;
+    let mut drift = Vec::new();
+    for (package, features) in &alone {
+        let all = workspace.get(package).cloned().unwrap_or_default();
+        let missing: Vec<&String> = all.difference(features).collect();
+        if !missing.is_empty() {
+            drift.push(format!("  {package}: {missing:?}"));
+        }
+    }
+    if !drift.is_empty() {
+        bail!(
+            "crates/agree-py builds with fewer features than the workspace, so `maturin develop` \
+             would compile these (and all above them) a second time; enable them in \
+             crates/agree-py/Cargo.toml's build-once section:\n{}",
+            drift.join("\n")
+        );
+    }
+    Ok(())
+}
+
 fn install_python_package() -> Result<()> {
     let venv = root().join(".venv");
     run(with_torch_env(
@@ -333,6 +387,7 @@ fn main() -> Result<()> {
         }
         Chore::Test { args } => {
             setup()?;
+            check_python_package_features()?;
             install_python_package()?;
             run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))?;
             python_tests()
