@@ -9,11 +9,14 @@ use std::{
 };
 
 use agree_predictions::{Labels, PredictionColumns, ScoreError, score_logits};
-use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_schema::{
+    ExperimentDir, TableWriter, contract,
+    run_tables::{EpochRecord, RunRecord, now_us},
+};
 
 use crate::{
     ids::read_sample_keys,
-    run_tables::{self, EpochRow, RunKey, RunRow},
+    run_tables::{self, RunKey},
 };
 
 /// How a Recorder was configured (its `runs` row).
@@ -74,12 +77,6 @@ pub struct Recording {
     epoch_start: Instant,
     partial: BTreeMap<i32, BTreeMap<String, usize>>,
     status: String,
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The samples split a pass is judged over: `train_eval` is a pass over `train`.
@@ -343,7 +340,7 @@ impl Recording {
         if self.cfg.epochs_planned.is_some_and(|p| self.closed.len() as i32 >= p) {
             self.status = "finished".into();
         }
-        run_tables::record(&self.cfg.dir, &self.cfg.key, Some(&row), &self.run_row())?;
+        run_tables::record(&self.cfg.dir, Some(&row), &self.run_row())?;
         self.epoch_start = Instant::now();
         Ok(path)
     }
@@ -354,7 +351,7 @@ impl Recording {
         if self.closed.is_empty() && !failed {
             return Ok(());
         }
-        run_tables::record(&self.cfg.dir, &self.cfg.key, None, &self.run_row())
+        run_tables::record(&self.cfg.dir, None, &self.run_row())
     }
 
     fn write_predictions(&self, epoch: i32, open: &OpenEpoch) -> Result<PathBuf, String> {
@@ -380,13 +377,16 @@ impl Recording {
         w.finish().map_err(|e| e.to_string())
     }
 
-    fn epoch_row(&self, epoch: i32, open: &OpenEpoch, learning_rate: Option<f64>) -> EpochRow {
+    fn epoch_row(&self, epoch: i32, open: &OpenEpoch, learning_rate: Option<f64>) -> EpochRecord {
         let train = &open.passes["train"].columns;
         let test = open.passes.get("test").map(|p| &p.columns);
         let train_s = open
             .last_train
             .map_or(0.0, |t| t.duration_since(self.epoch_start).as_secs_f64());
-        EpochRow {
+        EpochRecord {
+            run_id: self.cfg.key.run_id.clone(),
+            arch: self.cfg.key.arch.clone(),
+            network: self.cfg.key.network,
             epoch,
             train_accuracy: train.accuracy(),
             train_loss: train.mean_loss(),
@@ -399,7 +399,7 @@ impl Recording {
         }
     }
 
-    fn run_row(&self) -> RunRow {
+    fn run_row(&self) -> RunRecord {
         let completed = self.closed.len() as i32;
         let partial: serde_json::Map<String, serde_json::Value> = self
             .partial
@@ -415,7 +415,10 @@ impl Recording {
             "partial_epochs": partial,
             "user": self.cfg.user_config,
         });
-        RunRow {
+        RunRecord {
+            run_id: self.cfg.key.run_id.clone(),
+            arch: self.cfg.key.arch.clone(),
+            network: self.cfg.key.network,
             seed: self.cfg.seed,
             label_noise: self.cfg.label_noise,
             label_noise_seed: self.cfg.label_noise_seed,
@@ -425,6 +428,7 @@ impl Recording {
             device: self.device.clone().unwrap_or_else(|| "cpu".into()),
             config: config.to_string(),
             torch_version: self.cfg.torch_version.clone(),
+            agree_version: env!("CARGO_PKG_VERSION").into(),
             started_at: self.started_at,
             updated_at: now_us(),
         }

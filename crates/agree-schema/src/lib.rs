@@ -9,6 +9,7 @@ mod contract;
 pub mod identity;
 mod layout;
 mod names;
+pub mod run_tables;
 mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};

@@ -1,0 +1,330 @@
+//! The rows of `epochs` and `runs`, and rewriting those tables with one writer's rows
+//! replaced and every other writer's rows kept. Both tables are small (a row per
+//! network and epoch), so they are rewritten whole, atomically, on every update.
+//! agree-train's studies and the Python package's Recorder write them through here.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use arrow::{
+    array::{
+        Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    },
+    compute::{cast, filter_record_batch},
+    datatypes::{DataType, Int32Type, TimestampMicrosecondType},
+    error::ArrowError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{TableContract, TableFileError, TableWriter, contract, read_table};
+
+/// One row of `epochs`: a network's summary of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// `<arch>-s<network>`, or the Recorder's `run_id`.
+    pub run_id: String,
+    /// Architecture name.
+    pub arch: String,
+    /// Seed index.
+    pub network: i32,
+    /// Epoch from 1.
+    pub epoch: i32,
+    /// Accuracy of the training-pass predictions.
+    pub train_accuracy: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Test accuracy (eval pass).
+    pub test_accuracy: Option<f64>,
+    /// Mean test loss.
+    pub test_loss: Option<f64>,
+    /// Learning rate of the epoch's last step.
+    pub learning_rate: f64,
+    /// Training images per second.
+    pub images_per_s: f64,
+    /// Wall time of training and evaluation.
+    pub wall_s: f64,
+    /// Device name.
+    pub device: String,
+}
+
+/// One row of `runs`: a network's configuration and state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `<arch>-s<network>`, or the Recorder's `run_id`.
+    pub run_id: String,
+    /// Architecture name.
+    pub arch: String,
+    /// Seed index.
+    pub network: i32,
+    /// Seed of initialisation and batch order.
+    pub seed: i64,
+    /// Label randomisation probability.
+    pub label_noise: f64,
+    /// Label randomisation seed.
+    pub label_noise_seed: i64,
+    /// Planned epochs.
+    pub epochs_planned: i32,
+    /// Completed epochs.
+    pub epochs_completed: i32,
+    /// `running`, `finished` or `failed`.
+    pub status: String,
+    /// Device name.
+    pub device: String,
+    /// Configuration JSON.
+    pub config: String,
+    /// Torch version.
+    pub torch_version: String,
+    /// agree version.
+    pub agree_version: String,
+    /// Start time, µs since the Unix epoch (UTC).
+    pub started_at: i64,
+    /// Last update, µs since the Unix epoch (UTC).
+    pub updated_at: i64,
+}
+
+/// Microseconds since the Unix epoch now.
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn contract_of(table: &str) -> Result<&'static TableContract, TableFileError> {
+    contract(table).map_err(|source| TableFileError::Contract {
+        path: PathBuf::from(format!("schemas/{table}.toml")),
+        source,
+    })
+}
+
+/// The rows as a batch of `epochs`.
+pub fn epochs_batch(rows: &[EpochRecord]) -> Result<RecordBatch, ArrowError> {
+    let schema = contract("epochs")
+        .map_err(|e| ArrowError::SchemaError(e.to_string()))?
+        .schema();
+    let s = |f: fn(&EpochRecord) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let f = |f: fn(&EpochRecord) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let columns: Vec<ArrayRef> = vec![
+        s(|r| &r.run_id),
+        s(|r| &r.arch),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.network))),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
+        f(|r| r.train_accuracy),
+        f(|r| r.train_loss),
+        Arc::new(rows.iter().map(|r| r.test_accuracy).collect::<Float64Array>()),
+        Arc::new(rows.iter().map(|r| r.test_loss).collect::<Float64Array>()),
+        f(|r| r.learning_rate),
+        f(|r| r.images_per_s),
+        f(|r| r.wall_s),
+        s(|r| &r.device),
+    ];
+    RecordBatch::try_new(schema, columns)
+}
+
+/// The rows as a batch of `runs`.
+pub fn runs_batch(rows: &[RunRecord]) -> Result<RecordBatch, ArrowError> {
+    let schema = contract("runs")
+        .map_err(|e| ArrowError::SchemaError(e.to_string()))?
+        .schema();
+    let s = |f: fn(&RunRecord) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let i32s = |f: fn(&RunRecord) -> i32| Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let ts = |f: fn(&RunRecord) -> i64| {
+        Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC")) as ArrayRef
+    };
+    let columns: Vec<ArrayRef> = vec![
+        s(|r| &r.run_id),
+        s(|r| &r.arch),
+        i32s(|r| r.network),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.seed))),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.label_noise))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.label_noise_seed))),
+        i32s(|r| r.epochs_planned),
+        i32s(|r| r.epochs_completed),
+        s(|r| &r.status),
+        s(|r| &r.device),
+        s(|r| &r.config),
+        s(|r| &r.torch_version),
+        s(|r| &r.agree_version),
+        ts(|r| r.started_at),
+        ts(|r| r.updated_at),
+    ];
+    RecordBatch::try_new(schema, columns)
+}
+
+/// The rows of `table` (`epochs` or `runs`) at `path` for which `keep(run_id, epoch)`
+/// holds (`epoch` is None for `runs`), in the contract's column order and schema. A
+/// missing file has no rows; a file that breaks the contract is an error naming it.
+pub fn read_rows(
+    path: &Path,
+    table: &str,
+    keep: &dyn Fn(&str, Option<i32>) -> bool,
+) -> Result<Vec<RecordBatch>, TableFileError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let c = contract_of(table)?;
+    let (schema, batches) = read_table(path)?;
+    c.check(&schema).map_err(|source| TableFileError::Contract {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let fail = |e: ArrowError| TableFileError::Parquet {
+        path: path.to_path_buf(),
+        source: e.into(),
+    };
+    let indices: Vec<usize> = c
+        .columns
+        .iter()
+        .filter_map(|col| schema.index_of(&col.name).ok())
+        .collect();
+    let mut kept = Vec::new();
+    for b in batches {
+        let b = b.project(&indices).map_err(fail)?;
+        let ids = cast(b.column(0), &DataType::Utf8).map_err(fail)?;
+        let ids = ids.as_string::<i32>();
+        let epochs = match b.column_by_name("epoch") {
+            Some(e) => Some(cast(e, &DataType::Int32).map_err(fail)?),
+            None => None,
+        };
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|i| {
+                let epoch = epochs
+                    .as_ref()
+                    .and_then(|e| e.is_valid(i).then(|| e.as_primitive::<Int32Type>().value(i)));
+                Some(!ids.is_valid(i) || keep(ids.value(i), epoch))
+            })
+            .collect();
+        let b = filter_record_batch(&b, &mask).map_err(fail)?;
+        // Re-labelled with the contract's schema (same columns; metadata may differ).
+        let b = RecordBatch::try_new(c.schema(), b.columns().to_vec()).map_err(fail)?;
+        if b.num_rows() > 0 {
+            kept.push(b);
+        }
+    }
+    Ok(kept)
+}
+
+/// `started_at` of each run in `runs` rows (as [`read_rows`] returns them).
+pub fn started_at(runs: &[RecordBatch]) -> HashMap<String, i64> {
+    let mut started = HashMap::new();
+    for b in runs {
+        let (Some(ids), Some(ts)) = (b.column_by_name("run_id"), b.column_by_name("started_at")) else {
+            continue;
+        };
+        let (Some(ids), Some(ts)) = (
+            ids.as_string_opt::<i32>(),
+            ts.as_primitive_opt::<TimestampMicrosecondType>(),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if ids.is_valid(i) && ts.is_valid(i) {
+                started.insert(ids.value(i).to_string(), ts.value(i));
+            }
+        }
+    }
+    started
+}
+
+/// Writes `table` at `path` (atomically: temporary name, then rename) as the `kept`
+/// rows followed by `ours`.
+pub fn write_rows(
+    path: &Path,
+    table: &str,
+    kept: &[RecordBatch],
+    ours: &RecordBatch,
+) -> Result<PathBuf, TableFileError> {
+    let c = contract_of(table)?;
+    let mut w = TableWriter::create(path, c, c.schema())?;
+    for b in kept.iter().chain(std::iter::once(ours)) {
+        w.write(b)?;
+    }
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(run_id: &str, epoch: i32) -> EpochRecord {
+        EpochRecord {
+            run_id: run_id.into(),
+            arch: "cnn".into(),
+            network: 0,
+            epoch,
+            train_accuracy: 0.5,
+            train_loss: 1.0,
+            test_accuracy: (epoch % 2 == 0).then_some(0.4),
+            test_loss: None,
+            learning_rate: 0.1,
+            images_per_s: 100.0,
+            wall_s: 2.0,
+            device: "cpu".into(),
+        }
+    }
+
+    fn run(run_id: &str, started_at: i64) -> RunRecord {
+        RunRecord {
+            run_id: run_id.into(),
+            arch: "cnn".into(),
+            network: 0,
+            seed: 1,
+            label_noise: 0.0,
+            label_noise_seed: 0,
+            epochs_planned: 3,
+            epochs_completed: 1,
+            status: "running".into(),
+            device: "cpu".into(),
+            config: "{}".into(),
+            torch_version: "2.11.0".into(),
+            agree_version: "0".into(),
+            started_at,
+            updated_at: started_at + 5,
+        }
+    }
+
+    #[test]
+    fn rows_of_other_writers_are_kept_and_ours_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("epochs.parquet");
+        let first = epochs_batch(&[epoch("a", 1), epoch("a", 2), epoch("b", 1)]).unwrap();
+        write_rows(&path, "epochs", &[], &first).unwrap();
+        let kept = read_rows(&path, "epochs", &|id, e| !(id == "a" && e == Some(2))).unwrap();
+        assert_eq!(kept.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+        write_rows(&path, "epochs", &kept, &epochs_batch(&[epoch("a", 2)]).unwrap()).unwrap();
+        let all = read_rows(&path, "epochs", &|_, _| true).unwrap();
+        let rows: usize = all.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 3);
+        assert!(!dir.path().read_dir().unwrap().any(|e| {
+            let name = e.unwrap().file_name();
+            name.to_string_lossy().ends_with(".tmp")
+        }));
+    }
+
+    #[test]
+    fn started_at_is_read_back_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.parquet");
+        write_rows(&path, "runs", &[], &runs_batch(&[run("a", 10), run("b", 20)]).unwrap()).unwrap();
+        let rows = read_rows(&path, "runs", &|id, _| id == "b").unwrap();
+        assert_eq!(started_at(&rows), HashMap::from([("b".to_string(), 20)]));
+        assert!(
+            read_rows(&dir.path().join("missing.parquet"), "runs", &|_, _| true)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_file_of_another_table_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.parquet");
+        write_rows(&path, "epochs", &[], &epochs_batch(&[epoch("a", 1)]).unwrap()).unwrap();
+        let err = read_rows(&path, "runs", &|_, _| true).unwrap_err().to_string();
+        assert!(err.contains("runs.parquet"), "{err}");
+    }
+}
