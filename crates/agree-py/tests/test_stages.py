@@ -65,3 +65,37 @@ def test_torchvision_imagefolder_indices_map_to_paths(tiny):
     folder = types.SimpleNamespace(samples=[(f"/data/synthetic/{k}", 0) for k, _ in test])
     assert agree.imagefolder_keys(folder)[0] == test[0][0]
     assert agree.torchvision_ids(tiny, folder).tolist() == [i for _, i in test]
+
+
+def test_with_sample_ids_appends_the_id_and_a_loader_batches_it(tiny):
+    import torch
+    from torch.utils.data import DataLoader
+
+    t = pq.read_table(tiny / "samples.parquet", columns=["sample_id", "split", "key"]).to_pydict()
+    test = [(k, i) for k, s, i in zip(t["key"], t["split"], t["sample_id"]) if s == "test"]
+
+    class Folder:  # an ImageFolder's shape: `samples` and (x, y) items
+        samples = [(f"/data/synthetic/{k}", n % 3) for n, (k, _) in enumerate(reversed(test))]
+
+        def __len__(self):
+            return len(self.samples)
+
+        def __getitem__(self, i):
+            return torch.full((2,), float(i)), self.samples[i][1]
+
+    wrapped = agree.with_sample_ids(tiny, Folder())
+    assert len(wrapped) == len(test)
+    x, y, sid = wrapped[0]
+    assert sid == test[-1][1] and y == 0 and x.tolist() == [0.0, 0.0]
+    seen = []
+    for x, y, ids in DataLoader(wrapped, batch_size=5, shuffle=True):
+        assert ids.dtype == torch.int64
+        seen += [(int(v), int(s)) for v, s in zip(x[:, 0], ids)]
+    assert sorted(seen) == sorted((n, i) for n, (_, i) in enumerate(reversed(test)))
+    # A dataset that is neither CIFAR10 nor ImageFolder takes explicit ids, of the right length.
+    items = [(0, 1), (2, 3)]
+    assert agree.with_sample_ids(tiny, items, ids=[7, 9])[1] == (2, 3, 9)
+    with pytest.raises(agree.AgreeError, match="2 sample ids for a dataset of 3 items"):
+        agree.with_sample_ids(tiny, items + [(4, 5)], ids=[7, 9])
+    with pytest.raises(agree.AgreeError, match="expected a torchvision CIFAR10 or ImageFolder"):
+        agree.with_sample_ids(tiny, items)

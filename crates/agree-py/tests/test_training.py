@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 import agree
 from conftest import agree_binary, assert_follows_contract, load_images
@@ -48,16 +49,18 @@ def train_network(exp: Path, network: int, data, captured: dict) -> None:
     model = SmallCNN()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     g = torch.Generator().manual_seed(100 + network)
+    # The training pass as the README's loop: a DataLoader over with_sample_ids.
+    train_items = agree.with_sample_ids(exp, TensorDataset(x_all[train], y_all[train]), ids=ids_all[train])
+    loader = DataLoader(train_items, batch_size=64, shuffle=True, generator=g)
     with agree.Recorder(exp, arch="smallcnn", network=network, epochs=EPOCHS) as rec:
         for epoch in range(1, EPOCHS + 1):
             model.train()
-            order = torch.from_numpy(train)[torch.randperm(len(train), generator=g)]
-            for b, batch in enumerate(order.split(64)):
-                logits = model(x_all[batch])
-                rec.train_batch(epoch, ids_all[batch], logits, y_all[batch])
+            for b, (x, y, sample_ids) in enumerate(loader):
+                logits = model(x)
+                rec.train_batch(epoch, sample_ids, logits, y)
                 if network == 0 and epoch == 1 and b == 0:
-                    captured.update(ids=ids_all[batch].clone(), logits=logits.detach().clone(), y=y_all[batch].clone())
-                loss = F.cross_entropy(logits, y_all[batch])
+                    captured.update(ids=sample_ids.clone(), logits=logits.detach().clone(), y=y.clone())
+                loss = F.cross_entropy(logits, y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

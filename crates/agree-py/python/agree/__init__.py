@@ -34,6 +34,7 @@ __all__ = [
     "sql",
     "stats",
     "torchvision_ids",
+    "with_sample_ids",
     "__version__",
 ]
 
@@ -241,6 +242,46 @@ def torchvision_ids(dir: "os.PathLike[str] | str", dataset: Any, split: Optional
     else:
         raise AgreeError(f"{type(dataset).__name__}: expected a torchvision CIFAR10 or ImageFolder dataset")
     return sample_ids(dir, split, keys)
+
+
+class SampleIdDataset:
+    """A map-style dataset whose item ``i`` is the wrapped dataset's item followed by
+    agree's ``sample_id`` of it: ``(x, y)`` becomes ``(x, y, sample_id)``. Made by
+    :func:`with_sample_ids`; any ``DataLoader`` batches the ids into an int64 tensor."""
+
+    def __init__(self, dataset: Any, ids: Any) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 1 or len(ids) != len(dataset):
+            raise AgreeError(f"{len(ids)} sample ids for a dataset of {len(dataset)} items")
+        self.dataset = dataset
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple:
+        item = self.dataset[index]
+        sample_id = int(self.ids[index])
+        return (*item, sample_id) if isinstance(item, tuple) else (item, sample_id)
+
+
+def with_sample_ids(
+    dir: "os.PathLike[str] | str", dataset: Any, split: Optional[str] = None, ids: Any = None
+) -> SampleIdDataset:
+    """``dataset`` with agree's ``sample_id`` appended to every item, for the Recorder.
+
+    ``ids`` defaults to :func:`torchvision_ids` (torchvision ``CIFAR10`` or
+    ``ImageFolder``); for any other dataset pass them, e.g. from :func:`sample_ids`.
+
+    Example::
+
+        train = agree.with_sample_ids("exp", torchvision.datasets.CIFAR10("data", train=True))
+        for x, y, ids in DataLoader(train, batch_size=128, shuffle=True):
+            rec.train_batch(epoch, ids, model(x), y)
+    """
+    if ids is None:
+        ids = torchvision_ids(dir, dataset, split)
+    return SampleIdDataset(dataset, ids)
 
 
 def image_stats(array: Any, stats: "Optional[str | Sequence[str]]" = None, **params: Any) -> dict:

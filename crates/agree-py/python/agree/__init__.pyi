@@ -64,6 +64,19 @@ def imagefolder_keys(dataset: Any) -> list[str]:
 def torchvision_ids(dir: PathLike, dataset: Any, split: Optional[str] = None) -> npt.NDArray[np.int64]:
     """ids[i] = agree's sample_id of item i of a torchvision CIFAR10 or ImageFolder dataset."""
 
+class SampleIdDataset:
+    """Item i of the wrapped dataset followed by its agree sample_id: (x, y) -> (x, y, sample_id)."""
+    dataset: Any
+    ids: npt.NDArray[np.int64]
+    def __init__(self, dataset: Any, ids: Any) -> None: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+def with_sample_ids(
+    dir: PathLike, dataset: Any, split: Optional[str] = None, ids: Optional[Any] = None
+) -> SampleIdDataset:
+    """dataset with agree's sample_id appended to every item (ids default to torchvision_ids)."""
+
 def image_stats(
     array: npt.NDArray[Union[np.uint8, np.uint16]],
     stats: Optional[Union[str, Sequence[str]]] = None,
