@@ -10,6 +10,11 @@
    eval_batch, end_epoch: conversion, scoring, Parquet and table writes) is timed
    directly and reported as a share of the epoch's wall time (target <= 2 %).
 
+Memory: the peak resident set of each phase above its start (Linux VmHWM, reset through
+/proc/self/clear_refs before each phase, so one process measures each side alone):
+image_stats_batch against the peer on the same images, and the Recorder replaying one
+recorded epoch (the same calls with the same logits, no training) into a fresh run.
+
 Usage: python crates/agree-py/bench/agree_package.py [--images N] [--py-n N] [--repeat R]
        [--train N] [--test N] [--epochs E] [--threads T] [--json OUT]
 (`cargo xtask bench python` runs it with the defaults.)
@@ -60,6 +65,21 @@ def read_cifar(limit_train, limit_test):
     return out
 
 
+def _status_mib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_above_start(run):
+    """Runs `run()`; MiB the resident set peaked above where it started."""
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+    start = _status_mib("VmRSS")
+    run()
+    return _status_mib("VmHWM") - start
+
+
 def best(run, repeat):
     times = []
     for _ in range(repeat):
@@ -84,8 +104,11 @@ def bench_image_stats(images, py_n, repeat, threads):
                 fn(peer_px[b:b + 1000])
 
     peer_rate = len(peer_px) / best(peer, repeat)
+    same = px[:py_n]
+    memory = {"agree_mib": peak_above_start(lambda: agree.image_stats_batch(same, threads=threads)),
+              "peer_mib": peak_above_start(peer), "images": len(same)}
     return {"images": n, "peer_images": len(peer_px), "agree_per_s": rust, "peer_per_s": peer_rate,
-            "ratio": {t: r / peer_rate for t, r in rust.items()}}
+            "ratio": {t: r / peer_rate for t, r in rust.items()}, "peak_memory": memory}
 
 
 class Block(nn.Module):
@@ -146,6 +169,7 @@ def bench_recorder(data, epochs, batch_size):
         rec = agree.Recorder(exp, arch="resnet20", network=0, epochs=epochs)
         in_recorder = 0.0
         per_epoch = []
+        replay = []  # epoch 1's calls, for the memory replay
         for epoch in range(1, epochs + 1):
             spent = 0.0
             start = time.perf_counter()
@@ -156,6 +180,8 @@ def bench_recorder(data, epochs, batch_size):
                 t0 = time.perf_counter()
                 rec.train_batch(epoch, ids[idx], logits, y[idx])
                 spent += time.perf_counter() - t0
+                if epoch == 1:
+                    replay.append(("train", ids[idx], logits.detach().clone(), y[idx]))
                 loss = F.cross_entropy(logits, y[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -168,6 +194,8 @@ def bench_recorder(data, epochs, batch_size):
                     t0 = time.perf_counter()
                     rec.eval_batch(epoch, "test", ids[idx], logits, y[idx])
                     spent += time.perf_counter() - t0
+                    if epoch == 1:
+                        replay.append(("test", ids[idx], logits.clone(), y[idx]))
             t0 = time.perf_counter()
             rec.end_epoch(epoch, learning_rate=0.05)
             spent += time.perf_counter() - t0
@@ -175,7 +203,19 @@ def bench_recorder(data, epochs, batch_size):
             per_epoch.append({"epoch": epoch, "wall_s": wall, "recorder_s": spent, "share": spent / wall})
             in_recorder += spent
         rec.close()
-        return {"train": len(sets["train"][0]), "test": len(sets["test"][0]), "epochs": per_epoch}
+
+        def replay_epoch():
+            with agree.Recorder(exp, arch="resnet20", network=1, epochs=1) as again:
+                for split, ids, logits, y in replay:
+                    if split == "train":
+                        again.train_batch(1, ids, logits, y)
+                    else:
+                        again.eval_batch(1, split, ids, logits, y)
+                again.end_epoch(1, learning_rate=0.05)
+
+        replay_mib = peak_above_start(replay_epoch)
+        return {"train": len(sets["train"][0]), "test": len(sets["test"][0]), "epochs": per_epoch,
+                "replay_peak_mib": replay_mib}
 
 
 def main():
@@ -199,11 +239,16 @@ def main():
     print(f"image_stats_batch on {stats['images']} CIFAR-10 images: "
           + ", ".join(f"{t} thread(s) {r:,.0f}/s ({stats['ratio'][t]:.1f}x)" for t, r in stats["agree_per_s"].items())
           + f"; numpy/scipy/skimage peer {stats['peer_per_s']:,.0f}/s on {stats['peer_images']}")
+    m = stats["peak_memory"]
+    print(f"peak memory above the start on {m['images']} images: agree {m['agree_mib']:.1f} MiB, "
+          f"peer {m['peer_mib']:.1f} MiB")
     data["train"] = data["train"][: args.train]
     recorder = bench_recorder(data, args.epochs, args.batch_size)
     for e in recorder["epochs"]:
         print(f"ResNet-20 epoch {e['epoch']} ({recorder['train']} train + {recorder['test']} test images): "
               f"{e['wall_s']:.1f} s, in the Recorder {e['recorder_s'] * 1000:.0f} ms = {100 * e['share']:.2f} %")
+    print(f"the Recorder replaying epoch 1 ({recorder['train']} + {recorder['test']} predictions): "
+          f"peak {recorder['replay_peak_mib']:.1f} MiB above the start")
     if args.json:
         Path(args.json).write_text(json.dumps({"image_stats": stats, "recorder": recorder}, indent=1))
 
