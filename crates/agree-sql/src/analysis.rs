@@ -9,7 +9,6 @@ use std::time::Instant;
 use agree_schema::{ExperimentDir, TableContract};
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
 use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
@@ -20,6 +19,7 @@ use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
 use crate::session::{open_session_with, register_batches};
 use crate::staging::{AnalysisInputs, ResultsStaging};
 use crate::statistics::{expand_each_statistic, uses_each_statistic};
+use crate::step_tables::{ResultSink, StepTables};
 
 /// Settings of one analysis.
 #[derive(Debug, Clone)]
@@ -131,7 +131,10 @@ fn read_dataset_name(path: &Path) -> Result<Option<String>, SqlError> {
 /// Casts string columns to dictionaries: intermediate tables repeat a handful of
 /// group and split names millions of times, and joins copy dictionary keys
 /// instead of strings.
-fn dictionary_encode(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
+pub(crate) fn dictionary_encode(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
     let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let is_string = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
     let fields: Vec<Field> = schema
@@ -212,15 +215,6 @@ pub fn conform(step: &str, contract: &TableContract, batches: &[RecordBatch]) ->
         out.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(e.to_string()))?);
     }
     Ok(out)
-}
-
-/// Runs `sql` and returns its schema and batches.
-async fn run_step(ctx: &SessionContext, step: &str, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
-    let at = |e| SqlError::datafusion(format!("{step}.sql"), e);
-    let frame = ctx.sql(sql).await.map_err(at)?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(at)?;
-    Ok((schema, batches))
 }
 
 fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaRef, RecordBatch), SqlError> {
@@ -329,12 +323,14 @@ async fn analyze_steps(
         );
     }
 
-    // Both forms of the statistics are read by several steps: computed once.
+    // Both forms of the statistics are read by several steps: computed once. Every
+    // step's rows go to a Parquet file of the work folder (never held in memory).
+    let steps = StepTables::create(dir.root())?;
     for name in ["statistic_values", "statistic_wide"] {
         let started = Instant::now();
-        let (schema, batches) = run_step(ctx, name, &format!("SELECT * FROM {name}")).await?;
-        let (schema, batches) = dictionary_encode(&schema, batches)?;
-        register_batches(ctx, name, schema, batches)?;
+        steps
+            .run(ctx, name, name, &format!("SELECT * FROM {name}"), None)
+            .await?;
         report.steps.push(WrittenTable {
             name: name.into(),
             path: PathBuf::new(),
@@ -348,35 +344,40 @@ async fn analyze_steps(
         progress.set_message(step.name);
         let started = Instant::now();
         let sql = step_sql(step, options.sql_dir.as_deref())?;
-        let (schema, batches) = if uses_each_statistic(&sql) && session.statistics.is_empty() {
+        let file = format!("{}.sql", step.name);
+        let mut path = PathBuf::new();
+        let rows = if uses_each_statistic(&sql) && session.statistics.is_empty() {
             // Nothing to repeat over: a result table is empty (the note above says why),
             // an intermediate one is not needed.
             if !step.result {
                 progress.inc(1);
                 continue;
             }
-            (agree_schema::contract(step.name)?.schema(), Vec::new())
+            let contract = agree_schema::contract(step.name)?;
+            staging.writer(step.name, contract)?.finish()?;
+            register_batches(ctx, step.name, contract.schema(), Vec::new())?;
+            path = dir.table(step.name);
+            0
         } else {
             let sql = expand_each_statistic(&sql, &session.statistics).map_err(|message| SqlError::Result {
-                step: format!("{}.sql", step.name),
+                step: file.clone(),
                 message,
             })?;
-            run_step(ctx, step.name, &sql).await?
-        };
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        let mut path = PathBuf::new();
-        if step.result {
-            let contract = agree_schema::contract(step.name)?;
-            let conformed = conform(step.name, contract, &batches)?;
-            path = dir.table(step.name);
-            let mut writer = staging.writer(step.name, contract)?;
-            for b in &conformed {
-                writer.write(b)?;
+            if step.result {
+                let contract = agree_schema::contract(step.name)?;
+                let mut writer = staging.writer(step.name, contract)?;
+                let sink = ResultSink {
+                    contract,
+                    writer: &mut writer,
+                };
+                let rows = steps.run(ctx, &file, step.name, &sql, Some(sink)).await?;
+                writer.finish()?;
+                path = dir.table(step.name);
+                rows
+            } else {
+                steps.run(ctx, &file, step.name, &sql, None).await?
             }
-            writer.finish()?;
-        }
-        let (schema, batches) = dictionary_encode(&schema, batches)?;
-        register_batches(ctx, step.name, schema, batches)?;
+        };
         report.steps.push(WrittenTable {
             name: step.name.into(),
             path,

@@ -28,6 +28,7 @@ mod runtime;
 mod session;
 mod staging;
 mod statistics;
+mod step_tables;
 pub mod synthetic_run;
 
 pub use analysis::{AnalysisOptions, AnalysisReport, WrittenTable, analyze, conform};

@@ -1,0 +1,167 @@
+//! The tables one analysis step hands to the next. Each step's rows are streamed,
+//! batch by batch, into a Parquet file of a work folder beside the run
+//! (`.analysis-steps.<pid>.tmp`, removed when the analysis ends, and by the next
+//! analysis if this one was killed) and registered under the step's name. They are
+//! never held in memory, so what an analysis holds is what DataFusion's operators
+//! hold, inside the memory pool's limit, whatever the size of the run: the
+//! per-sample tables (`sample_agreement`, `learning_order`, …) grow with samples ×
+//! epochs × groups.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agree_schema::{TableWriter, remove_stale_temporaries, temporary_name};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::analysis::{conform, dictionary_encode};
+use crate::error::SqlError;
+
+/// The work folder of one analysis.
+#[derive(Debug)]
+pub struct StepTables {
+    dir: PathBuf,
+}
+
+/// Where a result step's rows go besides its step table: the contract they are
+/// brought into and the writer of the result file.
+pub struct ResultSink<'a> {
+    /// The result table's contract.
+    pub contract: &'static agree_schema::TableContract,
+    /// The writer of the staged result file.
+    pub writer: &'a mut TableWriter,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SqlError + '_ {
+    move |source| SqlError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl StepTables {
+    /// A fresh work folder in `root` (first removing those of analyses that were killed).
+    pub fn create(root: &Path) -> Result<Self, SqlError> {
+        remove_stale_temporaries(root).map_err(io(root))?;
+        let dir = root.join(temporary_name("analysis-steps", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(StepTables { dir })
+    }
+
+    /// Runs `sql` (the step `step`, a name for errors), streams its rows into the
+    /// step table `name` and, for a result step, through its contract into `sink`.
+    /// Returns the number of rows.
+    pub async fn run(
+        &self,
+        ctx: &SessionContext,
+        step: &str,
+        name: &str,
+        sql: &str,
+        mut sink: Option<ResultSink<'_>>,
+    ) -> Result<usize, SqlError> {
+        let at = |e| SqlError::datafusion(step, e);
+        let frame = ctx.sql(sql).await.map_err(at)?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let mut stream = frame.execute_stream().await.map_err(at)?;
+        let mut file = StepFile::create(&self.dir, name, &schema)?;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(at)?;
+            rows += batch.num_rows();
+            if let Some(sink) = sink.as_mut() {
+                for b in conform(name, sink.contract, std::slice::from_ref(&batch))? {
+                    sink.writer.write(&b)?;
+                }
+            }
+            file.write(&batch)?;
+        }
+        drop(stream);
+        let path = file.finish()?;
+        self.register(ctx, name, &path).await?;
+        Ok(rows)
+    }
+
+    /// Registers a finished step file as table `name`, replacing an earlier one.
+    async fn register(&self, ctx: &SessionContext, name: &str, path: &Path) -> Result<(), SqlError> {
+        let at = |e| SqlError::datafusion(format!("registering {}", path.display()), e);
+        ctx.deregister_table(name).map_err(at)?;
+        ctx.register_parquet(name, path.to_string_lossy().as_ref(), ParquetReadOptions::default())
+            .await
+            .map_err(at)
+    }
+}
+
+impl Drop for StepTables {
+    fn drop(&mut self) {
+        // Best effort: a folder left behind (say, by a kill) is removed by the next
+        // analysis, as its name carries this process's id.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One step's Parquet file while it is written (`<name>.parquet.part`, renamed when
+/// complete). Strings become dictionaries: the step tables repeat a handful of group
+/// and split names millions of times.
+struct StepFile {
+    writer: ArrowWriter<std::fs::File>,
+    schema: SchemaRef,
+    part: PathBuf,
+    path: PathBuf,
+}
+
+impl StepFile {
+    fn create(dir: &Path, name: &str, schema: &SchemaRef) -> Result<Self, SqlError> {
+        let path = dir.join(format!("{name}.parquet"));
+        let part = dir.join(format!("{name}.parquet.part"));
+        let file = std::fs::File::create(&part).map_err(io(&part))?;
+        let (encoded, _) = dictionary_encode(schema, Vec::new())?;
+        // Nullable throughout: a stream's batches may differ from the plan's schema
+        // in nullability alone.
+        let fields: Vec<Field> = encoded
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let encoded = Arc::new(Schema::new(fields));
+        // Written once and read a few times within minutes: fast compression; row
+        // groups small enough that the writer's buffer stays a few MiB.
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(1 << 16))
+            .build();
+        let writer = ArrowWriter::try_new(file, encoded.clone(), Some(properties))
+            .map_err(|e| SqlError::Output(format!("{}: {e}", part.display())))?;
+        Ok(StepFile {
+            writer,
+            schema: encoded,
+            part,
+            path,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SqlError> {
+        let fail = |e: &dyn std::fmt::Display| SqlError::Output(format!("{}: {e}", self.part.display()));
+        let (_, encoded) = dictionary_encode(&batch.schema(), vec![batch.clone()])?;
+        for b in encoded {
+            let b = RecordBatch::try_new(self.schema.clone(), b.columns().to_vec()).map_err(|e| fail(&e))?;
+            self.writer.write(&b).map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<PathBuf, SqlError> {
+        self.writer
+            .close()
+            .map_err(|e| SqlError::Output(format!("{}: {e}", self.part.display())))?;
+        std::fs::rename(&self.part, &self.path).map_err(io(&self.path))?;
+        Ok(self.path)
+    }
+}
