@@ -34,6 +34,10 @@ pub struct AnalysisOptions {
     pub sql_dir: Option<PathBuf>,
     /// Memory limit and spill directory of the session (default: no limit).
     pub session: SessionSettings,
+    /// Bytes of step tables (what one step hands to the next) held in memory; the
+    /// rest go to Parquet files in a work folder beside the run. Default: a quarter
+    /// of the memory limit (all, without a limit).
+    pub step_table_memory: Option<u64>,
 }
 
 impl Default for AnalysisOptions {
@@ -44,6 +48,7 @@ impl Default for AnalysisOptions {
             bootstrap_seed: 0,
             sql_dir: None,
             session: SessionSettings::default(),
+            step_table_memory: None,
         }
     }
 }
@@ -323,9 +328,12 @@ async fn analyze_steps(
         );
     }
 
-    // Both forms of the statistics are read by several steps: computed once. Every
-    // step's rows go to a Parquet file of the work folder (never held in memory).
-    let steps = StepTables::create(dir.root())?;
+    // Both forms of the statistics are read by several steps: computed once. Step
+    // tables too large for their share of the memory limit go to Parquet files.
+    let in_memory = options
+        .step_table_memory
+        .or_else(|| options.session.memory_limit.map(|l| l / 4));
+    let mut steps = StepTables::create(dir.root(), in_memory)?;
     for name in ["statistic_values", "statistic_wide"] {
         let started = Instant::now();
         steps

@@ -103,6 +103,7 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
         bootstrap_seed: args.seed,
         sql_dir: args.sql_dir.clone(),
         session: args.memory.settings(),
+        step_table_memory: None,
     };
     let progress = ProgressBar::new(0);
     if quiet {

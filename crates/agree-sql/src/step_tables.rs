@@ -1,18 +1,21 @@
-//! The tables one analysis step hands to the next. Each step's rows are streamed,
-//! batch by batch, into a Parquet file of a work folder beside the run
-//! (`.analysis-steps.<pid>.tmp`, removed when the analysis ends, and by the next
-//! analysis if this one was killed) and registered under the step's name. They are
-//! never held in memory, so what an analysis holds is what DataFusion's operators
-//! hold, inside the memory pool's limit, whatever the size of the run: the
+//! The tables one analysis step hands to the next, registered under the step's name.
+//! A step's rows stay in memory while they fit a quarter of the memory limit (all
+//! step tables together, `AnalysisOptions::step_table_memory` to choose, and
+//! reserved in the session's memory pool, so operators see what is left); past that the step streams, batch by batch, into a Parquet
+//! file of a work folder beside the run (`.analysis-steps.<pid>.tmp`, removed when
+//! the analysis ends, and by the next analysis if this one was killed). So what an
+//! analysis holds stays inside the limit whatever the size of the run: the
 //! per-sample tables (`sample_agreement`, `learning_order`, …) grow with samples ×
-//! epochs × groups.
+//! epochs × groups. Without a limit every step table stays in memory.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agree_schema::{TableWriter, remove_stale_temporaries, temporary_name};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
@@ -21,11 +24,15 @@ use parquet::file::properties::WriterProperties;
 
 use crate::analysis::{conform, dictionary_encode};
 use crate::error::SqlError;
+use crate::session::register_batches;
 
-/// The work folder of one analysis.
+/// The step tables of one analysis: its work folder, and the memory reserved for
+/// the tables held in memory.
 #[derive(Debug)]
 pub struct StepTables {
     dir: PathBuf,
+    budget: usize,
+    held: HashMap<String, MemoryReservation>,
 }
 
 /// Where a result step's rows go besides its step table: the contract they are
@@ -45,22 +52,29 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SqlError + '_ {
 }
 
 impl StepTables {
-    /// A fresh work folder in `root` (first removing those of analyses that were killed).
-    pub fn create(root: &Path) -> Result<Self, SqlError> {
+    /// A fresh work folder in `root` (first removing those of analyses that were
+    /// killed); step tables are held in memory up to `in_memory` bytes together
+    /// (no bound when `None`).
+    pub fn create(root: &Path, in_memory: Option<u64>) -> Result<Self, SqlError> {
         remove_stale_temporaries(root).map_err(io(root))?;
         let dir = root.join(temporary_name("analysis-steps", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(StepTables { dir })
+        let budget = in_memory.map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX));
+        Ok(StepTables {
+            dir,
+            budget,
+            held: HashMap::new(),
+        })
     }
 
     /// Runs `sql` (the step `step`, a name for errors), streams its rows into the
     /// step table `name` and, for a result step, through its contract into `sink`.
     /// Returns the number of rows.
     pub async fn run(
-        &self,
+        &mut self,
         ctx: &SessionContext,
         step: &str,
         name: &str,
@@ -71,7 +85,12 @@ impl StepTables {
         let frame = ctx.sql(sql).await.map_err(at)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let mut stream = frame.execute_stream().await.map_err(at)?;
-        let mut file = StepFile::create(&self.dir, name, &schema)?;
+        // This step replaces a table of the same name: its memory is free again.
+        self.held.remove(name);
+        let mut in_memory: usize = self.held.values().map(MemoryReservation::size).sum();
+        let reservation = MemoryConsumer::new(format!("step table {name}")).register(&ctx.runtime_env().memory_pool);
+        let mut batches = Vec::new();
+        let mut file: Option<StepFile> = None;
         let mut rows = 0;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(at)?;
@@ -81,11 +100,37 @@ impl StepTables {
                     sink.writer.write(&b)?;
                 }
             }
-            file.write(&batch)?;
+            if file.is_none() {
+                let size = batch.get_array_memory_size();
+                let fits = in_memory.saturating_add(size) <= self.budget && reservation.try_grow(size).is_ok();
+                if fits {
+                    in_memory += size;
+                    batches.push(batch);
+                    continue;
+                }
+                let mut f = StepFile::create(&self.dir, name, &schema)?;
+                for b in batches.drain(..) {
+                    f.write(&b)?;
+                }
+                reservation.free();
+                file = Some(f);
+            }
+            if let Some(f) = file.as_mut() {
+                f.write(&batch)?;
+            }
         }
         drop(stream);
-        let path = file.finish()?;
-        self.register(ctx, name, &path).await?;
+        match file {
+            Some(f) => {
+                let path = f.finish()?;
+                self.register(ctx, name, &path).await?;
+            }
+            None => {
+                let (schema, batches) = dictionary_encode(&schema, batches)?;
+                register_batches(ctx, name, schema, batches)?;
+                self.held.insert(name.to_string(), reservation);
+            }
+        }
         Ok(rows)
     }
 

@@ -28,12 +28,22 @@ fn experiment(dir: &Path) -> ExperimentDir {
 }
 
 fn analyse(dir: &ExperimentDir, memory_limit: Option<u64>, spill: &Path) -> Result<(), SqlError> {
+    analyse_with(dir, memory_limit, None, spill)
+}
+
+fn analyse_with(
+    dir: &ExperimentDir,
+    memory_limit: Option<u64>,
+    step_table_memory: Option<u64>,
+    spill: &Path,
+) -> Result<(), SqlError> {
     let options = AnalysisOptions {
         bootstrap_replicates: 20,
         session: SessionSettings {
             memory_limit,
             spill_dir: Some(spill.to_path_buf()),
         },
+        step_table_memory,
         ..AnalysisOptions::default()
     };
     agree_sql::block_on(analyze(dir, &options, &ProgressBar::hidden()))
@@ -118,4 +128,26 @@ fn a_limit_too_small_names_the_step_and_keeps_the_old_results() {
     let text = err.to_string();
     assert!(text.contains("--memory-limit 64.0 KiB"), "{text}");
     assert_eq!(results(&dir), before, "a failed analysis changed results/");
+}
+
+#[test]
+fn step_tables_on_disk_give_the_results_of_step_tables_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = experiment(&tmp.path().join("exp"));
+    let spill = tmp.path().join("spill");
+    analyse(&dir, None, &spill).unwrap();
+    let in_memory = results(&dir);
+    // No step table may stay in memory: every one goes through a Parquet file.
+    analyse_with(&dir, Some(1 << 30), Some(0), &spill).unwrap();
+    assert_eq!(
+        results(&dir),
+        in_memory,
+        "step tables read back from Parquet changed a result"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "the analysis left {left:?} in the experiment folder");
 }
