@@ -1,9 +1,9 @@
 //! This crate runs the train stage in-process, so its test binaries load libtorch:
-//! give them an rpath to it (the canonical directory, as the `agree` binary has).
+//! they are linked to it as the `agree` binary is (see agree-build).
+
 fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if let Some(root) = std::env::var_os("LIBTORCH").map(std::path::PathBuf::from) {
-        let lib = std::fs::canonicalize(&root).unwrap_or(root).join("lib");
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    println!("cargo:rerun-if-changed=build.rs");
+    if let Some(root) = agree_build::libtorch_root() {
+        agree_build::link_libtorch(&root);
     }
 }
