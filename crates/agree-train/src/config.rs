@@ -271,7 +271,7 @@ impl TrainConfig {
 
     /// The seed of network `index`.
     pub fn network_seed(&self, index: u32) -> u64 {
-        self.seed.wrapping_add(u64::from(index))
+        crate::seeds::network_seed(self.seed, index)
     }
 
     /// Identifier of network `index`: `<arch>-s<index>`.

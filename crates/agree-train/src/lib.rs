@@ -23,6 +23,7 @@ mod pixels;
 mod predictions;
 mod samples;
 mod schedule;
+pub mod seeds;
 mod study;
 mod tables;
 mod transform;

@@ -13,6 +13,7 @@ use crate::{
     TrainError,
     pixels::PixelStore,
     samples::SampleTable,
+    seeds,
     transform::{Geometry, Normalization, Placement, write_input},
 };
 
@@ -31,20 +32,12 @@ pub struct Augment {
 impl Augment {
     /// Crop position bits and flip for one sample.
     pub fn placement(&self, sample_id: i64) -> Placement {
-        let bits = mix(mix(self.seed ^ mix(u64::from(self.epoch))) ^ sample_id as u64);
+        let bits = seeds::augment_bits(self.seed, self.epoch, sample_id);
         Placement::Random {
             bits,
-            flip: self.hflip && mix(bits) & 1 == 1,
+            flip: self.hflip && seeds::mix(bits) & 1 == 1,
         }
     }
-}
-
-/// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit value.
-pub fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// One batch of inputs: positions `start..start+len` of the epoch's sample order.

@@ -2,7 +2,9 @@
 //! checkpoints and resumption.
 
 use std::{
-    path::PathBuf,
+    cell::Cell,
+    collections::HashMap,
+    path::{Path, PathBuf},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -17,12 +19,13 @@ use crate::{
     checkpoint::{self, CheckpointMeta},
     config::TrainConfig,
     device::device_name,
-    loader::{Augment, InputPipeline, batch_bounds, mix},
+    loader::{Augment, InputPipeline, batch_bounds},
     models,
     optimizer::Optimizer,
-    predictions::{PredictionColumns, Targets, score},
+    predictions::{BatchScores, PredictionColumns, Targets, score},
     samples::SampleTable,
     schedule::learning_rate,
+    seeds::{self, RandomStream},
     tables::EpochRecord,
 };
 
@@ -164,7 +167,8 @@ fn same_recipe(a: &TrainConfig, b: &TrainConfig) -> bool {
     }
 }
 
-/// Trains (or resumes) one network, handing each epoch's output to `sink`.
+/// Trains (or resumes) one network, handing each epoch's output to `sink`: resume →
+/// per epoch (train pass → eval passes → record → checkpoint).
 pub fn train_network(
     data: &TrainingData<'_>,
     config: &TrainConfig,
@@ -172,243 +176,367 @@ pub fn train_network(
     opts: &NetworkOptions,
     sink: &dyn EpochSink,
 ) -> Result<NetworkOutcome, TrainError> {
-    let device = opts.device;
-    let geometry = data.pipeline.geometry;
-    let (vs, model) = {
-        let _init = INIT
-            .lock()
-            .map_err(|_| TrainError::Worker("model construction panicked".into()))?;
-        tch::manual_seed(job.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let model = models::build(config.arch, &vs.root(), data.classes as i64, geometry)?;
-        (vs, model)
-    };
-    let mut opt = Optimizer::new(&vs, &config.optimizer);
-    let mut records: Vec<EpochRecord> = Vec::new();
-    let mut resumed_from = None;
+    let mut net = Network::build(data, config, job, opts.device)?;
     // Resume after the last checkpoint, unless predictions of an epoch it covers were
     // lost: then from the newest checkpoint before that epoch (or from scratch).
     let first_missing = (1..=config.epochs).find(|&e| !sink.has_predictions(job, e));
-    if let Some(dir) = &opts.checkpoints
-        && let Some((path, meta)) = checkpoint::latest(dir, first_missing)?
-    {
-        if !same_recipe(&meta.config, config) {
-            return Err(TrainError::Checkpoint {
-                path,
-                message: "was written with a different training configuration; \
-                          train into a new directory or delete this run's checkpoints and predictions"
-                    .into(),
-            });
-        }
-        let saved = checkpoint::load_tensors(&path)?;
-        let bad = |message: String| TrainError::Checkpoint {
-            path: path.clone(),
-            message,
-        };
-        {
-            let _guard = tch::no_grad_guard();
-            for (name, mut var) in vs.variables() {
-                let src = saved
-                    .get(&format!("model/{name}"))
-                    .ok_or_else(|| bad(format!("weights `{name}` missing")))?;
-                if src.size() != var.size() {
-                    return Err(bad(format!(
-                        "weights `{name}` have shape {:?}, expected {:?}",
-                        src.size(),
-                        var.size()
-                    )));
-                }
-                var.copy_(src);
-            }
-        }
-        let opt_state = saved
-            .iter()
-            .filter_map(|(k, t)| Some((k.strip_prefix("opt/")?.to_string(), t.shallow_clone())))
-            .collect();
-        opt.load_state(&opt_state, meta.steps).map_err(bad)?;
-        records = meta.epochs;
-        resumed_from = Some(meta.epoch);
-    }
+    let (mut records, resumed_from) = match &opts.checkpoints {
+        Some(dir) => net.resume(dir, first_missing, config)?,
+        None => (Vec::new(), None),
+    };
+    let mut outcome = NetworkOutcome {
+        epochs: Vec::new(),
+        resumed_from,
+        train_s: 0.0,
+        phases: StepPhases::default(),
+    };
     let start = resumed_from.map_or(1, |e| e + 1);
     if start > config.epochs {
         sink.epoch_done(job, &records, true)?;
-        return Ok(NetworkOutcome {
-            epochs: records,
-            resumed_from,
-            train_s: 0.0,
-            phases: StepPhases::default(),
-        });
+        outcome.epochs = records;
+        return Ok(outcome);
     }
-
-    let n_train = data.train_rows.len();
-    let train_bounds = batch_bounds(n_train, config.batch_size, true);
-    let total_steps = train_bounds.len() as u64 * u64::from(config.epochs);
-    let mut step = opt.steps();
-    let mut train_time = Duration::ZERO;
-    let mut phases = StepPhases::default();
-    let bar = &opts.progress;
+    let plan = EpochPlan::new(data.train_rows.len(), config);
     for epoch in start..=config.epochs {
         if opts.stop_after_epoch.is_some_and(|k| epoch > k) {
             break;
         }
         let epoch_start = Instant::now();
-        // Everything random in an epoch derives from (seed, epoch): resuming needs no RNG state.
-        tch::manual_seed((mix(job.seed ^ 0x7e57_5eed) ^ u64::from(epoch)) as i64);
-        let mut order: Vec<usize> = (0..n_train).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(job.seed) ^ u64::from(epoch)));
+        let pass = net.train_pass(data, config, job, opts, &plan, epoch, &mut outcome.phases)?;
+        outcome.train_s += pass.seconds;
+        let test = evaluate(&net.model, data, &data.test_rows, &data.test_labels, config, opts)?;
+        let train_eval = if config.train_eval {
+            Some(evaluate(
+                &net.model,
+                data,
+                &data.train_rows,
+                &data.train_labels,
+                config,
+                opts,
+            )?)
+        } else {
+            None
+        };
+        records.push(epoch_record(job, config, epoch, &pass, &test, epoch_start, opts.device));
+        let mut splits: Vec<(&str, &PredictionColumns)> = vec![("train", &pass.columns), ("test", &test)];
+        if let Some(te) = &train_eval {
+            splits.push(("train_eval", te));
+        }
+        sink.predictions(job, epoch, &splits)?;
+        if let Some(dir) = &opts.checkpoints {
+            net.checkpoint(dir, job, epoch, config, &records)?;
+        }
+        sink.epoch_done(job, &records, epoch == config.epochs)?;
+    }
+    outcome.epochs = records;
+    Ok(outcome)
+}
+
+/// The batches of every training epoch and the schedule's step count.
+struct EpochPlan {
+    samples: usize,
+    bounds: Vec<(usize, usize)>,
+    total_steps: u64,
+}
+
+impl EpochPlan {
+    fn new(samples: usize, config: &TrainConfig) -> Self {
+        let bounds = batch_bounds(samples, config.batch_size, true);
+        let total_steps = bounds.len() as u64 * u64::from(config.epochs);
+        EpochPlan {
+            samples,
+            bounds,
+            total_steps,
+        }
+    }
+}
+
+/// What one training pass produced.
+struct TrainPass {
+    /// The prediction rows of the pass (made before each batch's update).
+    columns: PredictionColumns,
+    /// The learning rate of the last step.
+    lr: f64,
+    /// Duration of the pass.
+    seconds: f64,
+}
+
+/// A network being trained: weights, optimiser state and its random stream.
+struct Network {
+    vs: nn::VarStore,
+    model: nn::FuncT<'static>,
+    opt: Optimizer,
+    stream: RandomStream,
+}
+
+impl Network {
+    /// Builds the model with weights drawn from the network's seed.
+    fn build(
+        data: &TrainingData<'_>,
+        config: &TrainConfig,
+        job: &NetworkJob,
+        device: Device,
+    ) -> Result<Self, TrainError> {
+        let stream = RandomStream::default();
+        let (vs, model) = {
+            let _init = INIT
+                .lock()
+                .map_err(|_| TrainError::Worker("model construction panicked".into()))?;
+            tch::manual_seed(seeds::init_seed(job.seed));
+            let vs = nn::VarStore::new(device);
+            let geometry = data.pipeline.geometry;
+            let model = models::build(config.arch, &vs.root(), data.classes as i64, geometry, &stream)?;
+            (vs, model)
+        };
+        let opt = Optimizer::new(&vs, &config.optimizer);
+        Ok(Network { vs, model, opt, stream })
+    }
+
+    /// Loads the newest usable checkpoint of `dir` (before the epoch `first_missing`,
+    /// whose predictions are lost); returns the epoch rows it carries and its epoch.
+    fn resume(
+        &mut self,
+        dir: &Path,
+        first_missing: Option<u32>,
+        config: &TrainConfig,
+    ) -> Result<(Vec<EpochRecord>, Option<u32>), TrainError> {
+        let Some((path, meta)) = checkpoint::latest(dir, first_missing)? else {
+            return Ok((Vec::new(), None));
+        };
+        let bad = |message: String| TrainError::Checkpoint {
+            path: path.clone(),
+            message,
+        };
+        if !same_recipe(&meta.config, config) {
+            return Err(bad("was written with a different training configuration; \
+                            train into a new directory or delete this run's checkpoints and predictions"
+                .into()));
+        }
+        let saved = checkpoint::load_tensors(&path)?;
+        self.load_weights(&saved).map_err(bad)?;
+        let opt_state = saved
+            .iter()
+            .filter_map(|(k, t)| Some((k.strip_prefix("opt/")?.to_string(), t.shallow_clone())))
+            .collect();
+        self.opt.load_state(&opt_state, meta.steps).map_err(bad)?;
+        Ok((meta.epochs, Some(meta.epoch)))
+    }
+
+    /// Copies the `model/…` tensors of a checkpoint into the weights.
+    fn load_weights(&self, saved: &HashMap<String, Tensor>) -> Result<(), String> {
+        let _guard = tch::no_grad_guard();
+        for (name, mut var) in self.vs.variables() {
+            let src = saved
+                .get(&format!("model/{name}"))
+                .ok_or_else(|| format!("weights `{name}` missing"))?;
+            if src.size() != var.size() {
+                return Err(format!(
+                    "weights `{name}` have shape {:?}, expected {:?}",
+                    src.size(),
+                    var.size()
+                ));
+            }
+            var.copy_(src);
+        }
+        Ok(())
+    }
+
+    /// One pass over the training samples in the epoch's order, one optimiser step per
+    /// batch, recording each batch's predictions before its update.
+    #[allow(clippy::too_many_arguments)]
+    fn train_pass(
+        &mut self,
+        data: &TrainingData<'_>,
+        config: &TrainConfig,
+        job: &NetworkJob,
+        opts: &NetworkOptions,
+        plan: &EpochPlan,
+        epoch: u32,
+        phases: &mut StepPhases,
+    ) -> Result<TrainPass, TrainError> {
+        self.stream.restart(seeds::dropout_stream(job.seed, epoch));
+        let mut order: Vec<usize> = (0..plan.samples).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seeds::epoch_order(job.seed, epoch)));
         let rows: Vec<usize> = order.iter().map(|&p| data.train_rows[p]).collect();
         let augment = Augment {
             seed: job.seed,
             epoch,
             hflip: config.transform.hflip,
         };
-        bar.set_length(n_train as u64);
-        bar.set_position(0);
-        let mut train_cols = PredictionColumns::default();
-        let mut lr = learning_rate(
-            &config.schedule,
-            config.optimizer.lr,
-            epoch - 1,
-            config.epochs,
-            step,
-            total_steps,
-        );
+        let lr_at = |step: u64| {
+            let lr = config.optimizer.lr;
+            learning_rate(&config.schedule, lr, epoch - 1, config.epochs, step, plan.total_steps)
+        };
+        let mut lr = lr_at(self.opt.steps());
+        let mut columns = PredictionColumns::default();
+        let progress = Progress::new(&opts.progress, plan.samples, epoch, config.epochs);
         let pass_start = Instant::now();
         std::thread::scope(|s| -> Result<(), TrainError> {
-            let mut batches =
-                data.pipeline
-                    .batches(s, rows.clone(), train_bounds.clone(), Some(augment), opts.prefetch);
-            let mut shown = Instant::now();
-            loop {
-                let wait_start = Instant::now();
-                let Some(batch) = batches.next() else { break };
+            let bounds = plan.bounds.clone();
+            let batches = data
+                .pipeline
+                .batches(s, rows.clone(), bounds, Some(augment), opts.prefetch);
+            let mut wait_start = Instant::now();
+            for batch in batches {
                 let batch = batch?;
                 let positions = &order[batch.start..batch.start + batch.len];
-                let x = batch.images.to_device(device);
-                let targets = data.targets(&data.train_labels, positions, device);
+                let x = batch.images.to_device(opts.device);
+                let targets = data.targets(&data.train_labels, positions, opts.device);
                 let t_data = Instant::now();
-                lr = learning_rate(
-                    &config.schedule,
-                    config.optimizer.lr,
-                    epoch - 1,
-                    config.epochs,
-                    step,
-                    total_steps,
-                );
-                let logits = model.forward_t(&x, true);
-                let t_forward = Instant::now();
-                let (loss_per_sample, scores) = score(&logits, &targets, config.label_smoothing, config.save_probs)?;
-                let t_scoring = Instant::now();
-                opt.zero_grad();
-                loss_per_sample.mean(Kind::Float).backward();
-                let t_backward = Instant::now();
-                opt.step(lr);
-                step += 1;
-                let t_optimizer = Instant::now();
+                phases.data_wait += (t_data - wait_start).as_secs_f64();
+                lr = lr_at(self.opt.steps());
+                let scores = self.train_step(&x, &targets, config, lr, phases)?;
+                let t_step = Instant::now();
                 let ids: Vec<i64> = rows[batch.start..batch.start + batch.len]
                     .iter()
                     .map(|&r| data.table.sample_id[r])
                     .collect();
-                train_cols.extend(&ids, &data.label_column(&data.train_labels, positions), scores);
-                bar.inc(batch.len as u64);
-                let t_done = Instant::now();
-                // The message sums every row so far; a few updates a second are plenty.
-                if t_done - shown >= Duration::from_millis(250) {
-                    shown = t_done;
-                    let secs = (t_done - pass_start).as_secs_f64().max(1e-9);
-                    bar.set_message(format!(
-                        "epoch {epoch}/{} loss {:.3} acc {:.1}% {:.0} img/s",
-                        config.epochs,
-                        train_cols.mean_loss(),
-                        100.0 * train_cols.accuracy(),
-                        train_cols.len() as f64 / secs
-                    ));
-                }
+                columns.extend(&ids, &data.label_column(&data.train_labels, positions), scores);
+                progress.batch_done(batch.len, &columns, pass_start);
+                wait_start = Instant::now();
                 phases.batches += 1;
-                phases.data_wait += (t_data - wait_start).as_secs_f64();
-                phases.forward += (t_forward - t_data).as_secs_f64();
-                phases.scoring += (t_scoring - t_forward).as_secs_f64();
-                phases.backward += (t_backward - t_scoring).as_secs_f64();
-                phases.optimizer += (t_optimizer - t_backward).as_secs_f64();
-                phases.bookkeeping += (t_done - t_optimizer).as_secs_f64();
+                phases.bookkeeping += (wait_start - t_step).as_secs_f64();
             }
             Ok(())
         })?;
-        let pass = pass_start.elapsed();
-        train_time += pass;
-        if train_cols.len() != n_train {
+        if columns.len() != plan.samples {
             return Err(TrainError::Worker(format!(
-                "{}: epoch {epoch} saw {} of {n_train} training samples",
+                "{}: epoch {epoch} saw {} of {} training samples",
                 job.run_id,
-                train_cols.len()
+                columns.len(),
+                plan.samples
             )));
         }
-        let test_cols = evaluate(
-            &model,
-            data,
-            &data.test_rows,
-            &data.test_labels,
-            config,
-            device,
-            opts.prefetch,
-        )?;
-        let train_eval = if config.train_eval {
-            Some(evaluate(
-                &model,
-                data,
-                &data.train_rows,
-                &data.train_labels,
-                config,
-                device,
-                opts.prefetch,
-            )?)
-        } else {
-            None
-        };
-        let has_test = !test_cols.is_empty();
-        records.push(EpochRecord {
-            run_id: job.run_id.clone(),
-            arch: config.arch.to_string(),
-            network: job.index as i32,
-            epoch: epoch as i32,
-            train_accuracy: train_cols.accuracy(),
-            train_loss: train_cols.mean_loss(),
-            test_accuracy: has_test.then(|| test_cols.accuracy()),
-            test_loss: has_test.then(|| test_cols.mean_loss()),
-            learning_rate: lr,
-            images_per_s: n_train as f64 / pass.as_secs_f64().max(1e-9),
-            wall_s: epoch_start.elapsed().as_secs_f64(),
-            device: device_name(device),
-        });
-        let mut splits: Vec<(&str, &PredictionColumns)> = vec![("train", &train_cols), ("test", &test_cols)];
-        if let Some(te) = &train_eval {
-            splits.push(("train_eval", te));
-        }
-        sink.predictions(job, epoch, &splits)?;
-        if let Some(dir) = &opts.checkpoints {
-            let mut tensors: Vec<(String, Tensor)> = vs
-                .variables()
-                .into_iter()
-                .map(|(n, t)| (format!("model/{n}"), t))
-                .collect();
-            tensors.extend(opt.state_tensors().into_iter().map(|(n, t)| (format!("opt/{n}"), t)));
-            let meta = CheckpointMeta {
-                run_id: job.run_id.clone(),
-                epoch,
-                steps: opt.steps(),
-                config: config.clone(),
-                epochs: records.clone(),
-            };
-            checkpoint::save(dir, &meta, &tensors)?;
-        }
-        sink.epoch_done(job, &records, epoch == config.epochs)?;
+        Ok(TrainPass {
+            columns,
+            lr,
+            seconds: pass_start.elapsed().as_secs_f64(),
+        })
     }
-    Ok(NetworkOutcome {
-        epochs: records,
-        resumed_from,
-        train_s: train_time.as_secs_f64(),
-        phases,
-    })
+
+    /// Forward, per-sample scores, backward and one optimiser step at `lr`.
+    fn train_step(
+        &mut self,
+        x: &Tensor,
+        targets: &Targets,
+        config: &TrainConfig,
+        lr: f64,
+        phases: &mut StepPhases,
+    ) -> Result<BatchScores, TrainError> {
+        let t0 = Instant::now();
+        let logits = self.model.forward_t(x, true);
+        let t_forward = Instant::now();
+        let (loss_per_sample, scores) = score(&logits, targets, config.label_smoothing, config.save_probs)?;
+        let t_scoring = Instant::now();
+        self.opt.zero_grad();
+        loss_per_sample.mean(Kind::Float).backward();
+        let t_backward = Instant::now();
+        self.opt.step(lr);
+        let t_optimizer = Instant::now();
+        phases.forward += (t_forward - t0).as_secs_f64();
+        phases.scoring += (t_scoring - t_forward).as_secs_f64();
+        phases.backward += (t_backward - t_scoring).as_secs_f64();
+        phases.optimizer += (t_optimizer - t_backward).as_secs_f64();
+        Ok(scores)
+    }
+
+    /// Saves weights, optimiser state and the epoch rows so far.
+    fn checkpoint(
+        &self,
+        dir: &Path,
+        job: &NetworkJob,
+        epoch: u32,
+        config: &TrainConfig,
+        records: &[EpochRecord],
+    ) -> Result<(), TrainError> {
+        let mut tensors: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (format!("model/{n}"), t))
+            .collect();
+        tensors.extend(
+            self.opt
+                .state_tensors()
+                .into_iter()
+                .map(|(n, t)| (format!("opt/{n}"), t)),
+        );
+        let meta = CheckpointMeta {
+            run_id: job.run_id.clone(),
+            epoch,
+            steps: self.opt.steps(),
+            config: config.clone(),
+            epochs: records.to_vec(),
+        };
+        checkpoint::save(dir, &meta, &tensors)?;
+        Ok(())
+    }
+}
+
+/// The progress bar of one training pass.
+struct Progress<'a> {
+    bar: &'a ProgressBar,
+    epoch: u32,
+    epochs: u32,
+    shown: Cell<Instant>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(bar: &'a ProgressBar, samples: usize, epoch: u32, epochs: u32) -> Self {
+        bar.set_length(samples as u64);
+        bar.set_position(0);
+        Progress {
+            bar,
+            epoch,
+            epochs,
+            shown: Cell::new(Instant::now()),
+        }
+    }
+
+    fn batch_done(&self, len: usize, columns: &PredictionColumns, pass_start: Instant) {
+        self.bar.inc(len as u64);
+        let now = Instant::now();
+        // The message sums every row so far; a few updates a second are plenty.
+        if now - self.shown.get() >= Duration::from_millis(250) {
+            self.shown.set(now);
+            let secs = (now - pass_start).as_secs_f64().max(1e-9);
+            self.bar.set_message(format!(
+                "epoch {}/{} loss {:.3} acc {:.1}% {:.0} img/s",
+                self.epoch,
+                self.epochs,
+                columns.mean_loss(),
+                100.0 * columns.accuracy(),
+                columns.len() as f64 / secs
+            ));
+        }
+    }
+}
+
+/// The `epochs` row of one finished epoch.
+fn epoch_record(
+    job: &NetworkJob,
+    config: &TrainConfig,
+    epoch: u32,
+    pass: &TrainPass,
+    test: &PredictionColumns,
+    epoch_start: Instant,
+    device: Device,
+) -> EpochRecord {
+    let has_test = !test.is_empty();
+    EpochRecord {
+        run_id: job.run_id.clone(),
+        arch: config.arch.to_string(),
+        network: job.index as i32,
+        epoch: epoch as i32,
+        train_accuracy: pass.columns.accuracy(),
+        train_loss: pass.columns.mean_loss(),
+        test_accuracy: has_test.then(|| test.accuracy()),
+        test_loss: has_test.then(|| test.mean_loss()),
+        learning_rate: pass.lr,
+        images_per_s: pass.columns.len() as f64 / pass.seconds.max(1e-9),
+        wall_s: epoch_start.elapsed().as_secs_f64(),
+        device: device_name(device),
+    }
 }
 
 /// An eval-mode pass (no gradients, centre crops) over `rows`.
@@ -418,9 +546,9 @@ fn evaluate(
     rows: &[usize],
     labels: &[Vec<i32>],
     config: &TrainConfig,
-    device: Device,
-    prefetch: usize,
+    opts: &NetworkOptions,
 ) -> Result<PredictionColumns, TrainError> {
+    let (device, prefetch) = (opts.device, opts.prefetch);
     let _guard = tch::no_grad_guard();
     let mut cols = PredictionColumns::default();
     let bounds = batch_bounds(rows.len(), config.batch_size, false);

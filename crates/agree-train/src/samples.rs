@@ -8,7 +8,7 @@ use std::{
 };
 
 use arrow::{
-    array::{Array, AsArray, BinaryArray, RecordBatch},
+    array::{Array, AsArray, BinaryArray, Int32Array, Int64Array, ListArray, RecordBatch, StringArray},
     compute::cast,
     datatypes::{DataType, Field, Int32Type, Int64Type},
 };
@@ -99,9 +99,8 @@ impl SampleTable {
     /// Builds the table from record batches that follow the samples contract;
     /// `path` is only used to name the source in errors.
     pub fn from_batches(path: &Path, batches: &[RecordBatch]) -> Result<Self, TrainError> {
-        let path = path.to_path_buf();
         let mut t = SampleTable {
-            path: path.clone(),
+            path: path.to_path_buf(),
             sample_id: Vec::new(),
             split: Vec::new(),
             labels: Vec::new(),
@@ -111,48 +110,16 @@ impl SampleTable {
             multi_label: false,
             images: Vec::new(),
         };
-        let mut label_nulls = 0usize;
-        let mut names: BTreeMap<i32, (String, usize)> = BTreeMap::new();
+        let mut names = ClassNames::default();
         let mut id_rows: HashMap<i64, usize> = HashMap::new();
+        let mut label_nulls = 0usize;
         for batch in batches {
-            let col = |name: &str, ty: DataType| -> Result<Arc<dyn Array>, TrainError> {
-                let c = batch.column_by_name(name).ok_or_else(|| TrainError::BadDataset {
-                    path: path.clone(),
-                    message: format!("column `{name}` is missing"),
-                })?;
-                cast(c, &ty).map_err(|e| TrainError::BadDataset {
-                    path: path.clone(),
-                    message: format!("column `{name}`: {e}"),
-                })
-            };
-            let list_i32 = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
-            let ids = col("sample_id", DataType::Int64)?;
-            let splits = col("split", DataType::Utf8)?;
-            let label = col("label", DataType::Int32)?;
-            let labels = col("labels", list_i32)?;
-            let class_name = col("class_name", DataType::Utf8)?;
-            let width = col("width", DataType::Int32)?;
-            let height = col("height", DataType::Int32)?;
-            let format = col("format", DataType::Utf8)?;
-            let image = col("image", DataType::Binary)?;
-            let (ids, splits, label, labels) = (
-                ids.as_primitive::<Int64Type>(),
-                splits.as_string::<i32>(),
-                label.as_primitive::<Int32Type>(),
-                labels.as_list::<i32>(),
-            );
-            let (class_name, width, height, format) = (
-                class_name.as_string::<i32>(),
-                width.as_primitive::<Int32Type>(),
-                height.as_primitive::<Int32Type>(),
-                format.as_string::<i32>(),
-            );
-            let image = Arc::new(image.as_binary::<i32>().clone());
+            let cols = SampleColumns::of(batch, path)?;
             for i in 0..batch.num_rows() {
                 let row = t.sample_id.len();
-                let sample_id = ids.value(i);
+                let sample_id = cols.ids.value(i);
                 let bad = |message: String| TrainError::BadSample {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     row,
                     sample_id,
                     message,
@@ -162,100 +129,54 @@ impl SampleTable {
                         "sample_id {sample_id} appears again (first in row {first}); sample ids must be unique"
                     )));
                 }
-                let split = match splits.value(i) {
-                    "train" => Split::Train,
-                    "test" => Split::Test,
-                    other => return Err(bad(format!("split `{other}` is neither `train` nor `test`"))),
-                };
-                let mut row_labels: Vec<i32> = if labels.is_null(i) {
-                    Vec::new()
-                } else {
-                    labels.value(i).as_primitive::<Int32Type>().iter().flatten().collect()
-                };
-                if label.is_null(i) {
-                    label_nulls += 1;
-                } else if row_labels.is_empty() {
-                    row_labels.push(label.value(i));
-                } else if row_labels != [label.value(i)] {
-                    return Err(bad(format!(
-                        "label {} disagrees with labels {:?}",
-                        label.value(i),
-                        row_labels
-                    )));
-                }
-                if let Some(&neg) = row_labels.iter().find(|&&l| l < 0) {
-                    return Err(bad(format!("negative class index {neg}")));
-                }
-                // Names and indices pair up positionally (`class_name` joins the names of `labels`).
-                let row_names: Vec<&str> = if row_labels.len() == 1 {
-                    vec![class_name.value(i)]
-                } else {
-                    class_name.value(i).split(',').collect()
-                };
-                if row_names.len() == row_labels.len() {
-                    for (&l, n) in row_labels.iter().zip(&row_names) {
-                        match names.get(&l) {
-                            Some((known, _)) if known != n => {
-                                return Err(bad(format!(
-                                    "class {l} is named `{n}` here but `{known}` in row {}",
-                                    names[&l].1
-                                )));
-                            }
-                            Some(_) => {}
-                            None => {
-                                names.insert(l, (n.to_string(), row));
-                            }
-                        }
-                    }
-                }
-                let encoding = Encoding::parse(format.value(i))
-                    .ok_or_else(|| bad(format!("unknown format `{}`", format.value(i))))?;
-                let (w, h) = (width.value(i), height.value(i));
-                if w <= 0 || h <= 0 {
-                    return Err(bad(format!("image size {w}×{h}")));
-                }
+                let split = cols.split_of(i).map_err(bad)?;
+                let (row_labels, label_null) = cols.labels_of(i).map_err(bad)?;
+                label_nulls += usize::from(label_null);
+                names.note(&row_labels, cols.class_name.value(i), row).map_err(bad)?;
+                t.encoding.push(cols.encoding_of(i).map_err(bad)?);
+                t.size.push(cols.size_of(i).map_err(bad)?);
                 t.sample_id.push(sample_id);
                 t.split.push(split);
                 t.labels.push(row_labels);
-                t.size.push((w as u32, h as u32));
-                t.encoding.push(encoding);
-                t.images.push((image.clone(), i));
+                t.images.push((cols.image.clone(), i));
             }
         }
         t.multi_label = label_nulls > 0;
         if t.multi_label && label_nulls != t.sample_id.len() {
             return Err(TrainError::BadDataset {
-                path,
+                path: t.path,
                 message: format!(
                     "{label_nulls} of {} rows have a null `label`: a dataset is either single- or multi-label",
                     t.sample_id.len()
                 ),
             });
         }
-        let classes = names.len();
-        for (row, labels) in t.labels.iter().enumerate() {
-            if labels.is_empty() && !t.multi_label {
-                return Err(TrainError::BadSample {
-                    path: t.path.clone(),
-                    row,
-                    sample_id: t.sample_id[row],
-                    message: "no label".to_string(),
-                });
+        t.class_names = names.into_names();
+        t.check_labels()?;
+        Ok(t)
+    }
+
+    /// Every row has a label (single-label datasets) and names a known class.
+    fn check_labels(&self) -> Result<(), TrainError> {
+        let classes = self.classes();
+        for (row, labels) in self.labels.iter().enumerate() {
+            let bad = |message: String| TrainError::BadSample {
+                path: self.path.clone(),
+                row,
+                sample_id: self.sample_id[row],
+                message,
+            };
+            if labels.is_empty() && !self.multi_label {
+                return Err(bad("no label".to_string()));
             }
             if let Some(&l) = labels.iter().find(|&&l| l as usize >= classes) {
-                return Err(TrainError::BadSample {
-                    path: t.path.clone(),
-                    row,
-                    sample_id: t.sample_id[row],
-                    message: format!(
-                        "label {l} outside 0..{} (the table names {classes} classes)",
-                        classes.saturating_sub(1)
-                    ),
-                });
+                return Err(bad(format!(
+                    "label {l} outside 0..{} (the table names {classes} classes)",
+                    classes.saturating_sub(1)
+                )));
             }
         }
-        t.class_names = names.into_values().map(|(n, _)| n).collect();
-        Ok(t)
+        Ok(())
     }
 
     /// Number of rows.
@@ -282,6 +203,129 @@ impl SampleTable {
     /// Rows of one split, in table order.
     pub fn rows_of(&self, split: Split) -> Vec<usize> {
         (0..self.len()).filter(|&r| self.split[r] == split).collect()
+    }
+}
+
+/// The columns of one samples batch that training reads, cast to their contract types.
+struct SampleColumns {
+    ids: Int64Array,
+    split: StringArray,
+    label: Int32Array,
+    labels: ListArray,
+    class_name: StringArray,
+    width: Int32Array,
+    height: Int32Array,
+    format: StringArray,
+    image: Arc<BinaryArray>,
+}
+
+impl SampleColumns {
+    fn of(batch: &RecordBatch, path: &Path) -> Result<Self, TrainError> {
+        let col = |name: &str, ty: DataType| -> Result<Arc<dyn Array>, TrainError> {
+            let c = batch.column_by_name(name).ok_or_else(|| TrainError::BadDataset {
+                path: path.to_path_buf(),
+                message: format!("column `{name}` is missing"),
+            })?;
+            cast(c, &ty).map_err(|e| TrainError::BadDataset {
+                path: path.to_path_buf(),
+                message: format!("column `{name}`: {e}"),
+            })
+        };
+        let list_i32 = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
+        Ok(SampleColumns {
+            ids: col("sample_id", DataType::Int64)?.as_primitive::<Int64Type>().clone(),
+            split: col("split", DataType::Utf8)?.as_string::<i32>().clone(),
+            label: col("label", DataType::Int32)?.as_primitive::<Int32Type>().clone(),
+            labels: col("labels", list_i32)?.as_list::<i32>().clone(),
+            class_name: col("class_name", DataType::Utf8)?.as_string::<i32>().clone(),
+            width: col("width", DataType::Int32)?.as_primitive::<Int32Type>().clone(),
+            height: col("height", DataType::Int32)?.as_primitive::<Int32Type>().clone(),
+            format: col("format", DataType::Utf8)?.as_string::<i32>().clone(),
+            image: Arc::new(col("image", DataType::Binary)?.as_binary::<i32>().clone()),
+        })
+    }
+
+    fn split_of(&self, i: usize) -> Result<Split, String> {
+        match self.split.value(i) {
+            "train" => Ok(Split::Train),
+            "test" => Ok(Split::Test),
+            other => Err(format!("split `{other}` is neither `train` nor `test`")),
+        }
+    }
+
+    /// The row's class indices, and whether its `label` is null (multi-label).
+    fn labels_of(&self, i: usize) -> Result<(Vec<i32>, bool), String> {
+        let mut row_labels: Vec<i32> = if self.labels.is_null(i) {
+            Vec::new()
+        } else {
+            self.labels
+                .value(i)
+                .as_primitive::<Int32Type>()
+                .iter()
+                .flatten()
+                .collect()
+        };
+        let label_null = self.label.is_null(i);
+        if !label_null {
+            let label = self.label.value(i);
+            if row_labels.is_empty() {
+                row_labels.push(label);
+            } else if row_labels != [label] {
+                return Err(format!("label {label} disagrees with labels {row_labels:?}"));
+            }
+        }
+        if let Some(&neg) = row_labels.iter().find(|&&l| l < 0) {
+            return Err(format!("negative class index {neg}"));
+        }
+        Ok((row_labels, label_null))
+    }
+
+    fn encoding_of(&self, i: usize) -> Result<Encoding, String> {
+        Encoding::parse(self.format.value(i)).ok_or_else(|| format!("unknown format `{}`", self.format.value(i)))
+    }
+
+    fn size_of(&self, i: usize) -> Result<(u32, u32), String> {
+        let (w, h) = (self.width.value(i), self.height.value(i));
+        if w <= 0 || h <= 0 {
+            return Err(format!("image size {w}×{h}"));
+        }
+        Ok((w as u32, h as u32))
+    }
+}
+
+/// Class names by index, each with the first row that named it; a class named two
+/// ways is an error.
+#[derive(Default)]
+struct ClassNames(BTreeMap<i32, (String, usize)>);
+
+impl ClassNames {
+    /// Notes the names of one row's labels (`class_name` joins the names of `labels`
+    /// with commas, positionally).
+    fn note(&mut self, labels: &[i32], class_name: &str, row: usize) -> Result<(), String> {
+        let names: Vec<&str> = if labels.len() == 1 {
+            vec![class_name]
+        } else {
+            class_name.split(',').collect()
+        };
+        if names.len() != labels.len() {
+            return Ok(());
+        }
+        for (&l, n) in labels.iter().zip(&names) {
+            match self.0.get(&l) {
+                Some((known, first)) if known != n => {
+                    return Err(format!("class {l} is named `{n}` here but `{known}` in row {first}"));
+                }
+                Some(_) => {}
+                None => {
+                    self.0.insert(l, (n.to_string(), row));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn into_names(self) -> Vec<String> {
+        self.0.into_values().map(|(n, _)| n).collect()
     }
 }
 

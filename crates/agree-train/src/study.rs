@@ -31,6 +31,7 @@ use crate::{
     pixels::PixelStore,
     predictions::PredictionColumns,
     samples::{SampleTable, Split, subset},
+    seeds,
     tables::{EpochRecord, RunRecord, RunTables, now_us},
     transform::{Geometry, Normalization, input_geometry, normalization},
 };
@@ -116,8 +117,8 @@ fn plan(table: &SampleTable, config: &TrainConfig) -> Result<DataPlan, TrainErro
         path: table.path.clone(),
         message: format!("the `{split}` split has no samples"),
     };
-    let train_rows = subset(table.rows_of(Split::Train), config.train_limit, 0x5eed);
-    let test_rows = subset(table.rows_of(Split::Test), config.test_limit, 0x7e57);
+    let train_rows = subset(table.rows_of(Split::Train), config.train_limit, seeds::TRAIN_SUBSET);
+    let test_rows = subset(table.rows_of(Split::Test), config.test_limit, seeds::TEST_SUBSET);
     if train_rows.is_empty() {
         return Err(empty("train"));
     }
@@ -294,21 +295,47 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
     let table = SampleTable::read(&exp.samples())?;
     let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
     claim_outputs(&exp)?;
+    let threads = configure_torch(rt, device);
+    let run_ids: Vec<String> = configs
+        .iter()
+        .flat_map(|c| (0..c.networks).map(move |i| c.run_id(i)))
+        .collect();
+    let study = Study {
+        exp: &exp,
+        table: &table,
+        tables: RunTables::open(exp.table("epochs"), exp.table("runs"), &run_ids)?,
+        rt,
+        device,
+        threads,
+        multi: if rt.quiet {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        } else {
+            MultiProgress::new()
+        },
+    };
+    let mut summary = StudySummary {
+        device: device_name(device),
+        networks: Vec::new(),
+    };
+    for (config, plan) in configs.iter().zip(plans) {
+        summary.networks.extend(study.train_configuration(config, plan)?);
+    }
+    if !rt.quiet {
+        print_summary(&summary);
+    }
+    Ok(summary)
+}
 
+/// Sets libtorch's threads and cuDNN autotuning; prints the device line. Returns the
+/// intra-op thread count every training thread uses.
+fn configure_torch(rt: &RuntimeOptions, device: Device) -> i32 {
     if let Some(t) = rt.threads {
         tch::set_num_threads(t as i32);
     }
     let threads = tch::get_num_threads();
-    if rt.deterministic && matches!(device, Device::Cuda(_)) {
-        tch::Cuda::cudnn_set_benchmark(false);
-    } else if matches!(device, Device::Cuda(_)) {
-        tch::Cuda::cudnn_set_benchmark(true);
+    if matches!(device, Device::Cuda(_)) {
+        tch::Cuda::cudnn_set_benchmark(!rt.deterministic);
     }
-    let multi = if rt.quiet {
-        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
-    } else {
-        MultiProgress::new()
-    };
     if !rt.quiet {
         eprintln!(
             "agree train: device {} (libtorch {}, CUDA library loaded: {}, {} CUDA device(s), {threads} CPU threads)",
@@ -318,35 +345,29 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             tch::Cuda::device_count(),
         );
     }
-    let run_ids: Vec<String> = configs
-        .iter()
-        .flat_map(|c| (0..c.networks).map(move |i| c.run_id(i)))
-        .collect();
-    let tables = RunTables::open(exp.table("epochs"), exp.table("runs"), &run_ids)?;
-    let mut summary = StudySummary {
-        device: device_name(device),
-        networks: Vec::new(),
-    };
+    threads
+}
 
-    for (config, plan) in configs.iter().zip(plans) {
-        let rows: Vec<usize> = plan.train_rows.iter().chain(&plan.test_rows).copied().collect();
-        let decode_bar = multi.add(ProgressBar::new(rows.len() as u64));
-        decode_bar.set_style(bar_style());
-        decode_bar.set_prefix("decoding");
-        let store = PixelStore::build(
-            &table,
-            &rows,
-            config.transform.resize,
-            rt.max_pixels,
-            rt.cache_mb.saturating_mul(1 << 20),
-            &|| decode_bar.inc(1),
-        )?;
-        decode_bar.finish_and_clear();
+/// What every configuration of a study shares.
+struct Study<'a> {
+    exp: &'a ExperimentDir,
+    table: &'a SampleTable,
+    tables: RunTables,
+    rt: &'a RuntimeOptions,
+    device: Device,
+    threads: i32,
+    multi: MultiProgress,
+}
+
+impl Study<'_> {
+    /// Decodes the configuration's pixels, then trains its networks.
+    fn train_configuration(&self, config: &TrainConfig, plan: DataPlan) -> Result<Vec<NetworkSummary>, TrainError> {
+        let store = self.decode(config, &plan)?;
         let norm = normalization(config.transform.normalize, &store, &plan.train_rows)?;
         let data = TrainingData {
-            table: &table,
+            table: self.table,
             pipeline: InputPipeline {
-                table: &table,
+                table: self.table,
                 store: &store,
                 geometry: plan.geometry,
                 norm,
@@ -355,7 +376,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             train_labels: plan.train_labels,
             test_rows: plan.test_rows,
             test_labels: plan.test_labels,
-            classes: table.classes(),
+            classes: self.table.classes(),
         };
         let recorded = RecordedConfig {
             config,
@@ -366,11 +387,11 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
             test_samples: data.test_rows.len(),
         };
         let sink = ExperimentSink {
-            dir: &exp,
-            tables: &tables,
+            dir: self.exp,
+            tables: &self.tables,
             config,
             config_json: serde_json::to_string(&recorded).unwrap_or_default(),
-            device: device_name(device),
+            device: device_name(self.device),
             started: Mutex::new(HashMap::new()),
             last_epochs: Mutex::new(HashMap::new()),
         };
@@ -381,10 +402,45 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
                 run_id: config.run_id(i),
             })
             .collect();
-        let workers = if rt.deterministic {
+        let outcomes = self.train_networks(&data, config, &jobs, &sink)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|(i, o)| network_summary(&jobs[i], o))
+            .collect())
+    }
+
+    /// The pixels of the configuration's train and test rows, decoded once.
+    fn decode(&self, config: &TrainConfig, plan: &DataPlan) -> Result<PixelStore<'_>, TrainError> {
+        let rows: Vec<usize> = plan.train_rows.iter().chain(&plan.test_rows).copied().collect();
+        let decode_bar = self.multi.add(ProgressBar::new(rows.len() as u64));
+        decode_bar.set_style(bar_style());
+        decode_bar.set_prefix("decoding");
+        let store = PixelStore::build(
+            self.table,
+            &rows,
+            config.transform.resize,
+            self.rt.max_pixels,
+            self.rt.cache_mb.saturating_mul(1 << 20),
+            &|| decode_bar.inc(1),
+        )?;
+        decode_bar.finish_and_clear();
+        Ok(store)
+    }
+
+    /// Trains `jobs` on `--parallel` threads (one at a time on the calling thread in
+    /// deterministic mode); stops handing out networks after the first failure, which
+    /// it returns. Outcomes come back in job order.
+    fn train_networks(
+        &self,
+        data: &TrainingData<'_>,
+        config: &TrainConfig,
+        jobs: &[NetworkJob],
+        sink: &ExperimentSink<'_>,
+    ) -> Result<Vec<(usize, NetworkOutcome)>, TrainError> {
+        let workers = if self.rt.deterministic {
             1
         } else {
-            rt.parallel.clamp(1, jobs.len())
+            self.rt.parallel.clamp(1, jobs.len())
         };
         let next = AtomicUsize::new(0);
         let outcomes: Mutex<Vec<(usize, NetworkOutcome)>> = Mutex::new(Vec::new());
@@ -396,31 +452,9 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
                 if errors.lock().map(|e| !e.is_empty()).unwrap_or(true) {
                     break;
                 }
-                let bar = multi.add(ProgressBar::new(0));
-                bar.set_style(bar_style());
-                bar.set_prefix(job.run_id.clone());
-                bar.enable_steady_tick(Duration::from_millis(500));
-                let opts = NetworkOptions {
-                    device,
-                    prefetch: rt.prefetch,
-                    checkpoints: rt.checkpoints.then(|| exp.checkpoints(&job.run_id)),
-                    stop_after_epoch: rt.stop_after_epoch,
-                    progress: bar.clone(),
-                };
-                match train_network(&data, config, job, &opts, &sink) {
-                    Ok(outcome) => {
-                        bar.finish();
-                        if let Ok(mut o) = outcomes.lock() {
-                            o.push((i, outcome));
-                        }
-                    }
-                    Err(e) => {
-                        bar.abandon_with_message(format!("failed: {e}"));
-                        let _ = sink.failed(job);
-                        if let Ok(mut errs) = errors.lock() {
-                            errs.push(e);
-                        }
-                    }
+                match self.train_one(data, config, job, sink) {
+                    Ok(outcome) => outcomes.lock().map(|mut o| o.push((i, outcome))).unwrap_or(()),
+                    Err(e) => errors.lock().map(|mut errs| errs.push(e)).unwrap_or(()),
                 }
             }
         };
@@ -433,7 +467,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
                 for _ in 0..workers {
                     s.spawn(|| {
                         // libtorch's intra-op thread count is per OS thread under OpenMP.
-                        tch::set_num_threads(threads);
+                        tch::set_num_threads(self.threads);
                         work();
                     });
                 }
@@ -448,37 +482,70 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
         }
         let mut outcomes = outcomes.into_inner().unwrap_or_default();
         outcomes.sort_by_key(|(i, _)| *i);
-        for (i, o) in outcomes {
-            summary.networks.push(NetworkSummary {
-                run_id: jobs[i].run_id.clone(),
-                data_wait_share: if o.train_s > 0.0 {
-                    o.phases.data_wait / o.train_s
-                } else {
-                    0.0
-                },
-                epochs: o.epochs,
-                resumed_from: o.resumed_from,
-                phases: o.phases,
-            });
-        }
+        Ok(outcomes)
     }
-    if !rt.quiet {
-        for n in &summary.networks {
-            if let Some(last) = n.epochs.last() {
-                eprintln!(
-                    "{}: epoch {} train acc {:.1}% test acc {} {:.0} img/s on {}{}",
-                    n.run_id,
-                    last.epoch,
-                    100.0 * last.train_accuracy,
-                    last.test_accuracy
-                        .map_or("-".to_string(), |a| format!("{:.1}%", 100.0 * a)),
-                    last.images_per_s,
-                    last.device,
-                    n.resumed_from
-                        .map_or(String::new(), |e| format!(" (resumed after epoch {e})")),
-                );
+
+    /// Trains one network with its own progress bar; a failure is recorded in `runs`.
+    fn train_one(
+        &self,
+        data: &TrainingData<'_>,
+        config: &TrainConfig,
+        job: &NetworkJob,
+        sink: &ExperimentSink<'_>,
+    ) -> Result<NetworkOutcome, TrainError> {
+        let bar = self.multi.add(ProgressBar::new(0));
+        bar.set_style(bar_style());
+        bar.set_prefix(job.run_id.clone());
+        bar.enable_steady_tick(Duration::from_millis(500));
+        let opts = NetworkOptions {
+            device: self.device,
+            prefetch: self.rt.prefetch,
+            checkpoints: self.rt.checkpoints.then(|| self.exp.checkpoints(&job.run_id)),
+            stop_after_epoch: self.rt.stop_after_epoch,
+            progress: bar.clone(),
+        };
+        let result = train_network(data, config, job, &opts, sink);
+        match &result {
+            Ok(_) => bar.finish(),
+            Err(e) => {
+                bar.abandon_with_message(format!("failed: {e}"));
+                let _ = sink.failed(job);
             }
         }
+        result
     }
-    Ok(summary)
+}
+
+fn network_summary(job: &NetworkJob, o: NetworkOutcome) -> NetworkSummary {
+    NetworkSummary {
+        run_id: job.run_id.clone(),
+        data_wait_share: if o.train_s > 0.0 {
+            o.phases.data_wait / o.train_s
+        } else {
+            0.0
+        },
+        epochs: o.epochs,
+        resumed_from: o.resumed_from,
+        phases: o.phases,
+    }
+}
+
+/// One line per network: its last epoch's accuracies and speed.
+fn print_summary(summary: &StudySummary) {
+    for n in &summary.networks {
+        if let Some(last) = n.epochs.last() {
+            eprintln!(
+                "{}: epoch {} train acc {:.1}% test acc {} {:.0} img/s on {}{}",
+                n.run_id,
+                last.epoch,
+                100.0 * last.train_accuracy,
+                last.test_accuracy
+                    .map_or("-".to_string(), |a| format!("{:.1}%", 100.0 * a)),
+                last.images_per_s,
+                last.device,
+                n.resumed_from
+                    .map_or(String::new(), |e| format!(" (resumed after epoch {e})")),
+            );
+        }
+    }
 }

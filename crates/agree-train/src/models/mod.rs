@@ -11,7 +11,11 @@ mod wrn;
 
 use tch::nn;
 
-use crate::{TrainError, config::Arch, transform::Geometry};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::Tensor;
+
+use crate::{TrainError, config::Arch, seeds::RandomStream, transform::Geometry};
 
 /// Inputs whose shorter side is at most this many pixels use the CIFAR-style stem.
 pub const SMALL_INPUT_MAX: usize = 64;
@@ -70,13 +74,20 @@ pub fn check_input(arch: Arch, classes: i64, geometry: Geometry) -> Result<(), T
     Ok(())
 }
 
-/// Builds `arch` for `classes` outputs and inputs of `geometry` under `vs`.
-pub fn build(arch: Arch, vs: &nn::Path, classes: i64, geometry: Geometry) -> Result<nn::FuncT<'static>, TrainError> {
+/// Builds `arch` for `classes` outputs and inputs of `geometry` under `vs`; draws made
+/// while training (dropout masks) come from `stream`.
+pub fn build(
+    arch: Arch,
+    vs: &nn::Path,
+    classes: i64,
+    geometry: Geometry,
+    stream: &RandomStream,
+) -> Result<nn::FuncT<'static>, TrainError> {
     check_input(arch, classes, geometry)?;
     let stem = Stem::for_input(geometry);
     Ok(match arch {
         Arch::Lenet5 => lenet::lenet5(vs, classes, geometry),
-        Arch::Vgg16 => vgg::vgg16(vs, classes, stem),
+        Arch::Vgg16 => vgg::vgg16(vs, classes, stem, stream.clone()),
         Arch::Resnet18 => resnet::resnet18(vs, classes, stem),
         Arch::Resnet50 => resnet::resnet50(vs, classes, stem),
         Arch::Densenet121 => densenet::densenet121(vs, classes, stem),
@@ -87,8 +98,39 @@ pub fn build(arch: Arch, vs: &nn::Path, classes: i64, geometry: Geometry) -> Res
 /// Trainable parameters of `arch` for `classes` outputs and inputs of `geometry`.
 pub fn parameter_count(arch: Arch, classes: i64, geometry: Geometry) -> Result<usize, TrainError> {
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let _model = build(arch, &vs.root(), classes, geometry)?;
+    let _model = build(arch, &vs.root(), classes, geometry, &RandomStream::default())?;
     Ok(vs.trainable_variables().iter().map(|t| t.numel()).sum())
+}
+
+/// Inverted dropout (zeroes each element with probability `p`, scales the others by
+/// 1/(1−p)) with its mask drawn from the network's own `stream` rather than libtorch's
+/// global generator, so networks trained side by side (`--parallel`) draw the same
+/// masks as networks trained alone. Identity when not training.
+pub fn seeded_dropout(xs: &Tensor, p: f64, train: bool, stream: &RandomStream) -> Tensor {
+    if !train || p <= 0.0 {
+        return xs.shallow_clone();
+    }
+    if p >= 1.0 {
+        return xs.zeros_like();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(stream.next_key());
+    // Keep an element when a uniform 32-bit draw falls below (1 − p)·2³².
+    let threshold = ((1.0 - p) * 4_294_967_296.0) as u64;
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let mask: Vec<f32> = (0..xs.numel())
+        .map(|_| {
+            if u64::from(rng.next_u32()) < threshold {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_slice(&mask)
+        .view(xs.size().as_slice())
+        .to_kind(xs.kind())
+        .to_device(xs.device());
+    xs * mask
 }
 
 /// Kaiming-normal (fan-out, ReLU gain) as torchvision initialises convolutions.
@@ -128,9 +170,59 @@ fn batch_norm(p: nn::Path, c: i64) -> nn::BatchNorm {
 
 #[cfg(test)]
 mod tests {
-    use tch::{Device, Kind, Tensor, nn::ModuleT};
-
     use super::*;
+
+    #[test]
+    fn dropout_masks_come_from_the_network_stream_alone() {
+        let xs = Tensor::ones([64, 256], (tch::Kind::Float, tch::Device::Cpu));
+        let stream = RandomStream::default();
+        let masks = |key: u64| {
+            stream.restart(key);
+            // Reseeding libtorch's global generator in between (as another network's
+            // thread could) must change nothing.
+            tch::manual_seed(1);
+            let a = seeded_dropout(&xs, 0.5, true, &stream);
+            tch::manual_seed(2);
+            let b = seeded_dropout(&xs, 0.5, true, &stream);
+            (a, b)
+        };
+        let (a1, b1) = masks(42);
+        let (a2, b2) = masks(42);
+        assert!(a1.equal(&a2) && b1.equal(&b2));
+        // Successive draws of an epoch differ; the kept elements are scaled by 2.
+        assert!(!a1.equal(&b1));
+        let kept = a1.gt(0.0).sum(tch::Kind::Int64).int64_value(&[]);
+        assert!((7_500..8_900).contains(&kept), "{kept} of 16384 kept");
+        assert_eq!(a1.max().double_value(&[]), 2.0);
+        // Two networks on two threads at once draw what each draws alone.
+        let alone: Vec<Tensor> = [7u64, 8].iter().map(|&k| masks(k).0).collect();
+        let together: Vec<Tensor> = std::thread::scope(|s| {
+            let handles: Vec<_> = [7u64, 8]
+                .iter()
+                .map(|&k| {
+                    let xs = xs.shallow_clone();
+                    s.spawn(move || {
+                        let own = RandomStream::default();
+                        let mut last = None;
+                        for _ in 0..20 {
+                            own.restart(k);
+                            tch::manual_seed(k as i64);
+                            last = Some(seeded_dropout(&xs, 0.5, true, &own));
+                        }
+                        last.unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(alone[0].equal(&together[0]) && alone[1].equal(&together[1]));
+        // Not training: the identity, and no key is used.
+        stream.restart(5);
+        assert!(seeded_dropout(&xs, 0.5, false, &stream).equal(&xs));
+        assert_eq!(stream.next_key(), 5);
+    }
+
+    use tch::{Device, Kind, Tensor, nn::ModuleT};
 
     fn logits_shape(arch: &str, side: usize, classes: i64) -> Vec<i64> {
         let vs = nn::VarStore::new(Device::Cpu);
@@ -138,7 +230,7 @@ mod tests {
             height: side,
             width: side,
         };
-        let net = build(arch.parse().unwrap(), &vs.root(), classes, g).unwrap();
+        let net = build(arch.parse().unwrap(), &vs.root(), classes, g, &RandomStream::default()).unwrap();
         let x = Tensor::zeros([2, 3, side as i64, side as i64], (Kind::Float, Device::Cpu));
         net.forward_t(&x, true).size()
     }
@@ -155,9 +247,12 @@ mod tests {
     fn too_small_inputs_are_refused_before_building() {
         let vs = nn::VarStore::new(Device::Cpu);
         let g = Geometry { height: 8, width: 8 };
-        let err = build(Arch::Lenet5, &vs.root(), 10, g).unwrap_err().to_string();
+        let err = build(Arch::Lenet5, &vs.root(), 10, g, &RandomStream::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at least 16×16") && err.contains("8×8"), "{err}");
-        assert!(build(Arch::Vgg16, &vs.root(), 10, Geometry { height: 16, width: 16 }).is_err());
+        let g16 = Geometry { height: 16, width: 16 };
+        assert!(build(Arch::Vgg16, &vs.root(), 10, g16, &RandomStream::default()).is_err());
     }
 
     #[test]

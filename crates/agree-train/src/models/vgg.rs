@@ -2,7 +2,8 @@
 
 use tch::nn::{self, ModuleT};
 
-use super::{Stem, batch_norm, conv, linear};
+use super::{Stem, batch_norm, conv, linear, seeded_dropout};
+use crate::seeds::RandomStream;
 
 /// Channels of the 13 convolutions; 0 marks a 2×2 max pool.
 const LAYERS: [i64; 18] = [
@@ -11,8 +12,8 @@ const LAYERS: [i64; 18] = [
 
 /// VGG-16-BN. Small inputs: global average pooling and one linear layer (the usual
 /// CIFAR variant); large inputs: 7×7 adaptive pooling and the 4096-4096 classifier
-/// with dropout 0.5.
-pub fn vgg16(p: &nn::Path, classes: i64, stem: Stem) -> nn::FuncT<'static> {
+/// with dropout 0.5 (masks from `stream`).
+pub fn vgg16(p: &nn::Path, classes: i64, stem: Stem, stream: RandomStream) -> nn::FuncT<'static> {
     let f = p / "features";
     let mut features = nn::seq_t();
     let mut c_in = 3;
@@ -42,17 +43,14 @@ pub fn vgg16(p: &nn::Path, classes: i64, stem: Stem) -> nn::FuncT<'static> {
             let fc2 = linear(p / "fc2", 4096, 4096);
             let fc3 = linear(p / "fc3", 4096, classes);
             nn::func_t(move |xs, train| {
-                features
+                let x = features
                     .forward_t(xs, train)
                     .adaptive_avg_pool2d([7, 7])
                     .flat_view()
                     .apply(&fc1)
-                    .relu()
-                    .dropout(0.5, train)
-                    .apply(&fc2)
-                    .relu()
-                    .dropout(0.5, train)
-                    .apply(&fc3)
+                    .relu();
+                let x = seeded_dropout(&x, 0.5, train, &stream).apply(&fc2).relu();
+                seeded_dropout(&x, 0.5, train, &stream).apply(&fc3)
             })
         }
     }
