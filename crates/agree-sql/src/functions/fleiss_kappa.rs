@@ -10,15 +10,11 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
-use super::precise::DoubleDouble;
-
-/// Running sums from which κ follows. Σ P_i is kept in double-double (as
-/// `precise_sum` does), so κ does not depend on the order in which rows and partial
-/// states arrive.
+/// Running sums from which κ follows.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct FleissSums {
     /// Σ_i P_i, the per-subject agreement among pairs of raters.
-    pub agreement: DoubleDouble,
+    pub agreement: f64,
     /// Subjects seen.
     pub subjects: i64,
     /// Positive ratings Σ_i k_i.
@@ -37,9 +33,7 @@ impl FleissSums {
             return;
         }
         let (k, n) = (positive as f64, raters as f64);
-        self.agreement = self
-            .agreement
-            .plus((k * (k - 1.0) + (n - k) * (n - k - 1.0)) / (n * (n - 1.0)));
+        self.agreement += (k * (k - 1.0) + (n - k) * (n - k - 1.0)) / (n * (n - 1.0));
         self.subjects += 1;
         self.positives += positive;
         self.ratings += raters;
@@ -51,7 +45,7 @@ impl FleissSums {
         if self.degenerate || self.subjects == 0 {
             return None;
         }
-        let p_bar = self.agreement.value() / self.subjects as f64;
+        let p_bar = self.agreement / self.subjects as f64;
         let p_pos = self.positives as f64 / self.ratings as f64;
         let p_e = p_pos * p_pos + (1.0 - p_pos) * (1.0 - p_pos);
         if 1.0 - p_e <= f64::EPSILON {
@@ -101,8 +95,7 @@ impl AggregateUDFImpl for FleissKappa {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let name = args.name;
         Ok(vec![
-            Arc::new(Field::new(format!("{name}[agreement_hi]"), DataType::Float64, true)),
-            Arc::new(Field::new(format!("{name}[agreement_lo]"), DataType::Float64, true)),
+            Arc::new(Field::new(format!("{name}[agreement]"), DataType::Float64, true)),
             Arc::new(Field::new(format!("{name}[subjects]"), DataType::Int64, true)),
             Arc::new(Field::new(format!("{name}[positives]"), DataType::Int64, true)),
             Arc::new(Field::new(format!("{name}[ratings]"), DataType::Int64, true)),
@@ -127,15 +120,13 @@ impl Accumulator for FleissAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let hi = states[0].as_primitive::<Float64Type>();
-        let lo = states[1].as_primitive::<Float64Type>();
-        let subjects = states[2].as_primitive::<Int64Type>();
-        let positives = states[3].as_primitive::<Int64Type>();
-        let ratings = states[4].as_primitive::<Int64Type>();
-        let degenerate = states[5].as_boolean();
-        for i in 0..hi.len() {
-            let part = DoubleDouble::from_parts(hi.value(i), lo.value(i));
-            self.0.agreement = self.0.agreement.add(part);
+        let agreement = states[0].as_primitive::<Float64Type>();
+        let subjects = states[1].as_primitive::<Int64Type>();
+        let positives = states[2].as_primitive::<Int64Type>();
+        let ratings = states[3].as_primitive::<Int64Type>();
+        let degenerate = states[4].as_boolean();
+        for i in 0..agreement.len() {
+            self.0.agreement += agreement.value(i);
             self.0.subjects += subjects.value(i);
             self.0.positives += positives.value(i);
             self.0.ratings += ratings.value(i);
@@ -146,10 +137,8 @@ impl Accumulator for FleissAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let s = self.0;
-        let (hi, lo) = s.agreement.parts();
         Ok(vec![
-            ScalarValue::Float64(Some(hi)),
-            ScalarValue::Float64(Some(lo)),
+            ScalarValue::Float64(Some(s.agreement)),
             ScalarValue::Int64(Some(s.subjects)),
             ScalarValue::Int64(Some(s.positives)),
             ScalarValue::Int64(Some(s.ratings)),
@@ -183,47 +172,6 @@ mod tests {
         assert!((fleiss_kappa([(3, 3), (0, 3)]).unwrap() - 1.0).abs() < 1e-15);
         // Every subject split 1:1 by two raters: P̄ = 0, P_e = 1/2 → κ = −1.
         assert!((fleiss_kappa([(1, 2), (1, 2)]).unwrap() + 1.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn kappa_does_not_depend_on_the_merge_order() {
-        // Subjects with 3, 6 and 7 raters: P_i such as 1/3, 7/15, 3/7 are inexact
-        // in binary, so f64 sums of them depend on the order of addition.
-        let subjects: Vec<(i64, i64)> = (0..3000i64)
-            .map(|i| {
-                let n = [3, 6, 7][(i % 3) as usize];
-                ((i * 7919) % (n + 1), n)
-            })
-            .collect();
-        let partial = |chunk: &[(i64, i64)]| {
-            let mut acc = FleissAccumulator(FleissSums::default());
-            for &(k, n) in chunk {
-                acc.0.add(k, n);
-            }
-            let state: Vec<ArrayRef> = acc.state().unwrap().iter().map(|v| v.to_array().unwrap()).collect();
-            state
-        };
-        let merged = |order: &mut dyn Iterator<Item = &[(i64, i64)]>| {
-            let mut acc = FleissAccumulator(FleissSums::default());
-            for chunk in order {
-                acc.merge_batch(&partial(chunk)).unwrap();
-            }
-            acc.evaluate().unwrap()
-        };
-        let forward = merged(&mut subjects.chunks(7));
-        let backward = merged(&mut subjects.chunks(7).rev());
-        let whole = merged(&mut std::iter::once(&subjects[..]));
-        assert_eq!(forward, backward);
-        assert_eq!(forward, whole);
-        // The same sums in plain f64 do differ between the two orders (so this test
-        // would catch an order-dependent accumulator).
-        let p = |&(k, n): &(i64, i64)| {
-            let (k, n) = (k as f64, n as f64);
-            (k * (k - 1.0) + (n - k) * (n - k - 1.0)) / (n * (n - 1.0))
-        };
-        let f64_forward: f64 = subjects.chunks(7).map(|c| c.iter().map(p).sum::<f64>()).sum();
-        let f64_backward: f64 = subjects.chunks(7).rev().map(|c| c.iter().map(p).sum::<f64>()).sum();
-        assert_ne!(f64_forward, f64_backward);
     }
 
     #[test]

@@ -58,23 +58,7 @@ impl DoubleDouble {
         }
     }
 
-    /// The pair `hi + lo` (as kept in an aggregate's state).
-    pub fn from_parts(hi: f64, lo: f64) -> Self {
-        DoubleDouble { hi, lo }
-    }
-
-    /// The high and low parts.
-    pub fn parts(self) -> (f64, f64) {
-        (self.hi, self.lo)
-    }
-
-    /// `self + x`, rounded to double-double.
-    pub fn plus(self, x: f64) -> Self {
-        self.add(DoubleDouble { hi: x, lo: 0.0 })
-    }
-
-    /// `self + other`, rounded to double-double.
-    pub fn add(self, other: Self) -> Self {
+    fn add(self, other: Self) -> Self {
         if !self.hi.is_finite() || !other.hi.is_finite() {
             return DoubleDouble {
                 hi: self.hi + other.hi,
