@@ -74,7 +74,7 @@ pub struct IngestArgs {
     #[arg(long, requires = "download")]
     pub url: Option<String>,
     /// Require this SHA-256 instead of the pinned checksum (a mirror's file, or KTH-TIPS2-b).
-    #[arg(long, requires = "download")]
+    #[arg(long, requires = "download", value_parser = parse_sha256)]
     pub sha256: Option<String>,
     /// Synthetic: master seed.
     #[arg(long, default_value_t = 0)]
@@ -89,7 +89,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=1024))]
     pub size: u32,
     /// Scores: table name under scores/ [default: the file stem, `cifar10h` for .npy].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_score_name)]
     pub name: Option<String>,
     /// Scores: what to do with NaN or ±inf scores: refuse the file, or import them as nulls (counted).
     #[arg(long, value_enum, default_value_t = NonFinite::Refuse)]
@@ -125,8 +125,58 @@ fn parse_count(text: &str) -> std::result::Result<usize, String> {
     Ok(n)
 }
 
+/// A `--sha256` value: 64 hexadecimal digits.
+fn parse_sha256(text: &str) -> std::result::Result<String, String> {
+    let digits = text.trim();
+    if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{text}` is not a SHA-256 (64 hexadecimal digits)"));
+    }
+    Ok(digits.to_ascii_lowercase())
+}
+
+/// A `--name` value: a score table name no table of agree uses.
+fn parse_score_name(text: &str) -> std::result::Result<String, String> {
+    match scores::score_name_problem(text) {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_string()),
+    }
+}
+
+/// Checks how the options combine (each value is checked by its parser); reads no
+/// file, so `agree pipeline` can check an `[ingest]` section before anything runs.
+pub fn check(args: &IngestArgs) -> Result<()> {
+    let refuse = |reason: String| {
+        Err(IngestError::Dataset {
+            path: args.out.clone(),
+            reason,
+        })
+    };
+    let name = args.format.name();
+    match args.format {
+        Format::Scores if args.inputs.len() != 1 => return refuse("scores takes exactly one input file".into()),
+        Format::Scores => return Ok(()),
+        Format::Synthetic if !args.inputs.is_empty() => {
+            return refuse("synthetic takes no input folder or archive".into());
+        }
+        _ => {}
+    }
+    if args.download {
+        let official = remotes(name);
+        if official.is_empty() {
+            return refuse(format!("--download is not available for {name}"));
+        }
+        if args.url.is_some() && official.len() > 1 {
+            return refuse("--url replaces a single file; this dataset has several".into());
+        }
+    } else if args.format != Format::Synthetic && args.inputs.is_empty() {
+        return refuse(format!("{name} needs an input folder or archive (or --download)"));
+    }
+    Ok(())
+}
+
 /// Runs `agree ingest`.
 pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
+    check(args)?;
     let opts = IngestOptions {
         on_error: args.on_error,
         quiet,
@@ -163,34 +213,14 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
     let mut inputs = args.inputs.clone();
     let mut fetched = Vec::new();
     if args.download {
+        // check: the format has official files, and one only under --url.
         let official = remotes(args.format.name());
-        if official.is_empty() {
-            return Err(IngestError::Dataset {
-                path: args.out.clone(),
-                reason: format!("--download is not available for {}", args.format.name()),
-            });
-        }
-        if args.url.is_some() && official.len() > 1 {
-            return Err(IngestError::Dataset {
-                path: args.out.clone(),
-                reason: "--url replaces a single file; this dataset has several".into(),
-            });
-        }
         let cache = args.cache.clone().unwrap_or_else(|| args.out.join("downloads"));
         for remote in official {
             let f = download::fetch(remote, &cache, args.url.as_deref(), args.sha256.as_deref(), quiet)?;
             inputs.push(f.path.clone());
             fetched.push(f);
         }
-    }
-    if args.format != Format::Synthetic && inputs.is_empty() {
-        return Err(IngestError::Dataset {
-            path: args.out.clone(),
-            reason: format!(
-                "{} needs an input folder or archive (or --download)",
-                args.format.name()
-            ),
-        });
     }
     let mut summary = match args.format {
         Format::Cifar10 => cifar10::ingest(&inputs, &args.out, &opts)?,
@@ -270,4 +300,70 @@ pub fn render_summary(s: &IngestSummary) -> String {
         out.push_str(&format!("  wrote {}\n", p.display()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ingest: IngestArgs,
+    }
+
+    fn parse(args: &[&str]) -> std::result::Result<IngestArgs, clap::Error> {
+        Cli::try_parse_from(["agree-ingest"].iter().chain(args).chain(&["--out", "EXP"])).map(|c| c.ingest)
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_parse_time_naming_the_option() {
+        for (bad, option) in [
+            (&["cifar10", "--download", "--sha256", "abc"][..], "--sha256"),
+            (&["cifar10", "--download", "--sha256", &"g".repeat(64)], "--sha256"),
+            (&["scores", "s.csv", "--name", "Bad-Name"], "--name"),
+            (&["scores", "s.csv", "--name", "samples"], "--name"),
+            (&["synthetic", "--train", "10000001"], "--train"),
+            (&["synthetic", "--size", "4"], "--size"),
+            (&["cifar100"], "FORMAT"),
+        ] {
+            let err = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} was accepted"));
+            use clap::error::ErrorKind::{InvalidValue, ValueValidation};
+            assert!(matches!(err.kind(), InvalidValue | ValueValidation), "{bad:?}: {err}");
+            assert!(err.to_string().contains(option), "{bad:?}: {err}");
+        }
+        let ok = parse(&["cifar10", "--download", "--sha256", &"AB".repeat(32)]).unwrap();
+        assert_eq!(ok.sha256, Some("ab".repeat(32)));
+    }
+
+    #[test]
+    fn options_that_do_not_combine_are_refused_before_reading_anything() {
+        for (args, expect) in [
+            (&["scores"][..], "exactly one input"),
+            (&["scores", "a.csv", "b.csv"], "exactly one input"),
+            (&["synthetic", "images.tar"], "synthetic takes no input"),
+            (&["imagefolder"], "needs an input folder"),
+            (
+                &["imagefolder", "--download"],
+                "--download is not available for imagefolder",
+            ),
+            (
+                &["voc", "--download", "--url", "http://mirror/voc.tar"],
+                "--url replaces a single file",
+            ),
+        ] {
+            let err = check(&parse(args).unwrap()).unwrap_err().to_string();
+            assert!(err.contains(expect), "{args:?}: {err}");
+        }
+        for args in [
+            &["synthetic"][..],
+            &["scores", "a.csv"],
+            &["imagefolder", "images.tar"],
+            &["cifar10", "--download", "--url", "http://mirror/c.tar.gz"],
+        ] {
+            check(&parse(args).unwrap()).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
 }

@@ -155,6 +155,9 @@ impl PipelineFile {
         })
     }
 
+    /// One stage section parsed into the stage's arguments: each key looked up among
+    /// the stage's long options, its value turned into arguments and checked alone (so
+    /// an error points at its line), then the whole section checked as the stage would.
     fn stage_section(
         stage: Stage,
         section: &str,
@@ -162,99 +165,163 @@ impl PipelineFile {
         text: &str,
         err: &dyn Fn(usize, String) -> PipelineError,
     ) -> Result<StageSection, PipelineError> {
-        let command = stage.command();
-        let args: Vec<&clap::Arg> = command
-            .get_arguments()
-            .filter(|a| !stage.reserved().contains(&a.get_id().as_str()) && a.get_id() != "help")
-            .collect();
-        let key_of = |a: &clap::Arg| {
-            a.get_long()
-                .map(str::to_string)
-                .unwrap_or_else(|| a.get_id().to_string())
-        };
-        let allowed: Vec<String> = args.iter().map(|a| key_of(a).replace('-', "_")).collect();
-        // Positionals (ingest's format and inputs) come first, in their index order.
+        let src = SectionSource { section, text, err };
+        let options = StageOptions::of(stage);
         let mut positional: Vec<(usize, Vec<String>)> = Vec::new();
-        let mut options = Vec::new();
+        let mut named = Vec::new();
         for (key, value) in body {
-            let line = line_of(text, section, Some(key));
-            let wanted = key.replace('_', "-");
-            let Some(arg) = args.iter().find(|a| key_of(a) == wanted) else {
-                return Err(err(
-                    line,
-                    format!("[{section}] unknown key `{key}`; allowed keys: {}", allowed.join(", ")),
-                ));
-            };
-            let values: Vec<String> = match value {
-                toml::Value::Array(items) => items
-                    .iter()
-                    .map(|v| {
-                        scalar(v)
-                            .ok_or_else(|| err(line, format!("[{section}] `{key}`: list items must be plain values")))
-                    })
-                    .collect::<Result<_, _>>()?,
-                v => vec![
-                    scalar(v)
-                        .ok_or_else(|| err(line, format!("[{section}] `{key}` must be a plain value or a list")))?,
-                ],
-            };
-            let takes_value = arg.get_action().takes_values();
-            let mut piece = Vec::new();
+            let at_key = |message: String| src.error(Some(key), message);
+            let arg = options.find(key).ok_or_else(|| {
+                at_key(format!(
+                    "unknown key `{key}`; allowed keys: {}",
+                    options.allowed().join(", ")
+                ))
+            })?;
+            let values = plain_values(key, value).map_err(at_key)?;
             if arg.is_positional() {
                 positional.push((arg.get_index().unwrap_or(0), values));
                 continue;
-            } else if !takes_value {
-                match value {
-                    toml::Value::Boolean(true) => piece.push(format!("--{}", key_of(arg))),
-                    toml::Value::Boolean(false) => {}
-                    _ => {
-                        return Err(err(
-                            line,
-                            format!("[{section}] `{key}` is a switch: write true or false"),
-                        ));
-                    }
-                }
-            } else {
-                if matches!(value, toml::Value::Array(_))
-                    && !matches!(arg.get_num_args(), Some(r) if r.max_values() > 1)
-                    && arg.get_value_delimiter().is_none()
-                    && !matches!(arg.get_action(), clap::ArgAction::Append)
-                {
-                    return Err(err(line, format!("[{section}] `{key}` takes one value, not a list")));
-                }
-                for v in values {
-                    piece.push(format!("--{}", key_of(arg)));
-                    piece.push(v);
-                }
             }
-            // Validate this key alone so a type error points at its line.
-            let mut probe: Vec<String> = required_placeholders(stage);
-            probe.extend(piece.iter().cloned());
-            if let Err(e) = stage.command().try_get_matches_from(&probe) {
-                return Err(err(line, format!("[{section}] `{key}`: {}", first_line(&e))));
-            }
-            options.extend(piece);
+            let piece = option_arguments(arg, key, value, values).map_err(at_key)?;
+            probe_alone(stage, &piece).map_err(|m| at_key(format!("`{key}`: {m}")))?;
+            named.extend(piece);
         }
-        positional.sort_by_key(|(i, _)| *i);
-        let mut argv: Vec<String> = positional.into_iter().flat_map(|(_, v)| v).collect();
-        argv.extend(options);
-        // The whole section must parse too (required keys, conflicts), and pass the
-        // stage's own checks of how its options combine.
-        let mut full = argv.clone();
-        full.extend(stage.dir_args(Path::new("DIR")));
-        if let Err(message) = stage.check(&full) {
-            return Err(err(line_of(text, section, None), format!("[{section}] {message}")));
-        }
+        let argv = command_line(positional, named);
+        check_whole(stage, &argv).map_err(|m| src.error(None, m))?;
         Ok(StageSection { stage, argv })
     }
 }
 
-/// The first line of a clap error, without its `error: ` prefix.
-pub(crate) fn first_line(e: &clap::Error) -> String {
-    let msg = e.render().to_string();
-    msg.lines()
-        .next()
-        .unwrap_or("")
+/// Where a stage section is, for messages that name the file, line and section.
+struct SectionSource<'a> {
+    section: &'a str,
+    text: &'a str,
+    err: &'a dyn Fn(usize, String) -> PipelineError,
+}
+
+impl SectionSource<'_> {
+    /// An error at `key`'s line (the section header's when `None`).
+    fn error(&self, key: Option<&str>, message: String) -> PipelineError {
+        (self.err)(
+            line_of(self.text, self.section, key),
+            format!("[{}] {message}", self.section),
+        )
+    }
+}
+
+/// The options a stage section may set: the stage's arguments less the ones the
+/// pipeline supplies (the experiment directory) and `--help`.
+struct StageOptions {
+    args: Vec<clap::Arg>,
+}
+
+impl StageOptions {
+    fn of(stage: Stage) -> Self {
+        let args = stage
+            .command()
+            .get_arguments()
+            .filter(|a| !stage.reserved().contains(&a.get_id().as_str()) && a.get_id() != "help")
+            .cloned()
+            .collect();
+        StageOptions { args }
+    }
+
+    /// The argument a key names (`_` and `-` alike).
+    fn find(&self, key: &str) -> Option<&clap::Arg> {
+        let wanted = key.replace('_', "-");
+        self.args.iter().find(|a| long_name(a) == wanted)
+    }
+
+    /// Every key allowed, spelled with `_`.
+    fn allowed(&self) -> Vec<String> {
+        self.args.iter().map(|a| long_name(a).replace('-', "_")).collect()
+    }
+}
+
+/// An argument's long option (its id for positionals).
+fn long_name(a: &clap::Arg) -> String {
+    a.get_long()
+        .map(str::to_string)
+        .unwrap_or_else(|| a.get_id().to_string())
+}
+
+/// A key's value as command-line values: a plain value, or a list of them.
+fn plain_values(key: &str, value: &toml::Value) -> Result<Vec<String>, String> {
+    match value {
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| scalar(v).ok_or_else(|| format!("`{key}`: list items must be plain values")))
+            .collect(),
+        v => Ok(vec![
+            scalar(v).ok_or_else(|| format!("`{key}` must be a plain value or a list"))?,
+        ]),
+    }
+}
+
+/// The arguments an option's key stands for: `--name` for a switch set to true,
+/// nothing for false; `--name value` per value otherwise (a list only where the
+/// option takes several).
+fn option_arguments(
+    arg: &clap::Arg,
+    key: &str,
+    value: &toml::Value,
+    values: Vec<String>,
+) -> Result<Vec<String>, String> {
+    let flag = format!("--{}", long_name(arg));
+    if !arg.get_action().takes_values() {
+        return match value {
+            toml::Value::Boolean(true) => Ok(vec![flag]),
+            toml::Value::Boolean(false) => Ok(Vec::new()),
+            _ => Err(format!("`{key}` is a switch: write true or false")),
+        };
+    }
+    let takes_several = matches!(arg.get_num_args(), Some(r) if r.max_values() > 1)
+        || arg.get_value_delimiter().is_some()
+        || matches!(arg.get_action(), clap::ArgAction::Append);
+    if matches!(value, toml::Value::Array(_)) && !takes_several {
+        return Err(format!("`{key}` takes one value, not a list"));
+    }
+    Ok(values.into_iter().flat_map(|v| [flag.clone(), v]).collect())
+}
+
+/// Parses one key's arguments with the stage's parser, alone, so that a type error
+/// is reported at the key's line.
+fn probe_alone(stage: Stage, piece: &[String]) -> Result<(), String> {
+    let mut probe = required_placeholders(stage);
+    probe.extend(piece.iter().cloned());
+    stage
+        .command()
+        .try_get_matches_from(&probe)
+        .map(drop)
+        .map_err(|e| clap_message(&e))
+}
+
+/// Positionals first (ingest's format and inputs), in their index order, then the options
+/// in file order.
+fn command_line(mut positional: Vec<(usize, Vec<String>)>, named: Vec<String>) -> Vec<String> {
+    positional.sort_by_key(|(i, _)| *i);
+    let mut argv: Vec<String> = positional.into_iter().flat_map(|(_, v)| v).collect();
+    argv.extend(named);
+    argv
+}
+
+/// The whole section must parse too (required keys, conflicts), and pass the stage's
+/// own checks of how its options combine.
+fn check_whole(stage: Stage, argv: &[String]) -> Result<(), String> {
+    let mut full = argv.to_vec();
+    full.extend(stage.dir_args(Path::new("DIR")));
+    stage.check(&full)
+}
+
+/// A clap error as one line: its message and any `[possible values: …]` or `tip:`
+/// under it, without the `error: ` prefix, the usage and the pointer to `--help`.
+pub(crate) fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
         .trim_start_matches("error: ")
         .to_string()
 }

@@ -142,14 +142,157 @@ pub fn fingerprint(dir: &Path, stage: Stage, argv: &[String], tool: &str) -> Str
     hex::encode(h.finalize())
 }
 
-/// Whether `stage` is up to date: recorded with this fingerprint and its outputs unchanged.
-pub fn up_to_date(dir: &Path, stage: Stage, fingerprint: &str) -> bool {
-    match read_manifest(dir, stage) {
-        Some(m) => {
-            m.fingerprint == fingerprint
-                && !m.outputs.is_empty()
-                && signatures(dir, &existing_outputs(stage, dir)) == m.outputs
+/// What the pipeline does with one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Recorded complete with this fingerprint and its outputs unchanged: not run.
+    Skip,
+    /// Recorded with this fingerprint but interrupted, or its outputs changed since:
+    /// run again over what is there (training resumes from its checkpoints).
+    Resume,
+    /// Forced, never run, or run with other arguments, inputs or tool version: its
+    /// outputs are cleared and it runs from scratch, so nothing made for other
+    /// settings is resumed.
+    Fresh,
+}
+
+/// The decision for a stage: `forced` by `--force`, `fingerprint` of running it now,
+/// `recorded` its manifest from the last run, `outputs_now` the signatures of its
+/// outputs as they are on disk. Reads nothing.
+pub fn decide(
+    forced: bool,
+    fingerprint: &str,
+    recorded: Option<&StageManifest>,
+    outputs_now: &[FileSignature],
+) -> Decision {
+    match recorded {
+        _ if forced => Decision::Fresh,
+        Some(m) if m.fingerprint == fingerprint => {
+            if m.complete && !m.outputs.is_empty() && m.outputs == outputs_now {
+                Decision::Skip
+            } else {
+                Decision::Resume
+            }
         }
-        None => false,
+        _ => Decision::Fresh,
+    }
+}
+
+/// [`decide`] over the stage's manifest and outputs in `dir`.
+pub fn decide_in(dir: &Path, stage: Stage, fingerprint: &str, forced: bool) -> Decision {
+    let recorded = read_manifest(dir, stage);
+    let outputs_now = signatures(dir, &existing_outputs(stage, dir));
+    decide(forced, fingerprint, recorded.as_ref(), &outputs_now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(path: &str, size: u64) -> FileSignature {
+        FileSignature {
+            path: path.into(),
+            size,
+            mtime_ns: 7,
+        }
+    }
+
+    fn record(fingerprint: &str, complete: bool, outputs: Vec<FileSignature>) -> StageManifest {
+        StageManifest {
+            stage: "stats".into(),
+            fingerprint: fingerprint.into(),
+            argv: Vec::new(),
+            tool: "agree test".into(),
+            complete,
+            outputs,
+        }
+    }
+
+    #[test]
+    fn decisions_follow_the_record_and_the_outputs() {
+        let now = vec![sig("stats.parquet", 10)];
+        let done = record("f", true, now.clone());
+        assert_eq!(decide(false, "f", Some(&done), &now), Decision::Skip);
+        assert_eq!(decide(true, "f", Some(&done), &now), Decision::Fresh, "--force");
+        assert_eq!(decide(false, "g", Some(&done), &now), Decision::Fresh, "other settings");
+        assert_eq!(decide(false, "f", None, &now), Decision::Fresh, "never recorded");
+        assert_eq!(
+            decide(false, "f", Some(&done), &[]),
+            Decision::Resume,
+            "outputs deleted"
+        );
+        let changed = [sig("stats.parquet", 11)];
+        assert_eq!(
+            decide(false, "f", Some(&done), &changed),
+            Decision::Resume,
+            "outputs changed"
+        );
+        let extra = [sig("stats.parquet", 10), sig("spectra.parquet", 3)];
+        assert_eq!(
+            decide(false, "f", Some(&done), &extra),
+            Decision::Resume,
+            "an output appeared"
+        );
+        let interrupted = record("f", false, now.clone());
+        assert_eq!(decide(false, "f", Some(&interrupted), &now), Decision::Resume);
+        assert_eq!(decide(false, "g", Some(&interrupted), &now), Decision::Fresh);
+        let wrote_nothing = record("f", true, Vec::new());
+        assert_eq!(decide(false, "f", Some(&wrote_nothing), &[]), Decision::Resume);
+    }
+
+    #[test]
+    fn fingerprints_change_with_arguments_tool_and_upstream_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = fingerprint(dir, Stage::Train, &argv(&["--epochs", "2"]), "agree 1");
+        assert_eq!(
+            base,
+            fingerprint(dir, Stage::Train, &argv(&["--epochs", "2"]), "agree 1")
+        );
+        assert_ne!(
+            base,
+            fingerprint(dir, Stage::Train, &argv(&["--epochs", "3"]), "agree 1")
+        );
+        assert_ne!(base, fingerprint(dir, Stage::Train, &argv(&["--epochs2"]), "agree 1"));
+        assert_ne!(
+            base,
+            fingerprint(dir, Stage::Train, &argv(&["--epochs", "2"]), "agree 2")
+        );
+        assert_ne!(
+            base,
+            fingerprint(dir, Stage::Stats, &argv(&["--epochs", "2"]), "agree 1")
+        );
+        let mut ingest = record("i1", true, vec![sig("samples.parquet", 5)]);
+        ingest.stage = "ingest".into();
+        write_manifest(dir, &ingest).unwrap();
+        let after_ingest = fingerprint(dir, Stage::Train, &argv(&["--epochs", "2"]), "agree 1");
+        assert_ne!(base, after_ingest, "upstream recorded");
+        ingest.outputs[0].size = 6;
+        write_manifest(dir, &ingest).unwrap();
+        assert_ne!(
+            after_ingest,
+            fingerprint(dir, Stage::Train, &argv(&["--epochs", "2"]), "agree 1"),
+            "upstream outputs changed"
+        );
+        // Analysis does not read the report: its record is not part of the fingerprint.
+        let analyze = fingerprint(dir, Stage::Analyze, &[], "agree 1");
+        let mut report = record("r", true, vec![sig("report/index.html", 1)]);
+        report.stage = "report".into();
+        write_manifest(dir, &report).unwrap();
+        assert_eq!(analyze, fingerprint(dir, Stage::Analyze, &[], "agree 1"));
+    }
+
+    #[test]
+    fn signatures_leave_out_temporary_files_and_are_relative_and_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("results")).unwrap();
+        std::fs::write(dir.join("results/b.parquet"), "bb").unwrap();
+        std::fs::write(dir.join("results/a.parquet"), "a").unwrap();
+        std::fs::write(dir.join("results/.b.parquet.tmp"), "partial").unwrap();
+        let s = signatures(dir, &[dir.join("results")]);
+        let names: Vec<(&str, u64)> = s.iter().map(|s| (s.path.as_str(), s.size)).collect();
+        assert_eq!(names, [("results/a.parquet", 1), ("results/b.parquet", 2)]);
     }
 }

@@ -103,8 +103,8 @@ impl Stage {
         let matches = self
             .command()
             .try_get_matches_from(argv)
-            .map_err(|e| crate::config::first_line(&e))?;
-        let invalid = |e: clap::Error| crate::config::first_line(&e);
+            .map_err(|e| crate::config::clap_message(&e))?;
+        let invalid = |e: clap::Error| crate::config::clap_message(&e);
         match self {
             Stage::Stats => {
                 let args = agree_imstats::cli::StatsArgs::from_arg_matches(&matches).map_err(invalid)?;
@@ -114,7 +114,16 @@ impl Stage {
                 let args = agree_train::cli::TrainArgs::from_arg_matches(&matches).map_err(invalid)?;
                 args.configs().map(drop).map_err(|e| e.to_string())
             }
-            Stage::Ingest | Stage::Analyze | Stage::Report => Ok(()),
+            Stage::Ingest => {
+                let args = agree_ingest::cli::IngestArgs::from_arg_matches(&matches).map_err(invalid)?;
+                // The experiment directory is a placeholder here: leave it out.
+                agree_ingest::cli::check(&args).map_err(|e| match e {
+                    agree_ingest::IngestError::Dataset { reason, .. } => reason,
+                    other => other.to_string(),
+                })
+            }
+            // Every option of these is checked by its value parser; none combine.
+            Stage::Analyze | Stage::Report => Ok(()),
         }
     }
 

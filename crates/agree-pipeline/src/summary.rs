@@ -1,11 +1,14 @@
 //! The one-screen summary of a study: agreement against its bounds at the last epoch,
 //! and the statistics whose rank correlation with learning order is strongest.
 
-use std::path::Path;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
-use agree_schema::{ExperimentDir, read_table};
+use agree_schema::{ExperimentDir, contract, read_table};
 use arrow::{
-    array::{Array, AsArray, RecordBatch},
+    array::{Array, ArrayRef, AsArray, RecordBatch},
     compute::concat_batches,
     datatypes::{DataType, Float64Type, Int64Type},
 };
@@ -60,101 +63,182 @@ pub struct Correlation {
 pub struct StudySummary {
     /// Final-epoch agreement per group and split.
     pub agreement: Vec<FinalAgreement>,
-    /// The strongest correlations (same-architecture groups), by |ρ|.
-    pub correlations: Vec<Correlation>,
+    /// The strongest correlations (same-architecture groups), by |ρ|; `None` when
+    /// `results/statistic_correlation.parquet` does not exist.
+    pub correlations: Option<Vec<Correlation>>,
     /// The report page, if written.
     pub report: Option<String>,
 }
 
-fn load(path: &Path) -> Result<RecordBatch, PipelineError> {
-    let io = |message: String| PipelineError::Io {
-        path: path.to_path_buf(),
-        message,
-    };
-    let (schema, batches) = read_table(path).map_err(|e| io(e.to_string()))?;
-    concat_batches(&schema, &batches).map_err(|e| io(e.to_string()))
+/// A result table read whole, its columns looked up by name; every error names the
+/// table's file, and the column (and row) at fault.
+struct ResultTable {
+    path: PathBuf,
+    batch: RecordBatch,
 }
 
-fn text(b: &RecordBatch, col: &str, row: usize) -> String {
-    b.column_by_name(col)
-        .and_then(|c| arrow::compute::cast(c, &DataType::Utf8).ok())
-        .map(|c| c.as_string::<i32>().value(row).to_string())
-        .unwrap_or_default()
-}
-
-fn float(b: &RecordBatch, col: &str, row: usize) -> Option<f64> {
-    let c = arrow::compute::cast(b.column_by_name(col)?, &DataType::Float64).ok()?;
-    let c = c.as_primitive::<Float64Type>();
-    (!c.is_null(row)).then(|| c.value(row))
-}
-
-fn int(b: &RecordBatch, col: &str, row: usize) -> i64 {
-    b.column_by_name(col)
-        .and_then(|c| arrow::compute::cast(c, &DataType::Int64).ok())
-        .map(|c| c.as_primitive::<Int64Type>().value(row))
-        .unwrap_or(0)
-}
-
-/// Reads the summary from an experiment directory's `results/`.
-pub fn summarise(dir: &Path) -> Result<StudySummary, PipelineError> {
-    let exp = ExperimentDir::new(dir);
-    let a = load(&exp.table("agreement"))?;
-    let mut last: std::collections::BTreeMap<(String, String, String), usize> = Default::default();
-    for row in 0..a.num_rows() {
-        let key = (
-            text(&a, "group_kind", row),
-            text(&a, "group_name", row),
-            text(&a, "split", row),
-        );
-        let keep = match last.get(&key) {
-            Some(&r) => int(&a, "epoch", row) > int(&a, "epoch", r),
-            None => true,
+impl ResultTable {
+    /// Reads `results/<table>.parquet` and checks it against its contract; `None` when
+    /// the file does not exist.
+    fn read(exp: &ExperimentDir, table: &str) -> Result<Option<Self>, PipelineError> {
+        let path = exp.table(table);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let io = |message: String| PipelineError::Io {
+            path: path.clone(),
+            message,
         };
-        if keep {
-            last.insert(key, row);
+        let (schema, batches) = read_table(&path).map_err(|e| io(e.to_string()))?;
+        contract(table)
+            .and_then(|c| c.check(&schema))
+            .map_err(|e| io(e.to_string()))?;
+        let batch = concat_batches(&schema, &batches).map_err(|e| io(e.to_string()))?;
+        Ok(Some(ResultTable { path, batch }))
+    }
+
+    fn rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    fn error(&self, column: &str, problem: &str) -> PipelineError {
+        PipelineError::Io {
+            path: self.path.clone(),
+            message: format!("column `{column}` {problem}"),
         }
     }
-    let agreement = last
-        .into_iter()
-        .map(|((group_kind, group_name, split), row)| FinalAgreement {
-            group_kind,
-            group_name,
-            split,
-            epoch: int(&a, "epoch", row),
-            n_networks: int(&a, "n_networks", row),
-            agreement: float(&a, "agreement", row).unwrap_or(f64::NAN),
-            lower_bound: float(&a, "lower_bound", row).unwrap_or(f64::NAN),
-            independent: float(&a, "independent", row).unwrap_or(f64::NAN),
-            mean_accuracy: float(&a, "mean_accuracy", row).unwrap_or(f64::NAN),
-        })
-        .collect();
-    let mut correlations = Vec::new();
-    if let Ok(c) = load(&exp.table("statistic_correlation")) {
-        for row in 0..c.num_rows() {
-            if text(&c, "group_kind", row) != "same_arch" {
-                continue;
-            }
-            if let Some(rho) = float(&c, "spearman_rho", row) {
-                correlations.push(Correlation {
-                    group_name: text(&c, "group_name", row),
-                    split: text(&c, "split", row),
-                    statistic: text(&c, "statistic", row),
-                    rho,
-                    ci_low: float(&c, "spearman_ci_low", row),
-                    ci_high: float(&c, "spearman_ci_high", row),
-                    n: int(&c, "n", row),
-                });
-            }
-        }
-        correlations.sort_by(|x, y| y.rho.abs().total_cmp(&x.rho.abs()));
-        correlations.truncate(8);
+
+    /// Column `name` cast to `to`.
+    fn column(&self, name: &str, to: &DataType) -> Result<ArrayRef, PipelineError> {
+        let c = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| self.error(name, "is missing"))?;
+        arrow::compute::cast(c, to).map_err(|e| self.error(name, &format!("cannot be read as {to}: {e}")))
     }
+
+    /// A column without nulls, as strings.
+    fn texts(&self, name: &str) -> Result<Vec<String>, PipelineError> {
+        let c = self.column(name, &DataType::Utf8)?;
+        let c = c.as_string::<i32>();
+        (0..c.len())
+            .map(|row| {
+                (!c.is_null(row))
+                    .then(|| c.value(row).to_string())
+                    .ok_or_else(|| self.error(name, &format!("is null in row {row}")))
+            })
+            .collect()
+    }
+
+    /// A column without nulls, as integers.
+    fn ints(&self, name: &str) -> Result<Vec<i64>, PipelineError> {
+        let c = self.column(name, &DataType::Int64)?;
+        let c = c.as_primitive::<Int64Type>();
+        (0..c.len())
+            .map(|row| {
+                (!c.is_null(row))
+                    .then(|| c.value(row))
+                    .ok_or_else(|| self.error(name, &format!("is null in row {row}")))
+            })
+            .collect()
+    }
+
+    /// A column as numbers, nulls as `None`.
+    fn optional_floats(&self, name: &str) -> Result<Vec<Option<f64>>, PipelineError> {
+        let c = self.column(name, &DataType::Float64)?;
+        let c = c.as_primitive::<Float64Type>();
+        Ok((0..c.len())
+            .map(|row| (!c.is_null(row)).then(|| c.value(row)))
+            .collect())
+    }
+
+    /// A column without nulls, as numbers.
+    fn floats(&self, name: &str) -> Result<Vec<f64>, PipelineError> {
+        self.optional_floats(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(row, v)| v.ok_or_else(|| self.error(name, &format!("is null in row {row}"))))
+            .collect()
+    }
+}
+
+/// Reads the summary from an experiment directory's `results/`; `None` when there
+/// are no results (the pipeline has no `[analyze]` stage).
+pub fn summarise(dir: &Path) -> Result<Option<StudySummary>, PipelineError> {
+    let exp = ExperimentDir::new(dir);
+    let Some(agreement) = ResultTable::read(&exp, "agreement")? else {
+        return Ok(None);
+    };
+    let correlations = match ResultTable::read(&exp, "statistic_correlation")? {
+        Some(table) => Some(strongest_correlations(&table)?),
+        None => None,
+    };
     let report = exp.report_dir().join("index.html");
-    Ok(StudySummary {
-        agreement,
+    Ok(Some(StudySummary {
+        agreement: final_agreement(&agreement)?,
         correlations,
         report: report.exists().then(|| report.display().to_string()),
-    })
+    }))
+}
+
+/// Each group's and split's row at its last epoch, ordered by group and split.
+fn final_agreement(a: &ResultTable) -> Result<Vec<FinalAgreement>, PipelineError> {
+    let (kind, name, split) = (a.texts("group_kind")?, a.texts("group_name")?, a.texts("split")?);
+    let epoch = a.ints("epoch")?;
+    let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    for row in 0..a.rows() {
+        let at = last.entry((&kind[row], &name[row], &split[row])).or_insert(row);
+        if epoch[row] > epoch[*at] {
+            *at = row;
+        }
+    }
+    let n_networks = a.ints("n_networks")?;
+    let agreement = a.floats("agreement")?;
+    let lower_bound = a.floats("lower_bound")?;
+    let independent = a.floats("independent")?;
+    let mean_accuracy = a.floats("mean_accuracy")?;
+    Ok(last
+        .into_iter()
+        .map(|((group_kind, group_name, split), row)| FinalAgreement {
+            group_kind: group_kind.to_string(),
+            group_name: group_name.to_string(),
+            split: split.to_string(),
+            epoch: epoch[row],
+            n_networks: n_networks[row],
+            agreement: agreement[row],
+            lower_bound: lower_bound[row],
+            independent: independent[row],
+            mean_accuracy: mean_accuracy[row],
+        })
+        .collect())
+}
+
+/// The strongest correlations of same-architecture groups, by |ρ| (rows without a ρ
+/// left out).
+fn strongest_correlations(c: &ResultTable) -> Result<Vec<Correlation>, PipelineError> {
+    let (kind, name, split) = (c.texts("group_kind")?, c.texts("group_name")?, c.texts("split")?);
+    let statistic = c.texts("statistic")?;
+    let n = c.ints("n")?;
+    let rho = c.optional_floats("spearman_rho")?;
+    let ci_low = c.optional_floats("spearman_ci_low")?;
+    let ci_high = c.optional_floats("spearman_ci_high")?;
+    let mut out: Vec<Correlation> = (0..c.rows())
+        .filter(|&row| kind[row] == "same_arch")
+        .filter_map(|row| {
+            Some(Correlation {
+                group_name: name[row].clone(),
+                split: split[row].clone(),
+                statistic: statistic[row].clone(),
+                rho: rho[row]?,
+                ci_low: ci_low[row],
+                ci_high: ci_high[row],
+                n: n[row],
+            })
+        })
+        .collect();
+    out.sort_by(|x, y| y.rho.abs().total_cmp(&x.rho.abs()));
+    out.truncate(8);
+    Ok(out)
 }
 
 impl StudySummary {
@@ -180,9 +264,12 @@ impl StudySummary {
                 g.mean_accuracy
             ));
         }
-        if !self.correlations.is_empty() {
+        if self.correlations.is_none() {
+            out.push_str("statistic correlations: not available (no results/statistic_correlation.parquet)\n");
+        }
+        if let Some(correlations) = self.correlations.as_ref().filter(|c| !c.is_empty()) {
             out.push_str("strongest Spearman correlations of learned_epoch with a statistic (95% bootstrap CI)\n");
-            for c in &self.correlations {
+            for c in correlations {
                 let ci = match (c.ci_low, c.ci_high) {
                     (Some(l), Some(h)) => format!("[{l:+.3}, {h:+.3}]"),
                     _ => "[n/a]".into(),
@@ -197,5 +284,138 @@ impl StudySummary {
             out.push_str(&format!("report: {r}\n"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::{
+        array::{Float64Array, Int32Array, Int64Array, StringArray},
+        datatypes::{Field, Schema},
+    };
+
+    use super::*;
+
+    /// Writes `results/<table>.parquet` with `rows` rows: the contract's columns (less
+    /// `without`), each from `given` or else a constant.
+    fn write(dir: &Path, table: &str, rows: usize, given: &[(&str, ArrayRef)], without: &str) {
+        let mut fields = Vec::new();
+        let mut columns = Vec::new();
+        for c in contract(table).unwrap().columns.iter().filter(|c| c.name != without) {
+            let column: ArrayRef = match given.iter().find(|(name, _)| *name == c.name) {
+                Some((_, a)) => a.clone(),
+                None => match c.data_type {
+                    DataType::Utf8 => Arc::new(StringArray::from(vec!["x"; rows])),
+                    DataType::Int32 => Arc::new(Int32Array::from(vec![3; rows])),
+                    DataType::Int64 => Arc::new(Int64Array::from(vec![3; rows])),
+                    DataType::Float64 => Arc::new(Float64Array::from(vec![0.5; rows])),
+                    ref other => panic!("no constant for {other}"),
+                },
+            };
+            fields.push(Field::new(&c.name, column.data_type().clone(), c.nullable));
+            columns.push(column);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let path = ExperimentDir::new(dir).table(table);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    fn strings(v: &[&str]) -> ArrayRef {
+        Arc::new(StringArray::from(v.to_vec()))
+    }
+
+    fn agreement(dir: &Path, without: &str) {
+        write(
+            dir,
+            "agreement",
+            3,
+            &[
+                ("group_kind", strings(&["same_arch"; 3])),
+                ("group_name", strings(&["lenet5"; 3])),
+                ("split", strings(&["test"; 3])),
+                ("epoch", Arc::new(Int32Array::from(vec![1, 3, 2]))),
+                ("agreement", Arc::new(Float64Array::from(vec![0.1, 0.3, 0.2]))),
+            ],
+            without,
+        );
+    }
+
+    #[test]
+    fn the_last_epoch_of_each_group_is_summarised() {
+        let tmp = tempfile::tempdir().unwrap();
+        agreement(tmp.path(), "");
+        let s = summarise(tmp.path()).unwrap().unwrap();
+        assert_eq!(s.agreement.len(), 1);
+        let g = &s.agreement[0];
+        assert_eq!((g.epoch, g.agreement, g.n_networks, g.lower_bound), (3, 0.3, 3, 0.5));
+        assert_eq!(s.correlations, None);
+        assert!(
+            s.render().contains("statistic correlations: not available"),
+            "{}",
+            s.render()
+        );
+    }
+
+    #[test]
+    fn no_results_is_no_summary() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(summarise(tmp.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_naming_the_table_and_column() {
+        let tmp = tempfile::tempdir().unwrap();
+        agreement(tmp.path(), "lower_bound");
+        let e = summarise(tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("results/agreement.parquet") && e.contains("`lower_bound`") && e.contains("missing"),
+            "{e}"
+        );
+        agreement(tmp.path(), "");
+        write(tmp.path(), "statistic_correlation", 1, &[], "n");
+        let e = summarise(tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("results/statistic_correlation.parquet") && e.contains("`n`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn correlations_are_the_strongest_same_architecture_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        agreement(tmp.path(), "");
+        write(
+            tmp.path(),
+            "statistic_correlation",
+            4,
+            &[
+                (
+                    "group_kind",
+                    strings(&["same_arch", "cross_arch", "same_arch", "same_arch"]),
+                ),
+                ("statistic", strings(&["weak", "cross", "strong", "undefined"])),
+                (
+                    "spearman_rho",
+                    Arc::new(Float64Array::from(vec![Some(0.1), Some(0.9), Some(-0.6), None])),
+                ),
+            ],
+            "",
+        );
+        let s = summarise(tmp.path()).unwrap().unwrap();
+        let names: Vec<(&str, f64)> = s
+            .correlations
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| (c.statistic.as_str(), c.rho))
+            .collect();
+        assert_eq!(names, [("strong", -0.6), ("weak", 0.1)]);
+        assert!(!s.render().contains("not available"));
     }
 }

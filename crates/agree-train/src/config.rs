@@ -266,6 +266,14 @@ impl TrainConfig {
         if self.transform.crop == Some(0) || self.transform.resize == Some(0) {
             return Err(TrainError::option("--crop/--resize", "must be at least 1 pixel"));
         }
+        if let (Some(crop), Some(resize)) = (self.transform.crop, self.transform.resize)
+            && crop > resize
+        {
+            return Err(TrainError::option(
+                "--crop",
+                format!("{crop} is larger than --resize {resize}, the shorter side of every resized image"),
+            ));
+        }
         Ok(())
     }
 
@@ -305,6 +313,22 @@ mod tests {
         let err = "alexnet".parse::<Arch>().unwrap_err().to_string();
         assert!(err.contains("alexnet") && err.contains("resnet18"), "{err}");
         assert!("wrn-15-4".parse::<Arch>().is_err(), "depth must be 6n+4");
+    }
+
+    #[test]
+    fn a_crop_larger_than_the_resized_side_is_refused() {
+        let mut c = TrainConfig::reference(Arch::Lenet5);
+        c.transform.resize = Some(32);
+        c.transform.crop = Some(32);
+        c.validate().unwrap();
+        c.transform.crop = Some(33);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--crop") && err.contains("33") && err.contains("--resize 32"),
+            "{err}"
+        );
+        c.transform.resize = None;
+        c.validate().unwrap();
     }
 
     #[test]
