@@ -22,7 +22,11 @@ use arrow::{
     datatypes::{DataType, Field},
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use parquet::{basic::Compression, schema::types::ColumnPath};
+use parquet::{
+    basic::Compression,
+    file::properties::{EnabledStatistics, WriterProperties},
+    schema::types::ColumnPath,
+};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -147,16 +151,7 @@ where
         reason: e.to_string(),
     })?;
     let schema = samples_contract.schema();
-    // Images are already compressed; compressing them again only costs time.
-    let props = writer_properties()
-        .set_column_compression(ColumnPath::from("image"), Compression::UNCOMPRESSED)
-        .set_column_dictionary_enabled(ColumnPath::from("image"), false)
-        .set_column_statistics_enabled(
-            ColumnPath::from("image"),
-            parquet::file::properties::EnabledStatistics::None,
-        )
-        .build();
-    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
+    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), samples_properties())?;
 
     let progress = if opts.quiet {
         ProgressBar::hidden()
@@ -365,6 +360,20 @@ where
     })
 }
 
+/// The writer settings of `samples.parquet`, the same for every format and for the
+/// renumbering rewrite. The `image` column holds files that are already compressed
+/// (PNG, JPEG) or raw pixels nobody filters on: compressing them again only costs
+/// time, a dictionary of them never repeats, and min/max statistics of image bytes
+/// (with the column index they feed) answer no query and only grow the footer.
+fn samples_properties() -> WriterProperties {
+    let image = || ColumnPath::from("image");
+    writer_properties()
+        .set_column_compression(image(), Compression::UNCOMPRESSED)
+        .set_column_dictionary_enabled(image(), false)
+        .set_column_statistics_enabled(image(), EnabledStatistics::None)
+        .build()
+}
+
 fn cancelled() -> IngestError {
     IngestError::Dataset {
         path: PathBuf::new(),
@@ -569,12 +578,8 @@ fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize], fi
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
         .map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
-    let props = writer_properties()
-        .set_column_compression(ColumnPath::from("image"), Compression::UNCOMPRESSED)
-        .set_column_dictionary_enabled(ColumnPath::from("image"), false)
-        .build();
     let schema = samples_contract.schema();
-    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
+    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), samples_properties())?;
     writer.record_dataset(fingerprint);
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
