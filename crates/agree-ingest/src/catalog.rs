@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::{IngestError, Result};
+use crate::{IngestError, OnError, Result, manifest::SourceInfo};
 
 /// The split a sample belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,78 +94,52 @@ pub struct Catalog {
     by_member: HashMap<(usize, String), usize>,
 }
 
+/// What a format reader found, for [`Catalog::new`] to put in `sample_id` order.
+#[derive(Debug)]
+pub struct CatalogParts {
+    /// Dataset name recorded in the manifest (`cifar10`, `imagefolder`, …).
+    pub dataset: String,
+    /// Class names; label i is `classes[i]`.
+    pub classes: Vec<String>,
+    /// Whether samples carry a set of labels (VOC) instead of one.
+    pub multi_label: bool,
+    /// Names of the attribute columns.
+    pub attribute_names: Vec<String>,
+    /// Entries in any order.
+    pub entries: Vec<CatalogEntry>,
+    /// Inputs rejected while cataloguing.
+    pub rejected: Vec<Rejected>,
+    /// What to do with a key that appears twice: fail, or keep the first and reject the others.
+    pub on_duplicate: OnError,
+}
+
 impl Catalog {
     /// Sorts entries into `sample_id` order and indexes them. Duplicate keys are an
-    /// error naming both inputs (or, with `skip_duplicates`, all but the first are
-    /// rejected).
-    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the dataset; a builder would only rename them
-    pub fn new(
-        dataset: &str,
-        classes: Vec<String>,
-        multi_label: bool,
-        attribute_names: Vec<String>,
-        mut entries: Vec<CatalogEntry>,
-        mut rejected: Vec<Rejected>,
-        sources: &[String],
-        skip_duplicates: bool,
-    ) -> Result<Self> {
-        // SPEC: lexicographic order of (split, key) as strings, so `test` sorts before `train`.
-        entries.sort_by(|a, b| {
-            (a.split.as_str(), &a.key)
-                .cmp(&(b.split.as_str(), &b.key))
-                .then(a.source.cmp(&b.source))
-        });
-        let mut deduped: Vec<CatalogEntry> = Vec::with_capacity(entries.len());
-        for e in entries {
-            if let Some(prev) = deduped.last().filter(|p| p.key == e.key) {
-                let reason = format!(
-                    "duplicate key `{}` (also in {} [{}])",
-                    e.key,
-                    sources.get(prev.source).map(String::as_str).unwrap_or("?"),
-                    prev.member
-                );
-                let source = sources.get(e.source).cloned().unwrap_or_default();
-                if !skip_duplicates {
-                    return Err(IngestError::bad(source, Some(&e.member), reason));
-                }
-                rejected.push(Rejected {
-                    source,
-                    member: Some(e.member.clone()),
-                    reason,
-                });
-                continue;
-            }
-            deduped.push(e);
-        }
-        // A key may appear in both splits only through a bug of the format reader;
-        // keys carry the split directory wherever the layout has one.
-        let mut seen = HashMap::with_capacity(deduped.len());
-        for (i, e) in deduped.iter().enumerate() {
-            if let Some(j) = seen.insert(e.key.as_str(), i) {
-                let other = &deduped[j];
-                return Err(IngestError::bad(
-                    sources.get(e.source).cloned().unwrap_or_default(),
-                    Some(&e.member),
-                    format!(
-                        "key `{}` appears in both {} and {}",
-                        e.key,
-                        other.split.as_str(),
-                        e.split.as_str()
-                    ),
-                ));
-            }
-        }
-        let by_member = deduped
+    /// error naming both inputs (`sources` are the inputs the entries' `source` indexes),
+    /// or under [`OnError::Skip`] all but the first are rejected.
+    pub fn new(parts: CatalogParts, sources: &[SourceInfo]) -> Result<Self> {
+        let CatalogParts {
+            dataset,
+            classes,
+            multi_label,
+            attribute_names,
+            entries,
+            mut rejected,
+            on_duplicate,
+        } = parts;
+        let entries = sorted_unique(entries, &mut rejected, sources, on_duplicate)?;
+        check_one_split_per_key(&entries, sources)?;
+        let by_member = entries
             .iter()
             .enumerate()
             .map(|(i, e)| ((e.source, e.member.clone()), i))
             .collect();
         Ok(Catalog {
-            dataset: dataset.to_string(),
+            dataset,
             classes,
             multi_label,
             attribute_names,
-            entries: deduped,
+            entries,
             rejected,
             by_member,
         })
@@ -197,6 +171,72 @@ impl Catalog {
     }
 }
 
+/// The name of input `i`, as errors and rejects give it.
+fn source_name(sources: &[SourceInfo], i: usize) -> Option<&str> {
+    sources.get(i).map(|s| s.path.as_str())
+}
+
+/// The entries in `sample_id` order with duplicate keys removed (an error, or under
+/// [`OnError::Skip`] rejects naming the input that holds the first).
+fn sorted_unique(
+    mut entries: Vec<CatalogEntry>,
+    rejected: &mut Vec<Rejected>,
+    sources: &[SourceInfo],
+    on_duplicate: OnError,
+) -> Result<Vec<CatalogEntry>> {
+    // SPEC: lexicographic order of (split, key) as strings, so `test` sorts before `train`.
+    entries.sort_by(|a, b| {
+        (a.split.as_str(), &a.key)
+            .cmp(&(b.split.as_str(), &b.key))
+            .then(a.source.cmp(&b.source))
+    });
+    let mut deduped: Vec<CatalogEntry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        if let Some(prev) = deduped.last().filter(|p| p.key == e.key) {
+            let reason = format!(
+                "duplicate key `{}` (also in {} [{}])",
+                e.key,
+                source_name(sources, prev.source).unwrap_or("?"),
+                prev.member
+            );
+            let source = source_name(sources, e.source).unwrap_or_default().to_string();
+            if on_duplicate == OnError::Fail {
+                return Err(IngestError::bad(source, Some(&e.member), reason));
+            }
+            rejected.push(Rejected {
+                source,
+                member: Some(e.member.clone()),
+                reason,
+            });
+            continue;
+        }
+        deduped.push(e);
+    }
+    Ok(deduped)
+}
+
+/// A key may appear in both splits only through a bug of the format reader; keys
+/// carry the split directory wherever the layout has one.
+fn check_one_split_per_key(entries: &[CatalogEntry], sources: &[SourceInfo]) -> Result<()> {
+    let mut seen = HashMap::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(j) = seen.insert(e.key.as_str(), i) {
+            let other = &entries[j];
+            return Err(IngestError::bad(
+                source_name(sources, e.source).unwrap_or_default(),
+                Some(&e.member),
+                format!(
+                    "key `{}` appears in both {} and {}",
+                    e.key,
+                    other.split.as_str(),
+                    e.split.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,23 +253,37 @@ mod tests {
         }
     }
 
+    fn parts(entries: Vec<CatalogEntry>, on_duplicate: OnError) -> CatalogParts {
+        CatalogParts {
+            dataset: "t".into(),
+            classes: vec!["a".into()],
+            multi_label: false,
+            attribute_names: vec![],
+            entries,
+            rejected: vec![],
+            on_duplicate,
+        }
+    }
+
+    fn sources(names: &[&str]) -> Vec<SourceInfo> {
+        names
+            .iter()
+            .map(|n| SourceInfo {
+                path: n.to_string(),
+                sha256: None,
+                url: None,
+            })
+            .collect()
+    }
+
     #[test]
     fn ids_follow_split_then_key_order() {
-        let c = Catalog::new(
-            "t",
-            vec!["a".into()],
-            false,
-            vec![],
-            vec![
-                entry(Split::Train, "train/a/2.png", 0),
-                entry(Split::Test, "test/a/9.png", 0),
-                entry(Split::Train, "train/a/10.png", 0),
-            ],
-            vec![],
-            &["in".into()],
-            false,
-        )
-        .unwrap();
+        let entries = vec![
+            entry(Split::Train, "train/a/2.png", 0),
+            entry(Split::Test, "test/a/9.png", 0),
+            entry(Split::Train, "train/a/10.png", 0),
+        ];
+        let c = Catalog::new(parts(entries, OnError::Fail), &sources(&["in"])).unwrap();
         let keys: Vec<_> = c.entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["test/a/9.png", "train/a/10.png", "train/a/2.png"]);
         assert_eq!(c.index_of(0, "train/a/2.png"), Some(2));
@@ -241,24 +295,15 @@ mod tests {
             entry(Split::Train, "train/a/1.png", 0),
             entry(Split::Train, "train/a/1.png", 1),
         ];
-        let sources = ["one.tar".to_string(), "two.tar".to_string()];
-        let err = Catalog::new(
-            "t",
-            vec!["a".into()],
-            false,
-            vec![],
-            entries.clone(),
-            vec![],
-            &sources,
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let sources = sources(&["one.tar", "two.tar"]);
+        let err = Catalog::new(parts(entries.clone(), OnError::Fail), &sources)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("two.tar") && err.contains("duplicate key `train/a/1.png`") && err.contains("one.tar"),
             "{err}"
         );
-        let c = Catalog::new("t", vec!["a".into()], false, vec![], entries, vec![], &sources, true).unwrap();
+        let c = Catalog::new(parts(entries, OnError::Skip), &sources).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c.rejected.len(), 1);
     }

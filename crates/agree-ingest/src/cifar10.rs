@@ -8,12 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use agree_schema::ExperimentDir;
-
 use crate::{
-    Catalog, CatalogEntry, IngestError, Result, Split, imagefolder,
+    Catalog, CatalogEntry, CatalogParts, IngestError, Result, Split,
+    catalog::Rejected,
+    dataset::{self, Catalogued, DatasetReader, scan_source},
+    imagefolder,
     manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload},
     tree::InputTree,
 };
 
@@ -64,115 +65,45 @@ struct Batch {
     bytes: Vec<u8>,
 }
 
-/// Ingests CIFAR-10 from binary archives/folders (or ImageFolder trees) into `out`.
-pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
-    let mut sources = Vec::new();
-    let mut batches = Vec::new();
-    let mut unreadable = Vec::new();
-    // (source, member, class names) of batches.meta.txt.
-    let mut meta: Option<(String, String, Vec<String>)> = None;
-    for (t, tree) in trees.iter().enumerate() {
-        let (entries, sha256) = tree.scan(|p| batch_split(p).is_some() || p.ends_with("batches.meta.txt"))?;
-        sources.push(SourceInfo {
-            path: tree.path().display().to_string(),
-            sha256,
-            url: None,
-        });
-        let entries = imagefolder::readable_entries(entries, &mut unreadable, opts.on_error, &sources[t].path)?;
-        for e in entries {
-            let Some(content) = e.content else { continue };
-            if e.path.ends_with("batches.meta.txt") {
-                let names: Vec<String> = String::from_utf8_lossy(&content)
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                meta = Some((sources[t].path.clone(), e.path, names));
-            } else {
-                batches.push(Batch {
-                    source: t,
-                    member: e.path,
-                    bytes: content,
-                });
-            }
+/// `batches.meta.txt`: (input, member, class names).
+type ClassList = (String, String, Vec<String>);
+
+/// CIFAR-10 as a dataset: binary batch files, or an ImageFolder of PNG/JPEG files
+/// when the inputs hold none.
+struct Cifar10 {
+    trees: Vec<InputTree>,
+    /// The batch files, read by [`DatasetReader::catalogue`].
+    batches: Vec<Batch>,
+}
+
+impl DatasetReader for Cifar10 {
+    fn catalogue(&mut self, on_error: OnError) -> Result<Catalogued> {
+        let mut rejected = Vec::new();
+        let (sources, meta) = self.read_batches(&mut rejected, on_error)?;
+        if self.batches.is_empty() {
+            // The other distributed layout: an ImageFolder of PNG/JPEG files.
+            return imagefolder::catalog("cifar10", &self.trees, on_error);
         }
+        let classes = class_names(meta)?;
+        let entries = record_entries(&self.batches, &sources, &classes, &mut rejected, on_error)?;
+        let parts = CatalogParts {
+            dataset: "cifar10".into(),
+            classes,
+            multi_label: false,
+            attribute_names: vec![],
+            entries,
+            rejected,
+            on_duplicate: on_error,
+        };
+        let catalog = Catalog::new(parts, &sources)?;
+        Ok(Catalogued { catalog, sources })
     }
-    if batches.is_empty() {
-        // The other distributed layout: an ImageFolder of PNG/JPEG files.
-        let (catalog, sources) = imagefolder::catalog("cifar10", &trees, opts.on_error)?;
-        return ingest_catalog(
-            &catalog,
-            &sources,
-            |push| imagefolder::stream_trees(&catalog, &trees, push),
-            &ExperimentDir::new(out),
-            opts,
-        );
-    }
-    let classes = match meta {
-        Some((source, member, names)) if names.is_empty() => {
-            return Err(IngestError::bad(
-                source,
-                Some(&member),
-                "names no classes (the file is empty)",
-            ));
+
+    fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+        if self.batches.is_empty() {
+            return imagefolder::stream_trees(catalog, &self.trees, push);
         }
-        Some((_, _, names)) => names,
-        None => CLASSES.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut entries = Vec::new();
-    let mut rejected = unreadable;
-    for b in &batches {
-        let source_name = &sources[b.source].path;
-        let Some(split) = batch_split(&b.member) else { continue };
-        let file = b.member.rsplit('/').next().unwrap_or(&b.member);
-        let whole = b.bytes.len() / RECORD_BYTES;
-        if b.bytes.len() % RECORD_BYTES != 0 {
-            let reason = format!(
-                "short record {whole}: {} bytes where a record has {RECORD_BYTES}",
-                b.bytes.len() % RECORD_BYTES
-            );
-            imagefolder::reject(
-                &mut rejected,
-                opts.on_error,
-                source_name,
-                &format!("{}#{whole:05}", b.member),
-                reason,
-            )?;
-        }
-        for r in 0..whole {
-            let label = b.bytes[r * RECORD_BYTES];
-            let member = format!("{}#{r:05}", b.member);
-            if label as usize >= classes.len() {
-                let reason = format!("label byte {label} is not a class (0..{})", classes.len() - 1);
-                imagefolder::reject(&mut rejected, opts.on_error, source_name, &member, reason)?;
-                continue;
-            }
-            entries.push(CatalogEntry {
-                split,
-                key: format!("{file}#{r:05}"),
-                labels: vec![label as i32],
-                source: b.source,
-                member,
-                attributes: vec![],
-                claimed_size: None,
-            });
-        }
-    }
-    let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let catalog = Catalog::new(
-        "cifar10",
-        classes,
-        false,
-        vec![],
-        entries,
-        rejected,
-        &names,
-        opts.on_error == OnError::Skip,
-    )?;
-    let produce = |push: &mut dyn FnMut(Item) -> Result<()>| -> Result<()> {
-        for b in &batches {
+        for b in &self.batches {
             for (r, record) in b.bytes.chunks_exact(RECORD_BYTES).enumerate() {
                 if let Some(index) = catalog.index_of(b.source, &format!("{}#{r:05}", b.member)) {
                     let pixels = planar_to_interleaved(&record[1..]);
@@ -188,8 +119,110 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             }
         }
         Ok(())
+    }
+}
+
+impl Cifar10 {
+    /// Scans every input, keeping its batch files and `batches.meta.txt`.
+    fn read_batches(
+        &mut self,
+        rejected: &mut Vec<Rejected>,
+        on_error: OnError,
+    ) -> Result<(Vec<SourceInfo>, Option<ClassList>)> {
+        let mut sources = Vec::new();
+        let mut meta = None;
+        for (t, tree) in self.trees.iter().enumerate() {
+            let wanted = |p: &str| batch_split(p).is_some() || p.ends_with("batches.meta.txt");
+            let (source, entries) = scan_source(tree, wanted, rejected, on_error)?;
+            for e in entries {
+                let Some(content) = e.content else { continue };
+                if e.path.ends_with("batches.meta.txt") {
+                    let names: Vec<String> = String::from_utf8_lossy(&content)
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    meta = Some((source.path.clone(), e.path, names));
+                } else {
+                    self.batches.push(Batch {
+                        source: t,
+                        member: e.path,
+                        bytes: content,
+                    });
+                }
+            }
+            sources.push(source);
+        }
+        Ok((sources, meta))
+    }
+}
+
+/// The class names: `batches.meta.txt`'s (which must name some), or the official ones.
+fn class_names(meta: Option<ClassList>) -> Result<Vec<String>> {
+    match meta {
+        Some((source, member, names)) if names.is_empty() => Err(IngestError::bad(
+            source,
+            Some(&member),
+            "names no classes (the file is empty)",
+        )),
+        Some((_, _, names)) => Ok(names),
+        None => Ok(CLASSES.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// One entry per whole record of every batch file; a short trailing record or a
+/// label byte that names no class is rejected.
+fn record_entries(
+    batches: &[Batch],
+    sources: &[SourceInfo],
+    classes: &[String],
+    rejected: &mut Vec<Rejected>,
+    on_error: OnError,
+) -> Result<Vec<CatalogEntry>> {
+    let mut entries = Vec::new();
+    for b in batches {
+        let source_name = &sources[b.source].path;
+        let Some(split) = batch_split(&b.member) else { continue };
+        let file = b.member.rsplit('/').next().unwrap_or(&b.member);
+        let whole = b.bytes.len() / RECORD_BYTES;
+        if b.bytes.len() % RECORD_BYTES != 0 {
+            let reason = format!(
+                "short record {whole}: {} bytes where a record has {RECORD_BYTES}",
+                b.bytes.len() % RECORD_BYTES
+            );
+            let member = format!("{}#{whole:05}", b.member);
+            imagefolder::reject(rejected, on_error, source_name, &member, reason)?;
+        }
+        for r in 0..whole {
+            let label = b.bytes[r * RECORD_BYTES];
+            let member = format!("{}#{r:05}", b.member);
+            if label as usize >= classes.len() {
+                let reason = format!("label byte {label} is not a class (0..{})", classes.len() - 1);
+                imagefolder::reject(rejected, on_error, source_name, &member, reason)?;
+                continue;
+            }
+            entries.push(CatalogEntry {
+                split,
+                key: format!("{file}#{r:05}"),
+                labels: vec![label as i32],
+                source: b.source,
+                member,
+                attributes: vec![],
+                claimed_size: None,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// Ingests CIFAR-10 from binary archives/folders (or ImageFolder trees) into `out`.
+pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
+    let mut reader = Cifar10 {
+        trees: InputTree::open_all(inputs, opts.max_member_bytes)?,
+        batches: Vec::new(),
     };
-    ingest_catalog(&catalog, &sources, produce, &ExperimentDir::new(out), opts)
+    dataset::ingest(&mut reader, out, opts)
 }
 
 #[cfg(test)]

@@ -177,6 +177,68 @@ pub fn check(args: &IngestArgs) -> Result<()> {
 /// Runs `agree ingest`.
 pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
     check(args)?;
+    if args.format == Format::Scores {
+        return import_scores(args, quiet);
+    }
+    let (inputs, fetched) = inputs_and_downloads(args, quiet)?;
+    let mut summary = ingest_dataset(args, &inputs, quiet)?;
+    if !fetched.is_empty() {
+        record_urls(&mut summary, &fetched)?;
+    }
+    if !quiet {
+        print!("{}", render_summary(&summary));
+    }
+    Ok(())
+}
+
+/// `agree ingest scores FILE`: one score file into an existing experiment.
+fn import_scores(args: &IngestArgs, quiet: bool) -> Result<()> {
+    let [file] = args.inputs.as_slice() else {
+        // `check` refuses anything but one input.
+        return Err(IngestError::Dataset {
+            path: args.out.clone(),
+            reason: "scores takes exactly one input file".into(),
+        });
+    };
+    let score_opts = scores::ScoreOptions {
+        name: args.name.clone(),
+        non_finite: args.non_finite,
+    };
+    let s = scores::import_with(file, &args.out, &score_opts)?;
+    if !quiet {
+        println!(
+            "imported {} rows, columns {} → {}",
+            s.rows,
+            s.columns.join(", "),
+            s.path.display()
+        );
+        if s.nulled > 0 {
+            println!("  {} non-finite scores (NaN, ±inf) imported as nulls", s.nulled);
+        }
+    }
+    Ok(())
+}
+
+/// The inputs given, followed by the files `--download` fetched (and what it fetched).
+fn inputs_and_downloads(args: &IngestArgs, quiet: bool) -> Result<(Vec<PathBuf>, Vec<download::Fetched>)> {
+    let mut inputs = args.inputs.clone();
+    let mut fetched = Vec::new();
+    if !args.download {
+        return Ok((inputs, fetched));
+    }
+    // `check` made sure the format has official files, and one only under --url.
+    let official = remotes(args.format.name());
+    let cache = args.cache.clone().unwrap_or_else(|| args.out.join("downloads"));
+    for remote in official {
+        let f = download::fetch(remote, &cache, args.url.as_deref(), args.sha256.as_deref(), quiet)?;
+        inputs.push(f.path.clone());
+        fetched.push(f);
+    }
+    Ok((inputs, fetched))
+}
+
+/// Ingests `inputs` as the dataset format `args` names.
+fn ingest_dataset(args: &IngestArgs, inputs: &[PathBuf], quiet: bool) -> Result<IngestSummary> {
     let opts = IngestOptions {
         on_error: args.on_error,
         quiet,
@@ -185,48 +247,11 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
         max_pixels: args.max_pixels,
         force: args.force,
     };
-    if args.format == Format::Scores {
-        let [file] = args.inputs.as_slice() else {
-            return Err(IngestError::Dataset {
-                path: args.out.clone(),
-                reason: "scores takes exactly one input file".into(),
-            });
-        };
-        let score_opts = scores::ScoreOptions {
-            name: args.name.clone(),
-            non_finite: args.non_finite,
-        };
-        let s = scores::import_with(file, &args.out, &score_opts)?;
-        if !quiet {
-            println!(
-                "imported {} rows, columns {} → {}",
-                s.rows,
-                s.columns.join(", "),
-                s.path.display()
-            );
-            if s.nulled > 0 {
-                println!("  {} non-finite scores (NaN, ±inf) imported as nulls", s.nulled);
-            }
-        }
-        return Ok(());
-    }
-    let mut inputs = args.inputs.clone();
-    let mut fetched = Vec::new();
-    if args.download {
-        // check: the format has official files, and one only under --url.
-        let official = remotes(args.format.name());
-        let cache = args.cache.clone().unwrap_or_else(|| args.out.join("downloads"));
-        for remote in official {
-            let f = download::fetch(remote, &cache, args.url.as_deref(), args.sha256.as_deref(), quiet)?;
-            inputs.push(f.path.clone());
-            fetched.push(f);
-        }
-    }
-    let mut summary = match args.format {
-        Format::Cifar10 => cifar10::ingest(&inputs, &args.out, &opts)?,
-        Format::Imagefolder => imagefolder::ingest("imagefolder", &inputs, &args.out, &opts)?,
-        Format::KthTips2b => kth_tips2b::ingest(&inputs, &args.out, &opts)?,
-        Format::Voc => voc::ingest(&inputs, &args.out, &opts)?,
+    match args.format {
+        Format::Cifar10 => cifar10::ingest(inputs, &args.out, &opts),
+        Format::Imagefolder => imagefolder::ingest("imagefolder", inputs, &args.out, &opts),
+        Format::KthTips2b => kth_tips2b::ingest(inputs, &args.out, &opts),
+        Format::Voc => voc::ingest(inputs, &args.out, &opts),
         Format::Synthetic => {
             let config = SyntheticConfig {
                 seed: args.seed,
@@ -234,17 +259,14 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
                 test: args.test,
                 size: args.size,
             };
-            synthetic::ingest(&config, &args.out, &opts)?
+            synthetic::ingest(&config, &args.out, &opts)
         }
-        Format::Scores => unreachable!("handled above"),
-    };
-    if !fetched.is_empty() {
-        record_urls(&mut summary, &fetched)?;
+        // `run` imports score files before it gets here.
+        Format::Scores => Err(IngestError::Dataset {
+            path: args.out.clone(),
+            reason: "a score file is imported into an experiment, not ingested as a dataset".into(),
+        }),
     }
-    if !quiet {
-        print!("{}", render_summary(&summary));
-    }
-    Ok(())
 }
 
 fn record_urls(summary: &mut IngestSummary, fetched: &[download::Fetched]) -> Result<()> {

@@ -9,14 +9,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use agree_schema::ExperimentDir;
-
 use crate::{
-    Catalog, CatalogEntry, IngestError, Result, Split,
+    Catalog, CatalogEntry, CatalogParts, IngestError, Result, Split,
     catalog::Rejected,
+    dataset::{self, Catalogued, DatasetReader, scan_source},
     inspect::has_image_extension,
     manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload},
     tree::{InputTree, TreeEntry},
 };
 
@@ -64,21 +63,53 @@ fn place(path: &str) -> Option<std::result::Result<Placement, String>> {
         .map(|_| Err("not inside a class folder (expected SPLIT/CLASS/FILE)".to_string()))
 }
 
+/// Image files found in ImageFolder trees, before labels are assigned.
+#[derive(Default)]
+struct Found {
+    /// (input, placement, member) of each image file.
+    images: Vec<(usize, Placement, String)>,
+    rejected: Vec<Rejected>,
+    /// Class folders (input, path) and whether an image was found in each.
+    class_dirs: BTreeMap<(usize, String), bool>,
+}
+
 /// Builds the catalog of one or more ImageFolder trees.
-pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<(Catalog, Vec<SourceInfo>)> {
+pub(crate) fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<Catalogued> {
+    let mut found = Found::default();
     let mut sources = Vec::new();
-    let mut raw: Vec<(usize, Placement, String)> = Vec::new();
-    let mut rejected = Vec::new();
-    let mut class_dirs: BTreeMap<(usize, String), bool> = BTreeMap::new();
     for (t, tree) in trees.iter().enumerate() {
-        let (entries, sha256) = tree.scan(|_| false)?;
-        let tree_name = tree.path().display().to_string();
-        sources.push(SourceInfo {
-            path: tree_name.clone(),
-            sha256,
-            url: None,
+        let (source, entries) = scan_source(tree, |_| false, &mut found.rejected, on_error)?;
+        found.add_tree(t, tree.path(), &source.path, entries, on_error)?;
+        sources.push(source);
+    }
+    for ((t, dir), has_images) in &found.class_dirs {
+        if !has_images {
+            let source = &sources[*t].path;
+            reject(&mut found.rejected, on_error, source, dir, "empty class folder".into())?;
+        }
+    }
+    if found.images.is_empty() {
+        let path = trees.first().map(|t| t.path().to_path_buf()).unwrap_or_default();
+        return Err(IngestError::Dataset {
+            path,
+            reason: "no images in the ImageFolder layout ROOT/{train,val,test}/CLASS/FILE".into(),
         });
-        let entries = readable_entries(entries, &mut rejected, on_error, &tree_name)?;
+    }
+    let catalog = found.into_catalog(dataset, on_error, &sources)?;
+    Ok(Catalogued { catalog, sources })
+}
+
+impl Found {
+    /// Places the readable entries of input `t` (named `name`): image files by split
+    /// and class, class folders, and rejects for files that fit no place.
+    fn add_tree(
+        &mut self,
+        t: usize,
+        path: &Path,
+        name: &str,
+        entries: Vec<TreeEntry>,
+        on_error: OnError,
+    ) -> Result<()> {
         let mut roots = BTreeSet::new();
         for e in entries {
             if is_hidden(&e.path) {
@@ -88,93 +119,68 @@ pub fn catalog(dataset: &str, trees: &[InputTree], on_error: OnError) -> Result<
                 // A class folder: ROOT/SPLIT/CLASS.
                 let comps: Vec<&str> = e.path.split('/').collect();
                 if comps.len() >= 2 && split_of(comps[comps.len() - 2]).is_some() {
-                    class_dirs.entry((t, e.path.clone())).or_insert(false);
+                    self.class_dirs.entry((t, e.path.clone())).or_insert(false);
                 }
                 continue;
             }
             match place(&e.path) {
                 None => {}
-                Some(Err(reason)) => reject(&mut rejected, on_error, &tree_name, &e.path, reason)?,
+                Some(Err(reason)) => reject(&mut self.rejected, on_error, name, &e.path, reason)?,
+                Some(Ok(_)) if !has_image_extension(&e.path) => {
+                    let reason = "not an image file (unknown extension)".into();
+                    reject(&mut self.rejected, on_error, name, &e.path, reason)?;
+                }
                 Some(Ok(p)) => {
                     let dir = e.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
-                    if !has_image_extension(&e.path) {
-                        reject(
-                            &mut rejected,
-                            on_error,
-                            &tree_name,
-                            &e.path,
-                            "not an image file (unknown extension)".into(),
-                        )?;
-                        continue;
-                    }
-                    class_dirs.insert((t, dir), true);
+                    self.class_dirs.insert((t, dir), true);
                     roots.insert(p.root.clone());
-                    raw.push((t, p, e.path));
+                    self.images.push((t, p, e.path));
                 }
             }
         }
         if roots.len() > 1 {
+            let roots: Vec<&str> = roots.iter().map(|r| if r.is_empty() { "." } else { r }).collect();
             return Err(IngestError::Dataset {
-                path: tree.path().to_path_buf(),
-                reason: format!(
-                    "more than one dataset root holds split folders: {}",
-                    roots
-                        .iter()
-                        .map(|r| if r.is_empty() { "." } else { r })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                path: path.to_path_buf(),
+                reason: format!("more than one dataset root holds split folders: {}", roots.join(", ")),
             });
         }
+        Ok(())
     }
-    for ((t, dir), has_images) in &class_dirs {
-        if !has_images {
-            reject(
-                &mut rejected,
-                on_error,
-                &sources[*t].path,
-                dir,
-                "empty class folder".into(),
-            )?;
-        }
+
+    /// The catalog: labels are the class folder names in lexicographic order.
+    fn into_catalog(self, dataset: &str, on_error: OnError, sources: &[SourceInfo]) -> Result<Catalog> {
+        let classes: Vec<String> = self
+            .images
+            .iter()
+            .map(|(_, p, _)| p.class.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let entries = self
+            .images
+            .into_iter()
+            .map(|(t, p, member)| CatalogEntry {
+                split: p.split,
+                labels: vec![classes.binary_search(&p.class).map(|i| i as i32).unwrap_or(0)],
+                key: p.key,
+                source: t,
+                member,
+                attributes: vec![],
+                claimed_size: None,
+            })
+            .collect();
+        let parts = CatalogParts {
+            dataset: dataset.to_string(),
+            classes,
+            multi_label: false,
+            attribute_names: vec![],
+            entries,
+            rejected: self.rejected,
+            on_duplicate: on_error,
+        };
+        Catalog::new(parts, sources)
     }
-    if raw.is_empty() {
-        let path = trees.first().map(|t| t.path().to_path_buf()).unwrap_or_default();
-        return Err(IngestError::Dataset {
-            path,
-            reason: "no images in the ImageFolder layout ROOT/{train,val,test}/CLASS/FILE".into(),
-        });
-    }
-    let classes: Vec<String> = raw
-        .iter()
-        .map(|(_, p, _)| p.class.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let entries = raw
-        .into_iter()
-        .map(|(t, p, member)| CatalogEntry {
-            split: p.split,
-            labels: vec![classes.binary_search(&p.class).map(|i| i as i32).unwrap_or(0)],
-            key: p.key,
-            source: t,
-            member,
-            attributes: vec![],
-            claimed_size: None,
-        })
-        .collect();
-    let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let catalog = Catalog::new(
-        dataset,
-        classes,
-        false,
-        vec![],
-        entries,
-        rejected,
-        &names,
-        on_error == OnError::Skip,
-    )?;
-    Ok((catalog, sources))
 }
 
 /// Rejects the entries a tree scan could not read (links, devices, names that are not
@@ -245,17 +251,29 @@ pub(crate) fn stream_trees(
     Ok(())
 }
 
+/// ImageFolder trees as a dataset (`dataset` names it in the manifest).
+struct ImageFolder {
+    dataset: String,
+    trees: Vec<InputTree>,
+}
+
+impl DatasetReader for ImageFolder {
+    fn catalogue(&mut self, on_error: OnError) -> Result<Catalogued> {
+        catalog(&self.dataset, &self.trees, on_error)
+    }
+
+    fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+        stream_trees(catalog, &self.trees, push)
+    }
+}
+
 /// Ingests ImageFolder trees (directories or tar archives) into `out`.
 pub fn ingest(dataset: &str, inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
-    let (catalog, sources) = catalog(dataset, &trees, opts.on_error)?;
-    ingest_catalog(
-        &catalog,
-        &sources,
-        |push| stream_trees(&catalog, &trees, push),
-        &ExperimentDir::new(out),
-        opts,
-    )
+    let mut reader = ImageFolder {
+        dataset: dataset.to_string(),
+        trees: InputTree::open_all(inputs, opts.max_member_bytes)?,
+    };
+    dataset::ingest(&mut reader, out, opts)
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use agree_schema::ExperimentDir;
-
 use crate::{
-    Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
-    imagefolder::{readable_entries, reject, stream_trees},
+    Attribute, Catalog, CatalogEntry, CatalogParts, IngestError, Result, Split,
+    catalog::Rejected,
+    dataset::{self, Catalogued, DatasetReader, scan_source},
+    imagefolder::{reject, stream_trees},
     inspect::has_image_extension,
-    manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, Item, OnError},
     tree::InputTree,
 };
 
@@ -67,79 +66,102 @@ pub fn parse_name(file: &str) -> std::result::Result<KthName, String> {
     })
 }
 
-/// Ingests KTH-TIPS2-b trees into `out`.
-pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
-    let mut sources = Vec::new();
-    let mut rejected = Vec::new();
-    let mut raw = Vec::new();
-    for (t, tree) in trees.iter().enumerate() {
-        let (entries, sha256) = tree.scan(|_| false)?;
-        let name = tree.path().display().to_string();
-        sources.push(SourceInfo {
-            path: name.clone(),
-            sha256,
-            url: None,
-        });
-        let entries = readable_entries(entries, &mut rejected, opts.on_error, &name)?;
-        for e in entries.into_iter().filter(|e| !e.is_dir) {
-            let comps: Vec<&str> = e.path.split('/').collect();
-            let n = comps.len();
-            if n < 3 || !comps[n - 2].starts_with("sample_") || comps.iter().any(|c| c.starts_with('.')) {
-                continue;
+/// One image file placed in the layout: (input, material, split, key, member, name).
+type Placed = (usize, String, Split, String, String, KthName);
+
+/// KTH-TIPS2-b trees as a dataset.
+struct KthTips2b {
+    trees: Vec<InputTree>,
+}
+
+impl DatasetReader for KthTips2b {
+    fn catalogue(&mut self, on_error: OnError) -> Result<Catalogued> {
+        let mut sources = Vec::new();
+        let mut rejected = Vec::new();
+        let mut placed = Vec::new();
+        for (t, tree) in self.trees.iter().enumerate() {
+            let (source, entries) = scan_source(tree, |_| false, &mut rejected, on_error)?;
+            for e in entries.into_iter().filter(|e| !e.is_dir) {
+                placed.extend(place(t, &source.path, &e.path, &mut rejected, on_error)?);
             }
-            if !SAMPLE_FOLDERS.contains(&comps[n - 2]) {
-                let reason = format!(
-                    "unknown sample folder `{}` (KTH-TIPS2-b has {})",
-                    comps[n - 2],
-                    SAMPLE_FOLDERS.join(", ")
-                );
-                reject(&mut rejected, opts.on_error, &name, &e.path, reason)?;
-                continue;
-            }
-            if !has_image_extension(comps[n - 1]) {
-                reject(
-                    &mut rejected,
-                    opts.on_error,
-                    &name,
-                    &e.path,
-                    "not an image file (unknown extension)".into(),
-                )?;
-                continue;
-            }
-            match parse_name(comps[n - 1]) {
-                Ok(parsed) => {
-                    let split = if comps[n - 2] == "sample_c" {
-                        Split::Test
-                    } else {
-                        Split::Train
-                    };
-                    raw.push((
-                        t,
-                        comps[n - 3].to_string(),
-                        split,
-                        comps[n - 3..].join("/"),
-                        e.path.clone(),
-                        parsed,
-                    ));
-                }
-                Err(reason) => reject(&mut rejected, opts.on_error, &name, &e.path, reason)?,
-            }
+            sources.push(source);
+        }
+        if placed.is_empty() {
+            return Err(IngestError::Dataset {
+                path: self.trees.first().map(|t| t.path().to_path_buf()).unwrap_or_default(),
+                reason: "no KTH-TIPS2-b images (MATERIAL/sample_X/*.png) found".into(),
+            });
+        }
+        let catalog = Catalog::new(catalog_parts(placed, rejected, on_error), &sources)?;
+        Ok(Catalogued { catalog, sources })
+    }
+
+    fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+        stream_trees(catalog, &self.trees, push)
+    }
+}
+
+/// Places the file `path` of input `t` (named `name`): `None` for files outside any
+/// `MATERIAL/sample_X/` folder, a reject for unknown folders and names.
+fn place(t: usize, name: &str, path: &str, rejected: &mut Vec<Rejected>, on_error: OnError) -> Result<Option<Placed>> {
+    let comps: Vec<&str> = path.split('/').collect();
+    let n = comps.len();
+    if n < 3 || !comps[n - 2].starts_with("sample_") || comps.iter().any(|c| c.starts_with('.')) {
+        return Ok(None);
+    }
+    if !SAMPLE_FOLDERS.contains(&comps[n - 2]) {
+        let reason = format!(
+            "unknown sample folder `{}` (KTH-TIPS2-b has {})",
+            comps[n - 2],
+            SAMPLE_FOLDERS.join(", ")
+        );
+        reject(rejected, on_error, name, path, reason)?;
+        return Ok(None);
+    }
+    if !has_image_extension(comps[n - 1]) {
+        reject(
+            rejected,
+            on_error,
+            name,
+            path,
+            "not an image file (unknown extension)".into(),
+        )?;
+        return Ok(None);
+    }
+    match parse_name(comps[n - 1]) {
+        Ok(parsed) => {
+            let split = if comps[n - 2] == "sample_c" {
+                Split::Test
+            } else {
+                Split::Train
+            };
+            let material = comps[n - 3].to_string();
+            Ok(Some((
+                t,
+                material,
+                split,
+                comps[n - 3..].join("/"),
+                path.to_string(),
+                parsed,
+            )))
+        }
+        Err(reason) => {
+            reject(rejected, on_error, name, path, reason)?;
+            Ok(None)
         }
     }
-    if raw.is_empty() {
-        return Err(IngestError::Dataset {
-            path: inputs.first().cloned().unwrap_or_default(),
-            reason: "no KTH-TIPS2-b images (MATERIAL/sample_X/*.png) found".into(),
-        });
-    }
-    let classes: Vec<String> = raw
+}
+
+/// The catalogue's parts: the materials in lexicographic order are the classes;
+/// scale, rotation and illumination the attributes.
+fn catalog_parts(placed: Vec<Placed>, rejected: Vec<Rejected>, on_error: OnError) -> CatalogParts {
+    let classes: Vec<String> = placed
         .iter()
         .map(|r| r.1.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let entries = raw
+    let entries = placed
         .into_iter()
         .map(|(t, material, split, key, member, parsed)| CatalogEntry {
             split,
@@ -155,25 +177,23 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             claimed_size: None,
         })
         .collect();
-    let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let attrs = vec!["scale".into(), "rotation".into(), "illumination".into()];
-    let catalog = Catalog::new(
-        "kth-tips2b",
+    CatalogParts {
+        dataset: "kth-tips2b".into(),
         classes,
-        false,
-        attrs,
+        multi_label: false,
+        attribute_names: vec!["scale".into(), "rotation".into(), "illumination".into()],
         entries,
         rejected,
-        &names,
-        opts.on_error == OnError::Skip,
-    )?;
-    ingest_catalog(
-        &catalog,
-        &sources,
-        |push| stream_trees(&catalog, &trees, push),
-        &ExperimentDir::new(out),
-        opts,
-    )
+        on_duplicate: on_error,
+    }
+}
+
+/// Ingests KTH-TIPS2-b trees into `out`.
+pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
+    let mut reader = KthTips2b {
+        trees: InputTree::open_all(inputs, opts.max_member_bytes)?,
+    };
+    dataset::ingest(&mut reader, out, opts)
 }
 
 #[cfg(test)]

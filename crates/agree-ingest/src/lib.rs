@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod cifar10;
 pub mod cli;
+mod dataset;
 pub mod download;
 mod error;
 pub mod imagefolder;
@@ -22,11 +23,13 @@ pub mod inspect;
 pub mod kth_tips2b;
 pub mod manifest;
 mod pipeline;
+mod samples_table;
 pub mod scores;
+mod side_tables;
 pub mod synthetic;
 pub mod tree;
 pub mod voc;
 
-pub use catalog::{Attribute, Catalog, CatalogEntry, ClaimedSize, Split};
+pub use catalog::{Attribute, Catalog, CatalogEntry, CatalogParts, ClaimedSize, Split};
 pub use error::{IngestError, Result};
 pub use pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog};

@@ -1,37 +1,27 @@
-//! The streaming pass shared by every format: read image bytes in the source's
-//! order, validate them in parallel, and write `samples`, `attributes`, `rejects` and
-//! the manifest atomically.
+//! The streaming pass shared by every format, as named phases: stream the image bytes
+//! in the source's order while validating them in parallel and writing `samples`;
+//! settle which samples were kept (and so the dataset's identity); write the side
+//! tables `attributes` and `rejects`; write the manifest. Every table appears
+//! atomically.
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    sync::{Arc, mpsc},
-    time::Instant,
-};
+use std::{collections::BTreeMap, path::PathBuf, sync::mpsc, time::Instant};
 
 use agree_schema::{
-    ExperimentDir, TableWriter, contract,
+    ExperimentDir,
     identity::{self, FingerprintBuilder},
-    read_table, writer_properties,
-};
-use arrow::{
-    array::{
-        Array, ArrayRef, BinaryBuilder, Float64Builder, Int32Builder, Int64Array, Int64Builder, ListBuilder,
-        RecordBatch, StringBuilder,
-    },
-    datatypes::{DataType, Field},
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use parquet::{basic::Compression, schema::types::ColumnPath};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Attribute, Catalog, IngestError, Result,
+    Catalog, IngestError, Result,
     catalog::ClaimedSize,
     catalog::Rejected,
     inspect::{DEFAULT_MAX_PIXELS, ImageInfo, inspect_encoded, inspect_rgb8},
     manifest::{Manifest, SourceInfo},
+    samples_table::{SampleRow, SamplesWriter},
+    side_tables::{write_attributes_or_remove, write_rejects_or_remove},
     tree::DEFAULT_MAX_MEMBER_BYTES,
 };
 
@@ -117,9 +107,6 @@ pub struct IngestSummary {
 
 const CHUNK_ITEMS: usize = 512;
 const CHUNK_BYTES: usize = 32 << 20;
-const BATCH_ROWS: usize = 2048;
-const BATCH_BYTES: usize = 32 << 20;
-const ROW_GROUP_BYTES: usize = 256 << 20;
 
 /// Runs the streaming pass over `catalog`: `produce` is called once, on its own
 /// thread, and must hand every entry's bytes to its callback (in any order).
@@ -134,212 +121,280 @@ where
     P: FnOnce(&mut dyn FnMut(Item) -> Result<()>) -> Result<()> + Send,
 {
     let start = Instant::now();
-    let source_name = |i: usize| sources.get(i).map(|s| s.path.clone()).unwrap_or_default();
     if catalog.is_empty() {
-        let where_ = sources.first().map(|s| s.path.clone()).unwrap_or_default();
         return Err(IngestError::Dataset {
-            path: where_.into(),
+            path: source_name(sources, 0).into(),
             reason: "no images found".into(),
         });
     }
-    let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
-        path: out.samples(),
-        reason: e.to_string(),
-    })?;
-    let schema = samples_contract.schema();
-    // Images are already compressed; compressing them again only costs time.
-    let props = writer_properties()
-        .set_column_compression(ColumnPath::from("image"), Compression::UNCOMPRESSED)
-        .set_column_dictionary_enabled(ColumnPath::from("image"), false)
-        .set_column_statistics_enabled(
-            ColumnPath::from("image"),
-            parquet::file::properties::EnabledStatistics::None,
-        )
-        .build();
-    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
+    let mut samples = SamplesWriter::create(out)?;
+    let streamed = stream_samples(catalog, sources, produce, &mut samples, opts)?;
+    let kept = settle(catalog, sources, streamed, opts.on_error)?;
+    let removed = make_room(out, &kept.fingerprint, &kept.samples_digest, opts.force)?;
+    let mut written = vec![samples.finish(out, &kept.dropped, &kept.fingerprint)?];
+    written.extend(write_attributes_or_remove(catalog, &kept, out)?);
+    let rejects = all_rejects(catalog, sources, &kept);
+    written.extend(write_rejects_or_remove(&rejects, out)?);
+    let manifest = manifest_of(catalog, sources, &kept, rejects.len(), opts);
+    written.push(manifest.write(&out.manifest())?);
+    Ok(IngestSummary {
+        manifest,
+        seconds: start.elapsed().as_secs_f64(),
+        written,
+        removed,
+    })
+}
 
-    let progress = if opts.quiet {
+/// The name of input `i` as rejects and errors give it (empty when there is none).
+fn source_name(sources: &[SourceInfo], i: usize) -> String {
+    sources.get(i).map(|s| s.path.clone()).unwrap_or_default()
+}
+
+/// What the stream learnt about the catalogue's entries.
+struct Streamed {
+    /// Whether each entry's bytes arrived.
+    seen: Vec<bool>,
+    /// Entries whose bytes were unusable, with the reason.
+    rejects: Vec<(usize, String)>,
+    /// The order-independent sum of the accepted samples' digests (`samples_digest`).
+    digest: [u64; 4],
+    /// Each accepted sample's digest of (key, bytes).
+    sample_digests: Vec<[u8; 32]>,
+}
+
+impl Streamed {
+    fn new(len: usize) -> Self {
+        Streamed {
+            seen: vec![false; len],
+            rejects: Vec::new(),
+            digest: [0; 4],
+            sample_digests: vec![[0; 32]; len],
+        }
+    }
+}
+
+/// The stream phase: `produce` runs on its own thread and hands over chunks of items;
+/// each chunk is validated in parallel, then its samples are written in order of
+/// arrival. The consumer's error explains a cancelled producer, so it comes first.
+fn stream_samples<P>(
+    catalog: &Catalog,
+    sources: &[SourceInfo],
+    produce: P,
+    samples: &mut SamplesWriter,
+    opts: &IngestOptions,
+) -> Result<Streamed>
+where
+    P: FnOnce(&mut dyn FnMut(Item) -> Result<()>) -> Result<()> + Send,
+{
+    let progress = progress_bar(catalog.len(), opts.quiet);
+    let mut streamed = Streamed::new(catalog.len());
+    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(2);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || produce_chunks(produce, tx));
+        let consumed: Result<()> = rx.iter().try_for_each(|chunk| {
+            for checked in check_chunk(catalog, chunk, opts.max_pixels) {
+                streamed.accept(catalog, sources, checked, samples, opts.on_error)?;
+                progress.inc(1);
+            }
+            Ok(())
+        });
+        drop(rx);
+        let produced = reader.join().unwrap_or_else(|_| Err(cancelled()));
+        consumed?;
+        produced
+    })?;
+    samples.write_batch()?;
+    progress.finish_and_clear();
+    Ok(streamed)
+}
+
+fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
+    let progress = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(catalog.len() as u64)
+        ProgressBar::new(len as u64)
     };
     progress.set_style(
         ProgressStyle::with_template("ingest {bar:40} {pos}/{len} images  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    progress
+}
 
-    let mut seen = vec![false; catalog.len()];
-    let mut stream_rejects: Vec<(usize, String)> = Vec::new();
-    let mut digest = [0u64; 4];
-    let mut sample_digests = vec![[0u8; 32]; catalog.len()];
-    let mut builder = SampleBatch::default();
-
-    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(2);
-    let result: Result<()> = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK_ITEMS);
-            let mut bytes = 0usize;
-            let mut push = |item: Item| -> Result<()> {
-                bytes += match &item.payload {
-                    Payload::Encoded(b) => b.len(),
-                    Payload::Rgb8 { pixels, .. } => pixels.len(),
-                    Payload::Invalid(_) => 0,
-                };
-                chunk.push(item);
-                if chunk.len() >= CHUNK_ITEMS || bytes >= CHUNK_BYTES {
-                    bytes = 0;
-                    tx.send(std::mem::take(&mut chunk)).map_err(|_| cancelled())?;
-                }
-                Ok(())
-            };
-            produce(&mut push)?;
-            if !chunk.is_empty() {
-                tx.send(chunk).map_err(|_| cancelled())?;
-            }
-            Ok(())
-        });
-        let consumed: Result<()> = (|| {
-            for chunk in rx.iter() {
-                let checked: Vec<(Item, std::result::Result<ImageInfo, String>, [u8; 32])> = chunk
-                    .into_par_iter()
-                    .map(|item| {
-                        let entry = &catalog.entries[item.index];
-                        let info = match &item.payload {
-                            Payload::Encoded(b) => inspect_encoded(b, opts.max_pixels),
-                            Payload::Rgb8 { width, height, pixels } => inspect_rgb8(*width, *height, pixels),
-                            Payload::Invalid(reason) => Err(reason.clone()),
-                        }
-                        .and_then(|info| check_claimed_size(entry.claimed_size.as_ref(), info));
-                        let d = sample_digest(&entry.key, payload_bytes(&item.payload));
-                        (item, info, d)
-                    })
-                    .collect();
-                for (item, info, d) in checked {
-                    let entry = &catalog.entries[item.index];
-                    if std::mem::replace(&mut seen[item.index], true) {
-                        return Err(IngestError::bad(
-                            source_name(entry.source),
-                            Some(&entry.member),
-                            "the same member appears twice",
-                        ));
-                    }
-                    match info {
-                        Ok(info) => {
-                            for (acc, x) in digest.iter_mut().zip(digest_lanes(&d)) {
-                                *acc = acc.wrapping_add(x);
-                            }
-                            sample_digests[item.index] = d;
-                            builder.append(
-                                item.index as i64,
-                                entry,
-                                catalog.multi_label,
-                                &catalog.class_name(entry),
-                                &info,
-                                item.payload,
-                            );
-                            if builder.rows >= BATCH_ROWS || builder.bytes >= BATCH_BYTES {
-                                writer.write(&builder.finish(&schema)?)?;
-                                if writer.in_progress_size() >= ROW_GROUP_BYTES {
-                                    writer.flush()?;
-                                }
-                            }
-                        }
-                        Err(reason) => {
-                            if opts.on_error == OnError::Fail {
-                                return Err(IngestError::bad(source_name(entry.source), Some(&entry.member), reason));
-                            }
-                            stream_rejects.push((item.index, reason));
-                        }
-                    }
-                    progress.inc(1);
-                }
-            }
-            Ok(())
-        })();
-        drop(rx);
-        let produced = reader.join().unwrap_or_else(|_| Err(cancelled()));
-        // The consumer's error explains a cancelled producer, so it comes first.
-        consumed?;
-        produced
-    });
-    result?;
-    if builder.rows > 0 {
-        writer.write(&builder.finish(&schema)?)?;
+/// The producer's side of the stream: runs `produce`, sending its items in chunks of
+/// bounded count and bytes.
+fn produce_chunks<P>(produce: P, tx: mpsc::SyncSender<Vec<Item>>) -> Result<()>
+where
+    P: FnOnce(&mut dyn FnMut(Item) -> Result<()>) -> Result<()>,
+{
+    let mut chunk = Vec::with_capacity(CHUNK_ITEMS);
+    let mut bytes = 0usize;
+    let mut push = |item: Item| -> Result<()> {
+        bytes += payload_bytes(&item.payload).len();
+        chunk.push(item);
+        if chunk.len() >= CHUNK_ITEMS || bytes >= CHUNK_BYTES {
+            bytes = 0;
+            tx.send(std::mem::take(&mut chunk)).map_err(|_| cancelled())?;
+        }
+        Ok(())
+    };
+    produce(&mut push)?;
+    if !chunk.is_empty() {
+        tx.send(chunk).map_err(|_| cancelled())?;
     }
-    progress.finish_and_clear();
+    Ok(())
+}
 
+/// An item with what its validation found: the image's header information (or why
+/// it is unusable) and the digest of (key, bytes).
+type Checked = (Item, std::result::Result<ImageInfo, String>, [u8; 32]);
+
+/// Validates a chunk of items in parallel, keeping their order.
+fn check_chunk(catalog: &Catalog, chunk: Vec<Item>, max_pixels: u64) -> Vec<Checked> {
+    chunk
+        .into_par_iter()
+        .map(|item| {
+            let entry = &catalog.entries[item.index];
+            let info = match &item.payload {
+                Payload::Encoded(b) => inspect_encoded(b, max_pixels),
+                Payload::Rgb8 { width, height, pixels } => inspect_rgb8(*width, *height, pixels),
+                Payload::Invalid(reason) => Err(reason.clone()),
+            }
+            .and_then(|info| check_claimed_size(entry.claimed_size.as_ref(), info));
+            let d = sample_digest(&entry.key, payload_bytes(&item.payload));
+            (item, info, d)
+        })
+        .collect()
+}
+
+impl Streamed {
+    /// Takes one checked item: writes its row, or records (or, failing, returns) why
+    /// it is rejected. An entry whose bytes arrive twice is an error.
+    fn accept(
+        &mut self,
+        catalog: &Catalog,
+        sources: &[SourceInfo],
+        (item, info, digest): Checked,
+        samples: &mut SamplesWriter,
+        on_error: OnError,
+    ) -> Result<()> {
+        let entry = &catalog.entries[item.index];
+        let bad = |reason: String| IngestError::bad(source_name(sources, entry.source), Some(&entry.member), reason);
+        if std::mem::replace(&mut self.seen[item.index], true) {
+            return Err(bad("the same member appears twice".into()));
+        }
+        let info = match info {
+            Ok(info) => info,
+            Err(reason) if on_error == OnError::Fail => return Err(bad(reason)),
+            Err(reason) => {
+                self.rejects.push((item.index, reason));
+                return Ok(());
+            }
+        };
+        for (acc, x) in self.digest.iter_mut().zip(digest_lanes(&digest)) {
+            *acc = acc.wrapping_add(x);
+        }
+        self.sample_digests[item.index] = digest;
+        let row = SampleRow {
+            id: item.index as i64,
+            entry,
+            multi_label: catalog.multi_label,
+            class_name: &catalog.class_name(entry),
+            info: &info,
+        };
+        samples.append(row, item.payload)
+    }
+}
+
+/// Which catalogue entries became samples, under which final ids, and the identity
+/// of the dataset they make.
+pub(crate) struct Kept {
+    /// Catalogue indices rejected while streaming, with the reason, in index order.
+    rejects: Vec<(usize, String)>,
+    /// The rejected catalogue indices, sorted.
+    dropped: Vec<usize>,
+    /// The kept catalogue indices, sorted.
+    kept: Vec<usize>,
+    /// The dataset fingerprint of the kept samples.
+    fingerprint: String,
+    /// The order-independent digest of the kept samples' keys and bytes.
+    samples_digest: String,
+}
+
+impl Kept {
+    /// The kept catalogue indices, in `sample_id` order.
+    pub(crate) fn indices(&self) -> &[usize] {
+        &self.kept
+    }
+
+    /// The final (dense) `sample_id` of kept catalogue index `old`.
+    pub(crate) fn final_id(&self, old: usize) -> usize {
+        old - self.dropped.partition_point(|&d| d < old)
+    }
+}
+
+/// The settle phase: entries whose bytes never arrived are rejected (or fail the
+/// ingest), and the kept samples get dense ids and the dataset its fingerprint.
+fn settle(catalog: &Catalog, sources: &[SourceInfo], streamed: Streamed, on_error: OnError) -> Result<Kept> {
+    let Streamed {
+        seen,
+        mut rejects,
+        digest,
+        sample_digests,
+    } = streamed;
     for (i, was_seen) in seen.iter().enumerate() {
         if !was_seen {
             let entry = &catalog.entries[i];
             let reason = "listed in the dataset's index but its image was not found".to_string();
-            if opts.on_error == OnError::Fail {
-                return Err(IngestError::bad(source_name(entry.source), Some(&entry.member), reason));
+            if on_error == OnError::Fail {
+                return Err(IngestError::bad(
+                    source_name(sources, entry.source),
+                    Some(&entry.member),
+                    reason,
+                ));
             }
-            stream_rejects.push((i, reason));
+            rejects.push((i, reason));
         }
     }
-    stream_rejects.sort_by_key(|(i, _)| *i);
-    let dropped: Vec<usize> = stream_rejects.iter().map(|(i, _)| *i).collect();
-    let final_id = |old: usize| old - dropped.partition_point(|&d| d < old);
-    let kept: Vec<usize> = (0..catalog.len())
+    rejects.sort_by_key(|(i, _)| *i);
+    let dropped: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
+    let kept = (0..catalog.len())
         .filter(|i| dropped.binary_search(i).is_err())
         .collect();
-    let fingerprint = dataset_fingerprint(catalog, &kept, &final_id, &sample_digests);
-    let mut digest_bytes = Vec::with_capacity(32);
-    for x in digest {
-        digest_bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    let samples_digest = hex::encode(digest_bytes);
-    let removed = make_room(out, &fingerprint, &samples_digest, opts.force)?;
-
-    let mut written = Vec::new();
-    writer.record_dataset(&fingerprint);
-    let samples_path = if dropped.is_empty() {
-        writer.finish()?
-    } else {
-        // Ids must stay dense: rewrite the (already bounded) row groups with new ids.
-        // A temporary name of this process: a killed run's is removed by the next.
-        let tmp_name = agree_schema::temporary_name("samples.unnumbered.parquet", std::process::id());
-        let tmp_path = out.root().join(tmp_name);
-        let staged = writer.finish_to(&tmp_path)?;
-        let renumbered = renumber(&staged, out, &dropped, &fingerprint);
-        let _ = std::fs::remove_file(&staged);
-        renumbered?
+    let mut result = Kept {
+        rejects,
+        dropped,
+        kept,
+        fingerprint: String::new(),
+        samples_digest: hex::encode(digest.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()),
     };
-    written.push(samples_path);
+    result.fingerprint = dataset_fingerprint(catalog, &result, &sample_digests);
+    Ok(result)
+}
 
-    let attributes_path = out.attributes();
-    if catalog.attribute_names.is_empty() {
-        remove_stale(&attributes_path)?;
-    } else {
-        written.push(write_attributes(catalog, &kept, &final_id, out)?);
-    }
-
+/// Every rejected input: the catalogue's, then the stream's in catalogue order.
+fn all_rejects(catalog: &Catalog, sources: &[SourceInfo], kept: &Kept) -> Vec<Rejected> {
     let mut rejects: Vec<Rejected> = catalog.rejected.clone();
-    rejects.extend(stream_rejects.iter().map(|(i, reason)| {
+    rejects.extend(kept.rejects.iter().map(|(i, reason)| {
         let e = &catalog.entries[*i];
         Rejected {
-            source: source_name(e.source),
+            source: source_name(sources, e.source),
             member: Some(e.member.clone()),
             reason: reason.clone(),
         }
     }));
-    if rejects.is_empty() {
-        remove_stale(&out.rejects())?;
-    } else {
-        written.push(write_rejects(&rejects, out)?);
-    }
+    rejects
+}
 
-    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for &i in &kept {
-        let e = &catalog.entries[i];
-        let per_class = counts.entry(e.split.as_str().to_string()).or_default();
-        for &l in &e.labels {
-            let name = catalog.classes.get(l as usize).cloned().unwrap_or_default();
-            *per_class.entry(name).or_default() += 1;
-        }
-    }
-    let manifest = Manifest {
+/// The manifest phase: what was ingested, from where, and how many of each class.
+fn manifest_of(
+    catalog: &Catalog,
+    sources: &[SourceInfo],
+    kept: &Kept,
+    rejected: usize,
+    opts: &IngestOptions,
+) -> Manifest {
+    Manifest {
         dataset: catalog.dataset.clone(),
         tool: format!("agree {}", env!("CARGO_PKG_VERSION")),
         created_unix_s: std::time::SystemTime::now()
@@ -349,20 +404,27 @@ where
         sources: sources.to_vec(),
         classes: catalog.classes.clone(),
         multi_label: catalog.multi_label,
-        samples: kept.len() as u64,
-        rejected: rejects.len() as u64,
-        counts,
-        samples_digest,
-        dataset_fingerprint: Some(fingerprint),
+        samples: kept.kept.len() as u64,
+        rejected: rejected as u64,
+        counts: class_counts(catalog, kept),
+        samples_digest: kept.samples_digest.clone(),
+        dataset_fingerprint: Some(kept.fingerprint.clone()),
         options: opts.recorded_options.clone(),
-    };
-    written.push(manifest.write(&out.manifest())?);
-    Ok(IngestSummary {
-        manifest,
-        seconds: start.elapsed().as_secs_f64(),
-        written,
-        removed,
-    })
+    }
+}
+
+/// Kept samples per split and class (a multi-label sample counts once per class).
+fn class_counts(catalog: &Catalog, kept: &Kept) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for &i in &kept.kept {
+        let e = &catalog.entries[i];
+        let per_class = counts.entry(e.split.as_str().to_string()).or_default();
+        for &l in &e.labels {
+            let name = catalog.classes.get(l as usize).cloned().unwrap_or_default();
+            *per_class.entry(name).or_default() += 1;
+        }
+    }
+    counts
 }
 
 fn cancelled() -> IngestError {
@@ -400,16 +462,17 @@ fn digest_lanes(d: &[u8; 32]) -> [u64; 4] {
 }
 
 /// The dataset fingerprint of the kept samples in final `sample_id` order.
-fn dataset_fingerprint(
-    catalog: &Catalog,
-    kept: &[usize],
-    final_id: &dyn Fn(usize) -> usize,
-    digests: &[[u8; 32]],
-) -> String {
+fn dataset_fingerprint(catalog: &Catalog, kept: &Kept, digests: &[[u8; 32]]) -> String {
     let mut b = FingerprintBuilder::new();
-    for &i in kept {
+    for &i in kept.indices() {
         let e = &catalog.entries[i];
-        b.add(final_id(i) as i64, e.split.as_str(), &e.key, &e.labels, &digests[i]);
+        b.add(
+            kept.final_id(i) as i64,
+            e.split.as_str(),
+            &e.key,
+            &e.labels,
+            &digests[i],
+        );
     }
     b.finish()
 }
@@ -450,302 +513,4 @@ fn make_room(out: &ExperimentDir, fingerprint: &str, samples_digest: &str, force
         });
     }
     Ok(identity::remove_downstream(out)?)
-}
-
-fn remove_stale(path: &std::path::Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(IngestError::io(path, e)),
-    }
-}
-
-/// Column builders for a batch of `samples` rows.
-struct SampleBatch {
-    sample_id: Int64Builder,
-    split: StringBuilder,
-    key: StringBuilder,
-    label: Int32Builder,
-    labels: ListBuilder<Int32Builder>,
-    class_name: StringBuilder,
-    width: Int32Builder,
-    height: Int32Builder,
-    channels: Int32Builder,
-    bit_depth: Int32Builder,
-    format: StringBuilder,
-    image: BinaryBuilder,
-    rows: usize,
-    bytes: usize,
-}
-
-impl Default for SampleBatch {
-    fn default() -> Self {
-        SampleBatch {
-            sample_id: Int64Builder::new(),
-            split: StringBuilder::new(),
-            key: StringBuilder::new(),
-            label: Int32Builder::new(),
-            labels: ListBuilder::new(Int32Builder::new())
-                .with_field(Arc::new(Field::new_list_field(DataType::Int32, true))),
-            class_name: StringBuilder::new(),
-            width: Int32Builder::new(),
-            height: Int32Builder::new(),
-            channels: Int32Builder::new(),
-            bit_depth: Int32Builder::new(),
-            format: StringBuilder::new(),
-            image: BinaryBuilder::new(),
-            rows: 0,
-            bytes: 0,
-        }
-    }
-}
-
-impl SampleBatch {
-    fn append(
-        &mut self,
-        id: i64,
-        entry: &crate::CatalogEntry,
-        multi_label: bool,
-        class_name: &str,
-        info: &ImageInfo,
-        payload: Payload,
-    ) {
-        let bytes = match payload {
-            Payload::Encoded(b) => b,
-            Payload::Rgb8 { pixels, .. } => pixels,
-            Payload::Invalid(_) => Vec::new(),
-        };
-        self.sample_id.append_value(id);
-        self.split.append_value(entry.split.as_str());
-        self.key.append_value(&entry.key);
-        match entry.labels.as_slice() {
-            [single] if !multi_label => self.label.append_value(*single),
-            _ => self.label.append_null(),
-        }
-        self.labels.values().append_slice(&entry.labels);
-        self.labels.append(true);
-        self.class_name.append_value(class_name);
-        self.width.append_value(info.width as i32);
-        self.height.append_value(info.height as i32);
-        self.channels.append_value(info.channels as i32);
-        self.bit_depth.append_value(info.bit_depth as i32);
-        self.format.append_value(info.format);
-        self.bytes += bytes.len();
-        self.image.append_value(&bytes);
-        self.rows += 1;
-    }
-
-    fn finish(&mut self, schema: &arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.sample_id.finish()),
-            Arc::new(self.split.finish()),
-            Arc::new(self.key.finish()),
-            Arc::new(self.label.finish()),
-            Arc::new(self.labels.finish()),
-            Arc::new(self.class_name.finish()),
-            Arc::new(self.width.finish()),
-            Arc::new(self.height.finish()),
-            Arc::new(self.channels.finish()),
-            Arc::new(self.bit_depth.finish()),
-            Arc::new(self.format.finish()),
-            Arc::new(self.image.finish()),
-        ];
-        self.rows = 0;
-        self.bytes = 0;
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
-            table: "samples",
-            source,
-        })
-    }
-}
-
-/// Rewrites the staged samples file with dense ids after rejections.
-fn renumber(staged: &std::path::Path, out: &ExperimentDir, dropped: &[usize], fingerprint: &str) -> Result<PathBuf> {
-    let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
-        path: out.samples(),
-        reason: e.to_string(),
-    })?;
-    let file = std::fs::File::open(staged).map_err(|e| IngestError::io(staged, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
-        .map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
-    let props = writer_properties()
-        .set_column_compression(ColumnPath::from("image"), Compression::UNCOMPRESSED)
-        .set_column_dictionary_enabled(ColumnPath::from("image"), false)
-        .build();
-    let schema = samples_contract.schema();
-    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), props)?;
-    writer.record_dataset(fingerprint);
-    for batch in reader {
-        let batch = batch.map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
-        let ids = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or_else(|| IngestError::bad(staged, None, "sample_id is not int64"))?;
-        let renumbered: Int64Array = ids
-            .iter()
-            .map(|v| v.map(|old| old - dropped.partition_point(|&d| (d as i64) < old) as i64))
-            .collect();
-        let mut columns = batch.columns().to_vec();
-        columns[0] = Arc::new(renumbered);
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
-            table: "samples",
-            source,
-        })?;
-        writer.write(&batch)?;
-        if writer.in_progress_size() >= ROW_GROUP_BYTES {
-            writer.flush()?;
-        }
-    }
-    Ok(writer.finish()?)
-}
-
-fn write_attributes(
-    catalog: &Catalog,
-    kept: &[usize],
-    final_id: &dyn Fn(usize) -> usize,
-    out: &ExperimentDir,
-) -> Result<PathBuf> {
-    let attrs_contract = contract("attributes").map_err(|e| IngestError::Dataset {
-        path: out.attributes(),
-        reason: e.to_string(),
-    })?;
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    let mut ids = Int64Builder::with_capacity(kept.len());
-    for &i in kept {
-        ids.append_value(final_id(i) as i64);
-    }
-    columns.push(Arc::new(ids.finish()));
-    for (col, name) in catalog.attribute_names.iter().enumerate() {
-        let values = kept
-            .iter()
-            .map(|&i| catalog.entries[i].attributes.get(col).and_then(Option::as_ref));
-        let first = values.clone().flatten().next();
-        // With no value at all (every sample rejected) the contract's type decides.
-        let declared = attrs_contract.column(name).map(|c| c.data_type.clone());
-        let (array, dtype): (ArrayRef, DataType) = match (first, declared) {
-            (Some(Attribute::Int(_)), _) | (None, Some(DataType::Int32)) => {
-                let mut b = Int32Builder::new();
-                for v in values {
-                    b.append_option(if let Some(Attribute::Int(x)) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    });
-                }
-                (Arc::new(b.finish()), DataType::Int32)
-            }
-            (Some(Attribute::Text(_)), _) | (None, Some(DataType::Utf8)) => {
-                let mut b = StringBuilder::new();
-                for v in values {
-                    b.append_option(if let Some(Attribute::Text(x)) = v {
-                        Some(x.as_str())
-                    } else {
-                        None
-                    });
-                }
-                (Arc::new(b.finish()), DataType::Utf8)
-            }
-            _ => {
-                let mut b = Float64Builder::new();
-                for v in values {
-                    b.append_option(match v {
-                        Some(Attribute::Float(x)) => Some(*x),
-                        Some(Attribute::Int(x)) => Some(*x as f64),
-                        _ => None,
-                    });
-                }
-                (Arc::new(b.finish()), DataType::Float64)
-            }
-        };
-        let nullable = array.null_count() > 0 || attrs_contract.column(name).is_some_and(|c| c.nullable);
-        fields.push(Field::new(name, dtype, nullable));
-        columns.push(array);
-    }
-    let schema = attrs_contract.schema_with(&fields).map_err(|e| IngestError::Dataset {
-        path: out.attributes(),
-        reason: e.to_string(),
-    })?;
-    // schema_with orders contract columns first; reorder the arrays to match.
-    let ordered: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == "sample_id" {
-                columns[0].clone()
-            } else {
-                let pos = catalog.attribute_names.iter().position(|n| n == f.name()).unwrap_or(0);
-                columns[pos + 1].clone()
-            }
-        })
-        .collect();
-    let batch = RecordBatch::try_new(schema.clone(), ordered).map_err(|source| IngestError::Arrow {
-        table: "attributes",
-        source,
-    })?;
-    let mut writer = TableWriter::create(out.attributes(), attrs_contract, schema)?;
-    writer.write(&batch)?;
-    Ok(writer.finish()?)
-}
-
-fn write_rejects(rejects: &[Rejected], out: &ExperimentDir) -> Result<PathBuf> {
-    let c = contract("rejects").map_err(|e| IngestError::Dataset {
-        path: out.rejects(),
-        reason: e.to_string(),
-    })?;
-    let mut source = StringBuilder::new();
-    let mut member = StringBuilder::new();
-    let mut reason = StringBuilder::new();
-    for r in rejects {
-        source.append_value(&r.source);
-        member.append_option(r.member.as_deref());
-        reason.append_value(&r.reason);
-    }
-    let batch = RecordBatch::try_new(
-        c.schema(),
-        vec![
-            Arc::new(source.finish()),
-            Arc::new(member.finish()),
-            Arc::new(reason.finish()),
-        ],
-    )
-    .map_err(|source| IngestError::Arrow {
-        table: "rejects",
-        source,
-    })?;
-    let mut writer = TableWriter::create(out.rejects(), c, c.schema())?;
-    writer.write(&batch)?;
-    Ok(writer.finish()?)
-}
-
-/// Reads `samples.parquet` keys and ids (for tests and score import).
-pub(crate) fn read_sample_keys(out: &ExperimentDir) -> Result<Vec<(i64, String, String)>> {
-    let (_, batches) = read_table(&out.samples())?;
-    let mut rows = Vec::new();
-    for b in batches {
-        let col = |name: &str| b.column_by_name(name).cloned();
-        let (Some(ids), Some(splits), Some(keys)) = (col("sample_id"), col("split"), col("key")) else {
-            return Err(IngestError::bad(
-                out.samples(),
-                None,
-                "missing sample_id/split/key columns",
-            ));
-        };
-        let ids = ids.as_any().downcast_ref::<Int64Array>().cloned();
-        let splits = splits.as_any().downcast_ref::<arrow::array::StringArray>().cloned();
-        let keys = keys.as_any().downcast_ref::<arrow::array::StringArray>().cloned();
-        let (Some(ids), Some(splits), Some(keys)) = (ids, splits, keys) else {
-            return Err(IngestError::bad(
-                out.samples(),
-                None,
-                "sample_id/split/key have unexpected types",
-            ));
-        };
-        for i in 0..b.num_rows() {
-            rows.push((ids.value(i), splits.value(i).to_string(), keys.value(i).to_string()));
-        }
-    }
-    Ok(rows)
 }

@@ -9,14 +9,14 @@ use std::{
     sync::Arc,
 };
 
-use agree_schema::{ExperimentDir, TableWriter, contract, read_table};
+use agree_schema::{ExperimentDir, TableContract, TableWriter, contract, read_table};
 use arrow::{
     array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray},
     compute::{cast, concat_batches, take},
     datatypes::{DataType, Field},
 };
 
-use crate::{IngestError, Result, pipeline::read_sample_keys};
+use crate::{IngestError, Result, samples_table::read_sample_keys};
 
 /// What was imported.
 #[derive(Debug, Clone)]
@@ -86,11 +86,43 @@ pub fn import(file: &Path, out: &Path, name: Option<&str>) -> Result<ScoresSumma
     import_with(file, out, &opts)
 }
 
+/// A score file's columns, keyed to samples.
+struct ScoreFile {
+    /// The table name under `scores/`.
+    table_name: String,
+    /// Each row's `sample_id`.
+    ids: Vec<i64>,
+    /// The score columns.
+    columns: Vec<(Field, ArrayRef)>,
+    /// How errors name a row (`line N` of a CSV, `row N` otherwise).
+    row_name: Box<dyn Fn(usize) -> String>,
+}
+
 /// [`import`] with explicit options.
 pub fn import_with(file: &Path, out: &Path, opts: &ScoreOptions) -> Result<ScoresSummary> {
     let dir = ExperimentDir::new(out);
-    let name = opts.name.as_deref();
     let samples = read_sample_keys(&dir)?;
+    let scores = read_score_file(file, &samples, opts.name.as_deref())?;
+    if let Some(problem) = score_name_problem(&scores.table_name) {
+        return Err(IngestError::bad(file, None, problem));
+    }
+    let (columns, nulled) = finite_columns(file, scores.columns, opts.non_finite, &scores.row_name)?;
+    let c = contract("scores").map_err(|e| IngestError::bad(file, None, e.to_string()))?;
+    let batch = score_batch(file, c, &scores.ids, &columns)?;
+    let path = dir.scores(&scores.table_name);
+    let mut writer = TableWriter::create(&path, c, batch.schema())?;
+    writer.write(&batch)?;
+    let path = writer.finish()?;
+    Ok(ScoresSummary {
+        path,
+        rows: scores.ids.len(),
+        columns: columns.iter().map(|(f, _)| f.name().clone()).collect(),
+        nulled,
+    })
+}
+
+/// Reads a score file by its extension and keys its rows to `samples`.
+fn read_score_file(file: &Path, samples: &[(i64, String, String)], name: Option<&str>) -> Result<ScoreFile> {
     let ext = file
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -99,50 +131,64 @@ pub fn import_with(file: &Path, out: &Path, opts: &ScoreOptions) -> Result<Score
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scores".into());
-    type RowName = Box<dyn Fn(usize) -> String>;
-    let by_index: RowName = Box::new(|r| format!("row {r}"));
-    let (table_name, ids, columns, row_name): (String, Vec<i64>, Vec<(Field, ArrayRef)>, RowName) = match ext.as_str() {
+    let by_index = || -> Box<dyn Fn(usize) -> String> { Box::new(|r| format!("row {r}")) };
+    let named = |default: &str| name.unwrap_or(default).to_string();
+    match ext.as_str() {
         "npy" => {
-            let (ids, col) = import_cifar10h(file, &samples)?;
-            (name.unwrap_or("cifar10h").to_string(), ids, vec![col], by_index)
+            let (ids, col) = import_cifar10h(file, samples)?;
+            let (table_name, columns, row_name) = (named("cifar10h"), vec![col], by_index());
+            Ok(ScoreFile {
+                table_name,
+                ids,
+                columns,
+                row_name,
+            })
         }
         "csv" => {
             let (batch, lines) = read_csv(file)?;
-            let by_line: RowName = Box::new(move |r| format!("line {}", lines.get(r).copied().unwrap_or(0)));
-            let (ids, cols) = keyed_columns(file, &batch, &samples, &by_line)?;
-            (name.unwrap_or(&stem).to_string(), ids, cols, by_line)
+            let row_name: Box<dyn Fn(usize) -> String> =
+                Box::new(move |r| format!("line {}", lines.get(r).copied().unwrap_or(0)));
+            let (ids, columns) = keyed_columns(file, &batch, samples, &row_name)?;
+            Ok(ScoreFile {
+                table_name: named(&stem),
+                ids,
+                columns,
+                row_name,
+            })
         }
         "parquet" => {
             let (schema, batches) = read_table(file)?;
             let batch = concat_batches(&schema, &batches).map_err(|e| IngestError::bad(file, None, e.to_string()))?;
-            let (ids, cols) = keyed_columns(file, &batch, &samples, &by_index)?;
-            (name.unwrap_or(&stem).to_string(), ids, cols, by_index)
+            let row_name = by_index();
+            let (ids, columns) = keyed_columns(file, &batch, samples, &row_name)?;
+            Ok(ScoreFile {
+                table_name: named(&stem),
+                ids,
+                columns,
+                row_name,
+            })
         }
-        _ => {
-            return Err(IngestError::bad(
-                file,
-                None,
-                "score files must be .csv, .parquet or CIFAR-10H .npy",
-            ));
-        }
-    };
-    if let Some(problem) = score_name_problem(&table_name) {
-        return Err(IngestError::bad(file, None, problem));
+        _ => Err(IngestError::bad(
+            file,
+            None,
+            "score files must be .csv, .parquet or CIFAR-10H .npy",
+        )),
     }
-    let (columns, nulled) = finite_columns(file, columns, opts.non_finite, &row_name)?;
-    // Rows in sample_id order.
+}
+
+/// The score table's batch: rows in `sample_id` order, columns in the contract's order.
+fn score_batch(file: &Path, c: &TableContract, ids: &[i64], columns: &[(Field, ArrayRef)]) -> Result<RecordBatch> {
     let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     order.sort_by_key(|&i| ids[i as usize]);
     let order = arrow::array::UInt32Array::from(order);
     let take_col =
         |a: &ArrayRef| take(a.as_ref(), &order, None).map_err(|e| IngestError::bad(file, None, e.to_string()));
     let mut fields = Vec::new();
-    let mut arrays: Vec<ArrayRef> = vec![take_col(&(Arc::new(Int64Array::from(ids.clone())) as ArrayRef))?];
-    for (f, a) in &columns {
+    let mut arrays: Vec<ArrayRef> = vec![take_col(&(Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef))?];
+    for (f, a) in columns {
         fields.push(f.clone());
         arrays.push(take_col(a)?);
     }
-    let c = contract("scores").map_err(|e| IngestError::bad(file, None, e.to_string()))?;
     let schema = c
         .schema_with(&fields)
         .map_err(|e| IngestError::bad(file, None, e.to_string()))?;
@@ -155,19 +201,9 @@ pub fn import_with(file: &Path, out: &Path, opts: &ScoreOptions) -> Result<Score
         .iter()
         .map(|f| by_name[f.name().as_str()].clone())
         .collect();
-    let batch = RecordBatch::try_new(schema.clone(), ordered).map_err(|source| IngestError::Arrow {
+    RecordBatch::try_new(schema, ordered).map_err(|source| IngestError::Arrow {
         table: "scores",
         source,
-    })?;
-    let path = dir.scores(&table_name);
-    let mut writer = TableWriter::create(&path, c, schema)?;
-    writer.write(&batch)?;
-    let path = writer.finish()?;
-    Ok(ScoresSummary {
-        path,
-        rows: ids.len(),
-        columns: fields.iter().map(|f| f.name().clone()).collect(),
-        nulled,
     })
 }
 

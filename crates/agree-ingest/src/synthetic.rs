@@ -10,16 +10,16 @@
 
 use std::{io::Cursor, path::Path};
 
-use agree_schema::ExperimentDir;
 use image::{ImageFormat, RgbImage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::{
-    Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
+    Attribute, Catalog, CatalogEntry, CatalogParts, IngestError, Result, Split,
+    dataset::{self, Catalogued, DatasetReader},
     manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, Item, Payload, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, Item, OnError, Payload},
 };
 
 /// Class names in label order (sorted, as folder names would be).
@@ -88,16 +88,9 @@ fn on_shape(class: usize, u: f64, v: f64, phase: f64) -> bool {
     }
 }
 
-/// Renders sample `index` of `split`.
-pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> SyntheticSample {
-    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(config.seed, split, index));
-    let s = config.size as usize;
-    let sf = s as f64;
-    let label = index % CLASSES.len();
-    let d: f64 = rng.random::<f64>();
-
-    // Colours: background and foreground differ in luminance by a contrast that the
-    // difficulty erodes.
+/// Background and foreground colours: they differ in luminance by a contrast that
+/// the difficulty `d` erodes.
+fn palette(rng: &mut ChaCha8Rng, d: f64) -> ([f64; 3], [f64; 3]) {
     let bg_level = rng.random_range(0.2..0.8);
     let contrast = 0.55 * (1.0 - 0.6 * d) + 0.07;
     let sign = if bg_level + contrast <= 1.0 && (bg_level - contrast < 0.0 || rng.random::<bool>()) {
@@ -112,12 +105,25 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
             rng.random_range(-0.1..0.1),
         ]
     };
-    let bg_tint = tint(&mut rng);
-    let fg_tint = tint(&mut rng);
-    let bg: [f64; 3] = std::array::from_fn(|c| bg_level + bg_tint[c]);
-    let fg: [f64; 3] = std::array::from_fn(|c| bg_level + sign * contrast + fg_tint[c]);
+    let bg_tint = tint(rng);
+    let fg_tint = tint(rng);
+    let bg = std::array::from_fn(|c| bg_level + bg_tint[c]);
+    let fg = std::array::from_fn(|c| bg_level + sign * contrast + fg_tint[c]);
+    (bg, fg)
+}
 
-    // Geometry jitter grows with difficulty.
+/// Where the shape sits: centre, radius and rotation, jittered more with difficulty.
+struct Pose {
+    cx: f64,
+    cy: f64,
+    radius: f64,
+    sin_a: f64,
+    cos_a: f64,
+    /// Phase of the striped and checked patterns.
+    phase: f64,
+}
+
+fn pose(rng: &mut ChaCha8Rng, d: f64, sf: f64) -> Pose {
     let shift = (0.04 + 0.12 * d) * sf;
     let cx = sf / 2.0 + rng.random_range(-shift..=shift);
     let cy = sf / 2.0 + rng.random_range(-shift..=shift);
@@ -125,39 +131,57 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
     let angle = rng.random_range(-1.0..=1.0) * d * std::f64::consts::FRAC_PI_6;
     let (sin_a, cos_a) = angle.sin_cos();
     let phase = rng.random_range(0.0..1.0);
+    Pose {
+        cx,
+        cy,
+        radius,
+        sin_a,
+        cos_a,
+        phase,
+    }
+}
 
-    // Clutter: a sum of random gratings with amplitude ∝ 1/f (pink noise), evaluated
-    // separably through sin(a + b) = sin a cos b + cos a sin b.
+/// Clutter of `s`×`s` pixels: a sum of random gratings with amplitude ∝ 1/f (pink
+/// noise), evaluated separably through sin(a + b) = sin a cos b + cos a sin b.
+fn clutter(rng: &mut ChaCha8Rng, d: f64, s: usize) -> Vec<f64> {
+    let sf = s as f64;
     let noise_amp = 0.35 * d;
     let mut noise = vec![0.0f64; s * s];
-    if noise_amp > 0.0 {
-        let mut total = 0.0;
-        for _ in 0..12 {
-            let f = rng.random_range(1.0..sf / 2.0);
-            let theta = rng.random_range(0.0..std::f64::consts::TAU);
-            let ph = rng.random_range(0.0..std::f64::consts::TAU);
-            let (fx, fy) = (f * theta.cos() / sf, f * theta.sin() / sf);
-            let amp = 1.0 / f;
-            total += amp;
-            let xs: Vec<(f64, f64)> = (0..s)
-                .map(|x| (std::f64::consts::TAU * fx * x as f64 + ph).sin_cos())
-                .collect();
-            let ys: Vec<(f64, f64)> = (0..s)
-                .map(|y| (std::f64::consts::TAU * fy * y as f64).sin_cos())
-                .collect();
-            for (y, &(sy, cy_)) in ys.iter().enumerate() {
-                for (x, &(sx, cx_)) in xs.iter().enumerate() {
-                    noise[y * s + x] += amp * (sx * cy_ + cx_ * sy);
-                }
+    if noise_amp <= 0.0 {
+        return noise;
+    }
+    let mut total = 0.0;
+    for _ in 0..12 {
+        let f = rng.random_range(1.0..sf / 2.0);
+        let theta = rng.random_range(0.0..std::f64::consts::TAU);
+        let ph = rng.random_range(0.0..std::f64::consts::TAU);
+        let (fx, fy) = (f * theta.cos() / sf, f * theta.sin() / sf);
+        let amp = 1.0 / f;
+        total += amp;
+        let xs: Vec<(f64, f64)> = (0..s)
+            .map(|x| (std::f64::consts::TAU * fx * x as f64 + ph).sin_cos())
+            .collect();
+        let ys: Vec<(f64, f64)> = (0..s)
+            .map(|y| (std::f64::consts::TAU * fy * y as f64).sin_cos())
+            .collect();
+        for (y, &(sy, cy_)) in ys.iter().enumerate() {
+            for (x, &(sx, cx_)) in xs.iter().enumerate() {
+                noise[y * s + x] += amp * (sx * cy_ + cx_ * sy);
             }
         }
-        let scale = noise_amp / total.max(1e-9) * 2.0;
-        noise.iter_mut().for_each(|v| *v *= scale);
     }
+    let scale = noise_amp / total.max(1e-9) * 2.0;
+    noise.iter_mut().for_each(|v| *v *= scale);
+    noise
+}
 
-    // Occluders: up to two rectangles of random colour, more with difficulty.
+/// A rectangle of one colour hiding part of the image: (x0, y0, width, height, colour).
+type Occluder = (f64, f64, f64, f64, [f64; 3]);
+
+/// Up to two occluders of random colour, more with difficulty.
+fn occluders(rng: &mut ChaCha8Rng, d: f64, sf: f64) -> Vec<Occluder> {
     let n_occ = (d * 2.9 * rng.random::<f64>()).floor() as usize;
-    let occluders: Vec<(f64, f64, f64, f64, [f64; 3])> = (0..n_occ)
+    (0..n_occ)
         .map(|_| {
             let w = rng.random_range(0.12..0.26) * sf;
             let h = rng.random_range(0.12..0.26) * sf;
@@ -165,20 +189,25 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
             let y0 = rng.random_range(0.0..sf - h);
             (x0, y0, w, h, [rng.random(), rng.random(), rng.random()])
         })
-        .collect();
+        .collect()
+}
+
+/// Renders sample `index` of `split`.
+pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> SyntheticSample {
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(config.seed, split, index));
+    let s = config.size as usize;
+    let sf = s as f64;
+    let label = index % CLASSES.len();
+    // The draws keep this order: every sample's stream must give the same image.
+    let d: f64 = rng.random::<f64>();
+    let (bg, fg) = palette(&mut rng, d);
+    let pose = pose(&mut rng, d, sf);
+    let noise = clutter(&mut rng, d, s);
+    let occluders = occluders(&mut rng, d, sf);
 
     let mut image = RgbImage::new(config.size, config.size);
     for (x, y, px) in image.enumerate_pixels_mut() {
-        // 2×2 supersampling keeps edges smooth at small sizes.
-        let mut cover = 0.0;
-        for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-            let px_ = (x as f64 + ox - cx) / radius;
-            let py_ = (y as f64 + oy - cy) / radius;
-            let (u, v) = (cos_a * px_ + sin_a * py_, -sin_a * px_ + cos_a * py_);
-            if on_shape(label, u, v, phase) {
-                cover += 0.25;
-            }
-        }
+        let cover = coverage(label, &pose, x, y);
         let n = noise[y as usize * s + x as usize];
         let mut rgb: [f64; 3] = std::array::from_fn(|c| bg[c] * (1.0 - cover) + fg[c] * cover + n);
         for (x0, y0, w, h, col) in &occluders {
@@ -196,83 +225,96 @@ pub fn render(config: &SyntheticConfig, split: Split, index: usize) -> Synthetic
     }
 }
 
+/// The fraction of pixel (x, y) the class's shape covers, from 2×2 supersampling
+/// (which keeps edges smooth at small sizes).
+fn coverage(label: usize, pose: &Pose, x: u32, y: u32) -> f64 {
+    let mut cover = 0.0;
+    for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+        let px_ = (x as f64 + ox - pose.cx) / pose.radius;
+        let py_ = (y as f64 + oy - pose.cy) / pose.radius;
+        let (u, v) = (
+            pose.cos_a * px_ + pose.sin_a * py_,
+            -pose.sin_a * px_ + pose.cos_a * py_,
+        );
+        if on_shape(label, u, v, pose.phase) {
+            cover += 0.25;
+        }
+    }
+    cover
+}
+
 /// The catalog key of a sample.
 fn key(split: Split, label: usize, index: usize) -> String {
     format!("{}/{}/{index:06}.png", split.as_str(), CLASSES[label])
 }
 
-/// Generates the dataset into `out` (PNG-encoded images, `difficulty` attribute).
-pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    if config.size < 8 {
-        return Err(IngestError::Dataset {
-            path: out.to_path_buf(),
-            reason: format!("--size {} is below 8 pixels", config.size),
-        });
-    }
-    if config.train + config.test == 0 {
-        return Err(IngestError::Dataset {
-            path: out.to_path_buf(),
-            reason: "no samples requested".into(),
-        });
-    }
-    let splits = [(Split::Train, config.train), (Split::Test, config.test)];
-    // The difficulty is needed in the catalog before rendering: draw it exactly as
-    // `render` does (first draw of the sample's stream).
-    let mut entries = Vec::with_capacity(config.train + config.test);
-    for (split, n) in splits {
-        for i in 0..n {
-            let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(config.seed, split, i));
-            let d: f64 = rng.random::<f64>();
-            let label = i % CLASSES.len();
-            let k = key(split, label, i);
-            entries.push(CatalogEntry {
-                split,
-                key: k.clone(),
-                labels: vec![label as i32],
-                source: 0,
-                member: k,
-                attributes: vec![Some(Attribute::Float(d))],
-                claimed_size: None,
-            });
+/// The synthetic dataset of one configuration.
+struct Synthetic<'a> {
+    config: &'a SyntheticConfig,
+}
+
+impl DatasetReader for Synthetic<'_> {
+    fn catalogue(&mut self, _on_error: OnError) -> Result<Catalogued> {
+        let config = self.config;
+        // The difficulty is needed in the catalog before rendering: draw it exactly as
+        // `render` does (first draw of the sample's stream).
+        let mut entries = Vec::with_capacity(config.train + config.test);
+        for (split, n) in [(Split::Train, config.train), (Split::Test, config.test)] {
+            for i in 0..n {
+                let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(config.seed, split, i));
+                let d: f64 = rng.random::<f64>();
+                let label = i % CLASSES.len();
+                let k = key(split, label, i);
+                entries.push(CatalogEntry {
+                    split,
+                    key: k.clone(),
+                    labels: vec![label as i32],
+                    source: 0,
+                    member: k,
+                    attributes: vec![Some(Attribute::Float(d))],
+                    claimed_size: None,
+                });
+            }
         }
+        let sources = vec![SourceInfo {
+            path: format!("synthetic:seed={}", config.seed),
+            sha256: None,
+            url: None,
+        }];
+        let parts = CatalogParts {
+            dataset: "synthetic".into(),
+            classes: CLASSES.iter().map(|s| s.to_string()).collect(),
+            multi_label: false,
+            attribute_names: vec!["difficulty".into()],
+            entries,
+            rejected: vec![],
+            on_duplicate: OnError::Fail,
+        };
+        let catalog = Catalog::new(parts, &sources)?;
+        Ok(Catalogued { catalog, sources })
     }
-    let classes = CLASSES.iter().map(|s| s.to_string()).collect();
-    let source = SourceInfo {
-        path: format!("synthetic:seed={}", config.seed),
-        sha256: None,
-        url: None,
-    };
-    let catalog = Catalog::new(
-        "synthetic",
-        classes,
-        false,
-        vec!["difficulty".into()],
-        entries,
-        vec![],
-        std::slice::from_ref(&source.path),
-        false,
-    )?;
-    // Render in catalog (sample_id) order so the table's rows are in id order.
-    let order: Vec<(Split, usize)> = catalog
-        .entries
-        .iter()
-        .map(|e| {
-            let index = e
-                .key
-                .rsplit('/')
-                .next()
-                .and_then(|f| f.trim_end_matches(".png").parse().ok())
-                .unwrap_or(0);
-            (e.split, index)
-        })
-        .collect();
-    let produce = |push: &mut dyn FnMut(Item) -> Result<()>| -> Result<()> {
+
+    /// Renders in catalog (`sample_id`) order, so the table's rows are in id order.
+    fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+        let order: Vec<(Split, usize)> = catalog
+            .entries
+            .iter()
+            .map(|e| {
+                let index = e
+                    .key
+                    .rsplit('/')
+                    .next()
+                    .and_then(|f| f.trim_end_matches(".png").parse().ok())
+                    .unwrap_or(0);
+                (e.split, index)
+            })
+            .collect();
         for (chunk_no, chunk) in order.chunks(1024).enumerate() {
             let rendered: Vec<std::result::Result<Vec<u8>, String>> = chunk
                 .par_iter()
                 .map(|&(split, i)| {
                     let mut png = Cursor::new(Vec::new());
-                    render(config, split, i)
+                    render(self.config, split, i)
                         .image
                         .write_to(&mut png, ImageFormat::Png)
                         .map_err(|e| e.to_string())?;
@@ -291,10 +333,28 @@ pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Res
             }
         }
         Ok(())
-    };
-    let mut opts = opts.clone();
-    opts.recorded_options = serde_json::to_value(config).unwrap_or_default();
-    ingest_catalog(&catalog, &[source], produce, &ExperimentDir::new(out), &opts)
+    }
+
+    fn recorded_options(&self) -> Option<serde_json::Value> {
+        Some(serde_json::to_value(self.config).unwrap_or_default())
+    }
+}
+
+/// Generates the dataset into `out` (PNG-encoded images, `difficulty` attribute).
+pub fn ingest(config: &SyntheticConfig, out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
+    if config.size < 8 {
+        return Err(IngestError::Dataset {
+            path: out.to_path_buf(),
+            reason: format!("--size {} is below 8 pixels", config.size),
+        });
+    }
+    if config.train + config.test == 0 {
+        return Err(IngestError::Dataset {
+            path: out.to_path_buf(),
+            reason: "no samples requested".into(),
+        });
+    }
+    dataset::ingest(&mut Synthetic { config }, out, opts)
 }
 
 #[cfg(test)]

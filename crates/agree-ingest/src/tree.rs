@@ -49,6 +49,25 @@ const RETAIN_BYTES: usize = 512 << 20;
 /// Files of an archive in stored order, kept by [`InputTree::scan`].
 type Retained = Vec<(String, Vec<u8>)>;
 
+/// What an archive scan keeps for the stream: every file's contents until their
+/// total passes the budget, then nothing.
+struct Retainer {
+    files: Option<Retained>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl Retainer {
+    /// Counts a member of `size` bytes against the budget, letting everything go
+    /// once the total passes it.
+    fn count(&mut self, size: u64) {
+        self.bytes = self.bytes.saturating_add(size as usize);
+        if self.bytes > self.budget {
+            self.files = None;
+        }
+    }
+}
+
 /// A directory or tar archive holding a dataset.
 #[derive(Debug, Clone)]
 pub struct InputTree {
@@ -157,108 +176,129 @@ impl InputTree {
 
     /// [`InputTree::scan`], keeping archive contents up to `budget` bytes.
     fn scan_retaining(&self, keep: impl Fn(&str) -> bool, budget: usize) -> Result<(Vec<TreeEntry>, Option<String>)> {
-        let mut out = Vec::new();
         match self.kind {
-            TreeKind::Dir => {
-                for item in walkdir::WalkDir::new(&self.path).min_depth(1).sort_by_file_name() {
-                    let item = item.map_err(|e| {
-                        let p = e.path().unwrap_or(&self.path).to_path_buf();
-                        IngestError::io(p, e.into())
-                    })?;
-                    let rel = relative(&self.path, item.path());
-                    let is_dir = item.file_type().is_dir();
-                    let size = if is_dir {
-                        0
-                    } else {
-                        item.metadata().map(|m| m.len()).unwrap_or(0)
-                    };
-                    let problem = if is_dir {
-                        None
-                    } else if item.path().to_str().is_none() {
-                        Some(NOT_UTF8.to_string())
-                    } else {
-                        self.oversize(size)
-                    };
-                    let content = if !is_dir && problem.is_none() && keep(&rel) {
-                        Some(std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?)
-                    } else {
-                        None
-                    };
-                    out.push(TreeEntry {
-                        path: rel,
-                        is_dir,
-                        size,
-                        content,
-                        problem,
-                    });
-                }
-                Ok((out, None))
-            }
-            TreeKind::Tar | TreeKind::TarGz => {
-                let mut reader = self.archive_reader()?;
-                let mut retained: Option<Retained> = Some(Vec::new());
-                let mut retained_bytes = 0usize;
-                {
-                    let mut archive = tar::Archive::new(&mut reader);
-                    let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
-                    for entry in entries {
-                        let mut entry = entry.map_err(|e| self.archive_error(None, e))?;
-                        let Some(path) = member_path(&entry) else { continue };
-                        let kind = entry.header().entry_type();
-                        let is_dir = kind.is_dir();
-                        let size = entry.size();
-                        let problem = if is_dir {
-                            None
-                        } else {
-                            member_problem(&entry).or_else(|| self.oversize(size))
-                        };
-                        if problem.is_none() && !is_dir && !kind.is_file() {
-                            continue;
-                        }
-                        if problem.is_some() {
-                            out.push(TreeEntry {
-                                path,
-                                is_dir: false,
-                                size,
-                                content: None,
-                                problem,
-                            });
-                            continue;
-                        }
-                        let kept = !is_dir && keep(&path);
-                        retained_bytes = retained_bytes.saturating_add(size as usize);
-                        if retained_bytes > budget {
-                            retained = None;
-                        }
-                        let content = if kept || (!is_dir && retained.is_some()) {
-                            let mut buf = Vec::with_capacity(size as usize);
-                            entry
-                                .read_to_end(&mut buf)
-                                .map_err(|e| self.archive_error(Some(&path), e))?;
-                            match retained.as_mut() {
-                                Some(files) if !kept => {
-                                    files.push((path.clone(), buf));
-                                    None
-                                }
-                                _ => kept.then_some(buf),
-                            }
-                        } else {
-                            None
-                        };
-                        out.push(TreeEntry {
-                            path,
-                            is_dir,
-                            size,
-                            content,
-                            problem: None,
-                        });
-                    }
-                }
-                let sha256 = reader.finish().map_err(|e| self.archive_error(None, e))?;
-                *self.retained.lock().unwrap_or_else(|p| p.into_inner()) = retained;
-                Ok((out, Some(sha256)))
+            TreeKind::Dir => Ok((self.scan_dir(&keep)?, None)),
+            TreeKind::Tar | TreeKind::TarGz => self.scan_archive(&keep, budget).map(|(out, sha)| (out, Some(sha))),
+        }
+    }
+
+    /// Lists a directory tree in sorted order, reading the files `keep` says.
+    fn scan_dir(&self, keep: &dyn Fn(&str) -> bool) -> Result<Vec<TreeEntry>> {
+        let mut out = Vec::new();
+        for item in walkdir::WalkDir::new(&self.path).min_depth(1).sort_by_file_name() {
+            let item = item.map_err(|e| {
+                let p = e.path().unwrap_or(&self.path).to_path_buf();
+                IngestError::io(p, e.into())
+            })?;
+            let rel = relative(&self.path, item.path());
+            let is_dir = item.file_type().is_dir();
+            let size = if is_dir {
+                0
+            } else {
+                item.metadata().map(|m| m.len()).unwrap_or(0)
+            };
+            let problem = if is_dir {
+                None
+            } else if item.path().to_str().is_none() {
+                Some(NOT_UTF8.to_string())
+            } else {
+                self.oversize(size)
+            };
+            let content = if !is_dir && problem.is_none() && keep(&rel) {
+                Some(std::fs::read(item.path()).map_err(|e| IngestError::io(item.path(), e))?)
+            } else {
+                None
+            };
+            out.push(TreeEntry {
+                path: rel,
+                is_dir,
+                size,
+                content,
+                problem,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Lists an archive in stored order, reading the files `keep` says and retaining
+    /// the others' contents while they fit `budget`; returns the entries and the
+    /// archive file's SHA-256.
+    fn scan_archive(&self, keep: &dyn Fn(&str) -> bool, budget: usize) -> Result<(Vec<TreeEntry>, String)> {
+        let mut reader = self.archive_reader()?;
+        let mut retained = Retainer {
+            files: Some(Vec::new()),
+            bytes: 0,
+            budget,
+        };
+        let mut out = Vec::new();
+        {
+            let mut archive = tar::Archive::new(&mut reader);
+            let entries = archive.entries().map_err(|e| self.archive_error(None, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| self.archive_error(None, e))?;
+                out.extend(self.scan_member(entry, keep, &mut retained)?);
             }
         }
+        let sha256 = reader.finish().map_err(|e| self.archive_error(None, e))?;
+        *self.retained.lock().unwrap_or_else(|p| p.into_inner()) = retained.files;
+        Ok((out, sha256))
+    }
+
+    /// One archive member as a scan lists it (`None` for members that are neither
+    /// files nor folders nor problems, and for empty names).
+    fn scan_member<R: Read>(
+        &self,
+        mut entry: tar::Entry<'_, R>,
+        keep: &dyn Fn(&str) -> bool,
+        retained: &mut Retainer,
+    ) -> Result<Option<TreeEntry>> {
+        let Some(path) = member_path(&entry) else {
+            return Ok(None);
+        };
+        let kind = entry.header().entry_type();
+        let is_dir = kind.is_dir();
+        let size = entry.size();
+        let problem = if is_dir {
+            None
+        } else {
+            member_problem(&entry).or_else(|| self.oversize(size))
+        };
+        if problem.is_none() && !is_dir && !kind.is_file() {
+            return Ok(None);
+        }
+        if problem.is_some() {
+            return Ok(Some(TreeEntry {
+                path,
+                is_dir: false,
+                size,
+                content: None,
+                problem,
+            }));
+        }
+        let kept = !is_dir && keep(&path);
+        retained.count(size);
+        let content = if kept || (!is_dir && retained.files.is_some()) {
+            let mut buf = Vec::with_capacity(size as usize);
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| self.archive_error(Some(&path), e))?;
+            match retained.files.as_mut() {
+                Some(files) if !kept => {
+                    files.push((path.clone(), buf));
+                    None
+                }
+                _ => kept.then_some(buf),
+            }
+        } else {
+            None
+        };
+        Ok(Some(TreeEntry {
+            path,
+            is_dir,
+            size,
+            content,
+            problem: None,
+        }))
     }
 
     /// Reads the files for which `wanted` says so, in the tree's natural order (sorted

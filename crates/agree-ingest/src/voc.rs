@@ -7,18 +7,17 @@
 //! in VOC's inclusive pixel coordinates).
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     path::{Path, PathBuf},
 };
 
-use agree_schema::ExperimentDir;
-
 use crate::{
-    Attribute, Catalog, CatalogEntry, IngestError, Result, Split,
-    catalog::ClaimedSize,
-    imagefolder::{readable_entries, reject, stream_trees},
+    Attribute, Catalog, CatalogEntry, CatalogParts, IngestError, Result, Split,
+    catalog::{ClaimedSize, Rejected},
+    dataset::{self, Catalogued, DatasetReader, scan_source},
+    imagefolder::{reject, stream_trees},
     manifest::SourceInfo,
-    pipeline::{IngestOptions, IngestSummary, OnError, ingest_catalog},
+    pipeline::{IngestOptions, IngestSummary, Item, OnError},
     tree::InputTree,
 };
 
@@ -149,24 +148,65 @@ fn year_prefix(path: &str) -> Option<(String, String)> {
     Some((comps[..=y].join("/"), comps[y].to_string()))
 }
 
-/// Ingests VOC trees into `out`.
-pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
-    let trees = InputTree::open_all(inputs, opts.max_member_bytes)?;
+/// An image listed by an image-set list: (input, year prefix path, year, id, split).
+type Listed = (usize, String, String, String, Split);
+
+/// What the scan of the VOC inputs found.
+#[derive(Default)]
+struct VocFiles {
+    /// The listed images, in list order.
+    listed: Vec<Listed>,
+    /// Annotation XML by (input, path).
+    annotations: HashMap<(usize, String), Vec<u8>>,
+    /// Images present, by (input, path).
+    jpegs: HashSet<(usize, String)>,
+}
+
+/// Pascal VOC trees as a dataset.
+struct Voc {
+    trees: Vec<InputTree>,
+}
+
+impl DatasetReader for Voc {
+    fn catalogue(&mut self, on_error: OnError) -> Result<Catalogued> {
+        let mut rejected = Vec::new();
+        let (sources, files) = scan(&self.trees, &mut rejected, on_error)?;
+        if files.listed.is_empty() {
+            return Err(IngestError::Dataset {
+                path: self.trees.first().map(|t| t.path().to_path_buf()).unwrap_or_default(),
+                reason: "no VOC2007/VOC2012 ImageSets/Main/{trainval,test}.txt found".into(),
+            });
+        }
+        let mut entries = Vec::new();
+        for listed in &files.listed {
+            entries.extend(files.entry(listed, &sources, &mut rejected, on_error)?);
+        }
+        let parts = CatalogParts {
+            dataset: "voc".into(),
+            classes: CLASSES.iter().map(|s| s.to_string()).collect(),
+            multi_label: true,
+            attribute_names: vec!["num_objects".into(), "object_area_fraction".into()],
+            entries,
+            rejected,
+            on_duplicate: on_error,
+        };
+        let catalog = Catalog::new(parts, &sources)?;
+        Ok(Catalogued { catalog, sources })
+    }
+
+    fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+        stream_trees(catalog, &self.trees, push)
+    }
+}
+
+/// Scans every input for image-set lists, annotations and images.
+fn scan(trees: &[InputTree], rejected: &mut Vec<Rejected>, on_error: OnError) -> Result<(Vec<SourceInfo>, VocFiles)> {
     let mut sources = Vec::new();
-    let mut rejected = Vec::new();
-    // (tree, year prefix, id) → split, from the image-set lists.
-    let mut listed: Vec<(usize, String, String, String, Split)> = Vec::new();
-    let mut annotations: HashMap<(usize, String), Vec<u8>> = HashMap::new();
-    let mut jpegs: HashMap<(usize, String), ()> = HashMap::new();
+    let mut files = VocFiles::default();
     for (t, tree) in trees.iter().enumerate() {
-        let (entries, sha256) =
-            tree.scan(|p| list_split(p).is_some() || (p.contains("/Annotations/") && p.ends_with(".xml")))?;
-        sources.push(SourceInfo {
-            path: tree.path().display().to_string(),
-            sha256,
-            url: None,
-        });
-        let entries = readable_entries(entries, &mut rejected, opts.on_error, &sources[t].path)?;
+        let wanted = |p: &str| list_split(p).is_some() || (p.contains("/Annotations/") && p.ends_with(".xml"));
+        let (source, entries) = scan_source(tree, wanted, rejected, on_error)?;
+        sources.push(source);
         for e in entries.into_iter().filter(|e| !e.is_dir) {
             if let Some((year, split)) = list_split(&e.path) {
                 let Some((prefix, _)) = year_prefix(&e.path) else {
@@ -174,64 +214,83 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 };
                 let text = String::from_utf8_lossy(e.content.as_deref().unwrap_or_default()).into_owned();
                 for id in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    listed.push((t, prefix.clone(), year.to_string(), id.to_string(), split));
+                    files
+                        .listed
+                        .push((t, prefix.clone(), year.to_string(), id.to_string(), split));
                 }
             } else if let Some(content) = e.content {
-                annotations.insert((t, e.path), content);
+                files.annotations.insert((t, e.path), content);
             } else if e.path.contains("/JPEGImages/") {
-                jpegs.insert((t, e.path), ());
+                files.jpegs.insert((t, e.path));
             }
         }
     }
-    if listed.is_empty() {
-        return Err(IngestError::Dataset {
-            path: inputs.first().cloned().unwrap_or_default(),
-            reason: "no VOC2007/VOC2012 ImageSets/Main/{trainval,test}.txt found".into(),
-        });
+    Ok((sources, files))
+}
+
+impl VocFiles {
+    /// Where `prefix/path_in_year` is: in input `t0` (the list's) if there, else in the
+    /// first input that has it (the 2007 test tar holds its own annotations and images).
+    fn locate(
+        &self,
+        has: impl Fn(&(usize, String)) -> bool,
+        path_in_year: &str,
+        prefix: &str,
+        t0: usize,
+        inputs: usize,
+    ) -> Option<(usize, String)> {
+        let p = format!("{prefix}/{path_in_year}");
+        std::iter::once(t0)
+            .chain(0..inputs)
+            .map(|t| (t, p.clone()))
+            .find(|at| has(at))
     }
-    // Annotations and images may come from another input than the list (the 2007 test
-    // tar holds its own); find them in any input.
-    let find =
-        |map: &dyn Fn(usize, &str) -> bool, path_in_year: &str, prefix: &str, t0: usize| -> Option<(usize, String)> {
-            let p = format!("{prefix}/{path_in_year}");
-            if map(t0, &p) {
-                return Some((t0, p));
-            }
-            (0..trees.len()).find(|&t| map(t, &p)).map(|t| (t, p))
-        };
-    let mut entries = Vec::new();
-    let mut present = BTreeSet::new();
-    for (t, prefix, year, id, split) in listed {
-        let source_name = sources[t].path.clone();
-        let has_xml = |t: usize, p: &str| annotations.contains_key(&(t, p.to_string()));
-        let has_jpg = |t: usize, p: &str| jpegs.contains_key(&(t, p.to_string()));
-        let Some((ta, xml_path)) = find(&has_xml, &format!("Annotations/{id}.xml"), &prefix, t) else {
+
+    /// The catalogue entry of one listed image, or `None` when its annotation or image
+    /// is missing or the annotation is unusable (rejected).
+    fn entry(
+        &self,
+        (t, prefix, year, id, split): &Listed,
+        sources: &[SourceInfo],
+        rejected: &mut Vec<Rejected>,
+        on_error: OnError,
+    ) -> Result<Option<CatalogEntry>> {
+        let (t, split) = (*t, *split);
+        let source_name = &sources[t].path;
+        let has_xml = |at: &(usize, String)| self.annotations.contains_key(at);
+        let Some((ta, xml_path)) = self.locate(has_xml, &format!("Annotations/{id}.xml"), prefix, t, sources.len())
+        else {
+            let member = format!("{prefix}/Annotations/{id}.xml");
             reject(
-                &mut rejected,
-                opts.on_error,
-                &source_name,
-                &format!("{prefix}/Annotations/{id}.xml"),
+                rejected,
+                on_error,
+                source_name,
+                &member,
                 "annotation listed but missing".into(),
             )?;
-            continue;
+            return Ok(None);
         };
-        let Some((tj, jpg_path)) = find(&has_jpg, &format!("JPEGImages/{id}.jpg"), &prefix, t) else {
+        let has_jpg = |at: &(usize, String)| self.jpegs.contains(at);
+        let Some((tj, jpg_path)) = self.locate(has_jpg, &format!("JPEGImages/{id}.jpg"), prefix, t, sources.len())
+        else {
+            let member = format!("{prefix}/JPEGImages/{id}.jpg");
             reject(
-                &mut rejected,
-                opts.on_error,
-                &source_name,
-                &format!("{prefix}/JPEGImages/{id}.jpg"),
+                rejected,
+                on_error,
+                source_name,
+                &member,
                 "image listed but missing".into(),
             )?;
-            continue;
+            return Ok(None);
         };
-        let parsed = match parse_annotation(&annotations[&(ta, xml_path.clone())]) {
+        let parsed = match parse_annotation(&self.annotations[&(ta, xml_path.clone())]) {
             Ok(a) => a,
             Err(reason) => {
-                reject(&mut rejected, opts.on_error, &sources[ta].path, &xml_path, reason)?;
-                continue;
+                reject(rejected, on_error, &sources[ta].path, &xml_path, reason)?;
+                return Ok(None);
             }
         };
+        // Objects flagged `difficult` count in the train split only.
         let counted: Vec<&(usize, bool, f64)> = parsed
             .objects
             .iter()
@@ -239,11 +298,9 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
             .collect();
         let labels: BTreeSet<usize> = counted.iter().map(|o| o.0).collect();
         let area: f64 = counted.iter().map(|o| o.2).sum();
-        let key = format!("{year}/JPEGImages/{id}.jpg");
-        present.insert(key.clone());
-        entries.push(CatalogEntry {
+        Ok(Some(CatalogEntry {
             split,
-            key,
+            key: format!("{year}/JPEGImages/{id}.jpg"),
             labels: labels.iter().map(|&l| l as i32).collect(),
             source: tj,
             member: jpg_path,
@@ -256,28 +313,16 @@ pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<In
                 Some(Attribute::Int(labels.len() as i32)),
                 Some(Attribute::Float(area / (parsed.width as f64 * parsed.height as f64))),
             ],
-        });
+        }))
     }
-    let names: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let classes = CLASSES.iter().map(|s| s.to_string()).collect();
-    let attrs = vec!["num_objects".into(), "object_area_fraction".into()];
-    let catalog = Catalog::new(
-        "voc",
-        classes,
-        true,
-        attrs,
-        entries,
-        rejected,
-        &names,
-        opts.on_error == OnError::Skip,
-    )?;
-    ingest_catalog(
-        &catalog,
-        &sources,
-        |push| stream_trees(&catalog, &trees, push),
-        &ExperimentDir::new(out),
-        opts,
-    )
+}
+
+/// Ingests VOC trees into `out`.
+pub fn ingest(inputs: &[PathBuf], out: &Path, opts: &IngestOptions) -> Result<IngestSummary> {
+    let mut reader = Voc {
+        trees: InputTree::open_all(inputs, opts.max_member_bytes)?,
+    };
+    dataset::ingest(&mut reader, out, opts)
 }
 
 #[cfg(test)]

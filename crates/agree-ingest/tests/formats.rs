@@ -651,3 +651,117 @@ fn scores_import_by_key_and_cifar10h() {
         &["test_batch.bin#00000", "official test_batch order"],
     );
 }
+
+/// How one file's `image` column chunks were written: the settings a reader can see.
+#[derive(Debug, Clone, PartialEq)]
+struct ImageColumnSettings {
+    compression: parquet::basic::Compression,
+    dictionary: bool,
+    statistics: bool,
+    column_index: bool,
+}
+
+fn image_column_settings(samples: &Path) -> Vec<ImageColumnSettings> {
+    let file = std::fs::File::open(samples).unwrap();
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional)
+        .parse_and_finish(&file)
+        .unwrap();
+    let image = meta
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == "image")
+        .unwrap();
+    meta.row_groups()
+        .iter()
+        .map(|rg| {
+            let c = rg.column(image);
+            ImageColumnSettings {
+                compression: c.compression(),
+                dictionary: c.dictionary_page_offset().is_some(),
+                statistics: c.statistics().is_some(),
+                column_index: c.column_index_offset().is_some(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_format_and_path_writes_the_image_column_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut written = Vec::new();
+    let config = synthetic::SyntheticConfig {
+        seed: 1,
+        train: 12,
+        test: 4,
+        size: 16,
+    };
+    synthetic::ingest(&config, &t.join("synthetic"), &opts(OnError::Fail)).unwrap();
+    written.push("synthetic");
+
+    let batch: Vec<u8> = [3u8, 1, 4].iter().flat_map(|&l| cifar_record(l, l + 1)).collect();
+    write_tree(&t.join("cifar"), &[("cifar-10-batches-bin/test_batch.bin", batch)]);
+    cifar10::ingest(&[t.join("cifar")], &t.join("cifar10"), &opts(OnError::Fail)).unwrap();
+    written.push("cifar10");
+
+    tar_gz(&t.join("if.tar.gz"), &imagefolder_files(), true);
+    imagefolder::ingest(
+        "imagefolder",
+        &[t.join("if.tar.gz")],
+        &t.join("imagefolder"),
+        &opts(OnError::Fail),
+    )
+    .unwrap();
+    written.push("imagefolder");
+
+    let png = encoded(10, 10, 1, ImageFormat::Png);
+    let kth = vec![
+        ("KTH-TIPS2-b/wool/sample_a/22a-scale_2_im_1_col.png", png.clone()),
+        ("KTH-TIPS2-b/wool/sample_c/22c-scale_5_im_6_col.png", png.clone()),
+    ];
+    write_tree(&t.join("kth_in"), &kth);
+    kth_tips2b::ingest(&[t.join("kth_in")], &t.join("kth"), &opts(OnError::Fail)).unwrap();
+    written.push("kth");
+
+    let (trainval, test) = voc_files(voc_xml(&[("cat", false, [1, 1, 4, 5])]));
+    write_tree(&t.join("voc_in"), &trainval);
+    write_tree(&t.join("voc_in"), &test);
+    voc::ingest(&[t.join("voc_in")], &t.join("voc"), &opts(OnError::Fail)).unwrap();
+    written.push("voc");
+
+    // A sample rejected while streaming: the kept ones are renumbered into a new file.
+    let mut skipped = imagefolder_files();
+    skipped.push(("ds/train/dog/broken.png", png[..20].to_vec()));
+    tar_gz(&t.join("skip.tar.gz"), &skipped, true);
+    let s = imagefolder::ingest(
+        "imagefolder",
+        &[t.join("skip.tar.gz")],
+        &t.join("renumbered"),
+        &opts(OnError::Skip),
+    )
+    .unwrap();
+    assert_eq!(
+        s.manifest.rejected, 1,
+        "the broken image goes through the renumbering path"
+    );
+    written.push("renumbered");
+
+    // Images are stored as the source's bytes: compressing them again, a dictionary of
+    // them, or min/max statistics of them would only cost time and space.
+    let expected = ImageColumnSettings {
+        compression: parquet::basic::Compression::UNCOMPRESSED,
+        dictionary: false,
+        statistics: false,
+        column_index: false,
+    };
+    for name in written {
+        let settings = image_column_settings(&ExperimentDir::new(t.join(name)).samples());
+        assert!(!settings.is_empty(), "{name}: no row group");
+        for s in settings {
+            assert_eq!(s, expected, "{name} writes samples.image differently");
+        }
+    }
+}
