@@ -15,7 +15,7 @@ use std::time::Instant;
 use agree_schema::ExperimentDir;
 use agree_sql::synthetic_run::SyntheticRun;
 use agree_sql::{
-    AnalysisOptions, analysis_steps, ProgressBar, block_on, expand_each_statistic, open_session, run_query,
+    AnalysisOptions, ProgressBar, analysis_steps, block_on, expand_each_statistic, open_session, run_query,
     statistic_index_sql, statistic_values_sql, statistic_wide_sql,
 };
 

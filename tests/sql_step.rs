@@ -22,13 +22,22 @@ fn agree(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = agree(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn fails(args: &[&str]) -> String {
     let out = agree(args);
-    assert_eq!(out.status.code(), Some(1), "{args:?} did not fail: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} did not fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -74,12 +83,27 @@ fn a_step_runs_alone_as_the_analysis_runs_it() {
         assert_eq!(alone, written, "{step}");
     }
     // The bootstrap parameter reaches the step as it reaches the analysis.
-    let other = ok(&["sql", e, "--step", "statistic_correlation", "--bootstrap", "30", "--format", "csv"]);
-    assert_ne!(other, ok(&["sql", e, "SELECT * FROM statistic_correlation", "--format", "csv"]));
+    let other = ok(&[
+        "sql",
+        e,
+        "--step",
+        "statistic_correlation",
+        "--bootstrap",
+        "30",
+        "--format",
+        "csv",
+    ]);
+    assert_ne!(
+        other,
+        ok(&["sql", e, "SELECT * FROM statistic_correlation", "--format", "csv"])
+    );
     // An intermediate step prints its table, in its contract's columns.
     let sample_agreement = ok(&["sql", e, "--step", "sample_agreement", "--format", "csv"]);
     let header = sample_agreement.lines().next().unwrap();
-    assert_eq!(header, "group_kind,group_name,split,epoch,sample_id,n_correct,n_networks");
+    assert_eq!(
+        header,
+        "group_kind,group_name,split,epoch,sample_id,n_correct,n_networks"
+    );
     // 2 same-arch + 2 cross-arch groups × 90 samples × 3 epochs.
     assert_eq!(sample_agreement.lines().count(), 1 + 4 * 90 * 3);
 
@@ -89,9 +113,22 @@ fn a_step_runs_alone_as_the_analysis_runs_it() {
     let by_statistic = sql_dir.join("agreement_by_statistic.sql");
     let text = std::fs::read_to_string(&by_statistic).unwrap();
     assert_eq!(text.matches("'rest'").count(), 2);
-    std::fs::write(&by_statistic, text.replace("'rest'", "'{each statistic: not a placeholder}'")).unwrap();
+    std::fs::write(
+        &by_statistic,
+        text.replace("'rest'", "'{each statistic: not a placeholder}'"),
+    )
+    .unwrap();
     let s = sql_dir.to_str().unwrap();
-    let edited = ok(&["sql", e, "--step", "agreement_by_statistic", "--sql-dir", s, "--format", "csv"]);
+    let edited = ok(&[
+        "sql",
+        e,
+        "--step",
+        "agreement_by_statistic",
+        "--sql-dir",
+        s,
+        "--format",
+        "csv",
+    ]);
     assert!(edited.contains(",{each statistic: not a placeholder},"), "{edited}");
     assert!(edited.contains(",agreed,"));
 
@@ -102,24 +139,45 @@ fn a_step_runs_alone_as_the_analysis_runs_it() {
     std::fs::write(&sample_sql, text.replace("AS n_correct", "AS n_right")).unwrap();
     for step in ["sample_agreement", "agreement"] {
         let err = fails(&["sql", e, "--step", step, "--sql-dir", s]);
-        assert!(err.contains("sample_agreement.sql: column 6 is `n_right`, the contract says `n_correct`"), "{err}");
+        assert!(
+            err.contains("sample_agreement.sql: column 6 is `n_right`, the contract says `n_correct`"),
+            "{err}"
+        );
     }
     let err = fails(&["analyze", e, "--quiet", "--sql-dir", s]);
     assert!(err.contains("sample_agreement.sql: column 6 is `n_right`"), "{err}");
     // A step that reads a table its manifest entry does not list is refused before anything runs.
-    std::fs::write(&sample_sql, text.replace("FROM predictions AS p", "FROM predictions AS p CROSS JOIN samples AS extra")).unwrap();
+    std::fs::write(
+        &sample_sql,
+        text.replace(
+            "FROM predictions AS p",
+            "FROM predictions AS p CROSS JOIN samples AS extra",
+        ),
+    )
+    .unwrap();
     let err = fails(&["sql", e, "--step", "group_members", "--sql-dir", s]);
     assert!(err.contains("sample_agreement.sql: reads `samples`"), "{err}");
 
     let err = fails(&["sql", e, "--step", "no_such_step"]);
-    assert!(err.contains("no step `no_such_step`; the steps are group_members, sample_agreement"), "{err}");
-    assert_eq!(listing(&exp), before, "agree sql --step changed the experiment directory");
+    assert!(
+        err.contains("no step `no_such_step`; the steps are group_members, sample_agreement"),
+        "{err}"
+    );
+    assert_eq!(
+        listing(&exp),
+        before,
+        "agree sql --step changed the experiment directory"
+    );
 
     // A score table named like a step is refused, not shadowed.
     let scores = exp.join("scores");
     std::fs::create_dir_all(&scores).unwrap();
     std::fs::copy(exp.join("attributes.parquet"), scores.join("sample_agreement.parquet")).unwrap();
-    for args in [vec!["sql", e, "--step", "agreement"], vec!["analyze", e, "--quiet"], vec!["sql", e, "SELECT 1"]] {
+    for args in [
+        vec!["sql", e, "--step", "agreement"],
+        vec!["analyze", e, "--quiet"],
+        vec!["sql", e, "SELECT 1"],
+    ] {
         let err = fails(&args);
         assert!(
             err.contains("the score table `sample_agreement` would be shadowed by the intermediate analysis step"),

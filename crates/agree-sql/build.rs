@@ -12,11 +12,15 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
     files.sort();
-    let mut out = String::from("/// (file stem, SQL text) of every `sql/*.sql`.\npub static SQL_FILES: &[(&str, &str)] = &[\n");
+    let mut out =
+        String::from("/// (file stem, SQL text) of every `sql/*.sql`.\npub static SQL_FILES: &[(&str, &str)] = &[\n");
     for p in files {
         println!("cargo:rerun-if-changed={}", p.display());
         let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
-        out.push_str(&format!("    ({stem:?}, include_str!({:?})),\n", p.canonicalize().unwrap()));
+        out.push_str(&format!(
+            "    ({stem:?}, include_str!({:?})),\n",
+            p.canonicalize().unwrap()
+        ));
     }
     out.push_str("];\n");
     let manifest = dir.join("steps.toml");

@@ -461,7 +461,9 @@ async fn run_step(
     let steps = &mut prepared.steps;
     if !step.result {
         let contract = OutputContract::new(step, statistics);
-        return Ok(Some(steps.run(ctx, &file, &step.name, &sql, Some(&contract), None).await?));
+        return Ok(Some(
+            steps.run(ctx, &file, &step.name, &sql, Some(&contract), None).await?,
+        ));
     }
     let Some(staging) = staging else {
         return Ok(Some(steps.run(ctx, &file, &step.name, &sql, None, None).await?));
@@ -504,7 +506,11 @@ async fn analyze_steps(
         progress.set_message(step.name.as_str());
         let started = Instant::now();
         if let Some(rows) = run_step(&mut prepared, step, options, Some(&staging)).await? {
-            let path = if step.result { dir.table(&step.name) } else { PathBuf::new() };
+            let path = if step.result {
+                dir.table(&step.name)
+            } else {
+                PathBuf::new()
+            };
             prepared.report.steps.push(WrittenTable {
                 name: step.name.clone(),
                 path,

@@ -116,8 +116,8 @@ pub fn is_session_table(name: &str) -> bool {
 fn parse_columns(step: &str, raw: Vec<RawColumn>) -> Result<Vec<StepColumn>, String> {
     let mut columns: Vec<StepColumn> = Vec::with_capacity(raw.len());
     for c in raw {
-        let data_type =
-            scalar_type(&c.type_name).ok_or_else(|| format!("step `{step}`, column `{}`: unknown type `{}`", c.name, c.type_name))?;
+        let data_type = scalar_type(&c.type_name)
+            .ok_or_else(|| format!("step `{step}`, column `{}`: unknown type `{}`", c.name, c.type_name))?;
         if columns.iter().any(|x| x.name == c.name) {
             return Err(format!("step `{step}`: column `{}` listed twice", c.name));
         }
@@ -134,7 +134,9 @@ fn parse_columns(step: &str, raw: Vec<RawColumn>) -> Result<Vec<StepColumn>, Str
 fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static str)]) -> Result<AnalysisStep, String> {
     let name = raw.name;
     if !agree_schema::is_table_identifier(&name) || is_session_table(&name) || earlier.iter().any(|s| s.name == name) {
-        return Err(format!("step `{name}`: not a lower-case identifier, or a name already taken"));
+        return Err(format!(
+            "step `{name}`: not a lower-case identifier, or a name already taken"
+        ));
     }
     let sql = files
         .iter()
@@ -151,10 +153,14 @@ fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static s
     if raw.result {
         agree_schema::contract(&name).map_err(|e| format!("result step `{name}`: {e}"))?;
         if !raw.column.is_empty() || raw.per_statistic.is_some() {
-            return Err(format!("result step `{name}`: its columns are in schemas/{name}.toml, not here"));
+            return Err(format!(
+                "result step `{name}`: its columns are in schemas/{name}.toml, not here"
+            ));
         }
     } else if raw.column.is_empty() {
-        return Err(format!("intermediate step `{name}` needs its columns (`column = [...]`)"));
+        return Err(format!(
+            "intermediate step `{name}` needs its columns (`column = [...]`)"
+        ));
     }
     let per_statistic = match raw.per_statistic {
         Some(t) => Some((
@@ -214,7 +220,9 @@ pub fn reserved_by(name: &str) -> Option<String> {
         && let Some(step) = steps.iter().find(|s| s.name == name)
     {
         let kind = if step.result { "result" } else { "intermediate" };
-        return Some(format!("the {kind} analysis step `{name}` (crates/agree-sql/sql/steps.toml)"));
+        return Some(format!(
+            "the {kind} analysis step `{name}` (crates/agree-sql/sql/steps.toml)"
+        ));
     }
     if SESSION_TABLES.contains(&name) {
         return Some(format!("the session table `{name}`"));
@@ -373,12 +381,24 @@ mod tests {
         let files: &[(&str, &'static str)] = &[("a", "SELECT 1"), ("b", "SELECT 2")];
         let col = "column = [{ name = \"x\", type = \"int64\", nullable = false }]";
         let cases = [
-            (format!("[[step]]\nname = \"a\"\nreads = [\"b\"]\n{col}\n[[step]]\nname = \"b\"\nreads = []\n{col}"), "reads `b`"),
-            (format!("[[step]]\nname = \"a\"\nreads = []\n{col}"), "b.sql is not a step"),
+            (
+                format!("[[step]]\nname = \"a\"\nreads = [\"b\"]\n{col}\n[[step]]\nname = \"b\"\nreads = []\n{col}"),
+                "reads `b`",
+            ),
+            (
+                format!("[[step]]\nname = \"a\"\nreads = []\n{col}"),
+                "b.sql is not a step",
+            ),
             (format!("[[step]]\nname = \"c\"\nreads = []\n{col}"), "no file c.sql"),
             ("[[step]]\nname = \"a\"\nreads = []".to_string(), "needs its columns"),
-            (format!("[[step]]\nname = \"a\"\nreads = []\n{}", col.replace("int64", "int128")), "unknown type `int128`"),
-            ("[[step]]\nname = \"a\"\nreads = []\nresult = true".to_string(), "no table contract named `a`"),
+            (
+                format!("[[step]]\nname = \"a\"\nreads = []\n{}", col.replace("int64", "int128")),
+                "unknown type `int128`",
+            ),
+            (
+                "[[step]]\nname = \"a\"\nreads = []\nresult = true".to_string(),
+                "no table contract named `a`",
+            ),
             ("[[step]]\nname = \"a\"\nreds = []".to_string(), "unknown field"),
         ];
         for (manifest, expected) in cases {
@@ -396,7 +416,10 @@ mod tests {
             assert!(agree_schema::is_reserved_table_name(&s.name), "{}", s.name);
         }
         for t in SESSION_TABLES {
-            assert!(reserved_by(t).is_some() && agree_schema::is_reserved_table_name(t), "{t}");
+            assert!(
+                reserved_by(t).is_some() && agree_schema::is_reserved_table_name(t),
+                "{t}"
+            );
         }
         assert!(reserved_by("samples").unwrap().contains("schemas/samples.toml"));
         assert_eq!(reserved_by("cifar10h"), None);
@@ -422,8 +445,14 @@ mod tests {
         let mut wrong = fields.clone();
         wrong[5] = Field::new("n_networks", DataType::Int32, true);
         let err = contract.check_schema(&Schema::new(wrong)).unwrap_err().to_string();
-        assert!(err.starts_with("sample_bins.sql: column `n_networks` is Int32"), "{err}");
-        let err = contract.check_schema(&Schema::new(fields[..6].to_vec())).unwrap_err().to_string();
+        assert!(
+            err.starts_with("sample_bins.sql: column `n_networks` is Int32"),
+            "{err}"
+        );
+        let err = contract
+            .check_schema(&Schema::new(fields[..6].to_vec()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no column `stats.a`"), "{err}");
         let small = OutputContract::new(step("statistic_bins"), &stats);
         let schema = Arc::new(Schema::new(vec![
@@ -432,7 +461,10 @@ mod tests {
         ]));
         let batch = RecordBatch::try_new(
             schema,
-            vec![Arc::new(Int64Array::from(vec![1])), Arc::new(Int32Array::from(vec![None]))],
+            vec![
+                Arc::new(Int64Array::from(vec![1])),
+                Arc::new(Int32Array::from(vec![None])),
+            ],
         )
         .unwrap();
         let err = small.check_batch(&batch).unwrap_err().to_string();

@@ -132,7 +132,10 @@ mod tests {
             let path = dir.scores_dir().join(format!("{name}.parquet"));
             std::fs::write(&path, b"").unwrap();
             let err = experiment_tables(&dir).unwrap_err().to_string();
-            assert!(err.contains(&format!("`{name}` would be shadowed by")) && err.contains(holder), "{err}");
+            assert!(
+                err.contains(&format!("`{name}` would be shadowed by")) && err.contains(holder),
+                "{err}"
+            );
             assert!(err.contains(&path.display().to_string()), "{err}");
             std::fs::remove_file(path).unwrap();
         }

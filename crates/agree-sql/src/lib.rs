@@ -33,7 +33,8 @@ pub mod synthetic_run;
 
 pub use analysis::{AnalysisOptions, AnalysisReport, StepOutput, WrittenTable, analyze, conform, run_one_step};
 pub use analysis_sql::{
-    AnalysisStep, OutputContract, SESSION_TABLES, StepColumn, analysis_steps, export_sql, find_step, reserved_by, step_sql,
+    AnalysisStep, OutputContract, SESSION_TABLES, StepColumn, analysis_steps, export_sql, find_step, reserved_by,
+    step_sql,
 };
 pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
 pub use catalog::{TableFile, TableKind, experiment_tables};

@@ -258,8 +258,8 @@ pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<Stri
         let line = sql[..start].matches('\n').count() + 1;
         let at_line = |message: String| format!("line {line}: {message}");
         out.push_str(&sql[copied..start]);
-        let end = construct_end(sql, start)
-            .ok_or_else(|| at_line("`{each statistic` is never closed by `}`".into()))?;
+        let end =
+            construct_end(sql, start).ok_or_else(|| at_line("`{each statistic` is never closed by `}`".into()))?;
         let (separator, fragment) = parse_construct(&sql[start + EACH_STATISTIC.len()..end]).map_err(at_line)?;
         out.push_str(&repeat_fragment(fragment, &separator, statistics));
         copied = end + 1;
@@ -307,7 +307,10 @@ mod tests {
     #[test]
     fn literals_and_comments_are_not_templates() {
         let s = stats(&["a", "b"]);
-        assert_eq!(expand_each_statistic("SELECT 'é→', Σ {each statistic: {index}}", &s).unwrap(), "SELECT 'é→', Σ 1, 2");
+        assert_eq!(
+            expand_each_statistic("SELECT 'é→', Σ {each statistic: {index}}", &s).unwrap(),
+            "SELECT 'é→', Σ 1, 2"
+        );
         let sql = "SELECT '{not a placeholder}', '{each statistic: x}' AS \"{each statistic: y}\", \
                    /* {each statistic: z} */ 'it''s {each statistic: w}', {each statistic: '}' || {index}}";
         assert_eq!(

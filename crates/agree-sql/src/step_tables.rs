@@ -24,8 +24,8 @@ use parquet::file::properties::WriterProperties;
 
 use crate::analysis::{conform, dictionary_encode};
 use crate::analysis_sql::OutputContract;
-use crate::query::read_only_options;
 use crate::error::SqlError;
+use crate::query::read_only_options;
 use crate::session::register_batches;
 
 /// The step tables of one analysis: its work folder, and the memory reserved for

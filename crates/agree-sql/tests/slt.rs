@@ -56,7 +56,9 @@ fn cell(column: &ArrayRef, row: usize) -> Result<String, Failure> {
         ))),
         DataType::List(_) => {
             let items = column.as_list::<i32>().value(row);
-            let cells = (0..items.len()).map(|i| cell(&items, i)).collect::<Result<Vec<_>, _>>()?;
+            let cells = (0..items.len())
+                .map(|i| cell(&items, i))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(format!("[{}]", cells.join(", ")))
         }
         _ => {
@@ -119,7 +121,10 @@ impl Session {
             self.statistics = list
                 .split(',')
                 .map(|s| {
-                    let (table, column) = s.trim().split_once('.').ok_or_else(|| fail(format!("`{s}`: TABLE.COLUMN")))?;
+                    let (table, column) = s
+                        .trim()
+                        .split_once('.')
+                        .ok_or_else(|| fail(format!("`{s}`: TABLE.COLUMN")))?;
                     Ok(Statistic {
                         table: table.into(),
                         column: column.into(),
@@ -135,7 +140,11 @@ impl Session {
         let is_query = ["select", "with", "values"]
             .iter()
             .any(|k| text.get(..k.len()).is_some_and(|p| p.eq_ignore_ascii_case(k)));
-        if is_query { rows(&schema, &batches) } else { Ok(DBOutput::StatementComplete(0)) }
+        if is_query {
+            rows(&schema, &batches)
+        } else {
+            Ok(DBOutput::StatementComplete(0))
+        }
     }
 }
 
@@ -152,7 +161,12 @@ impl sqllogictest::DB for Session {
 fn session() -> Result<Session, Failure> {
     Ok(Session {
         ctx: new_context(),
-        rt: Arc::new(tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(fail)?),
+        rt: Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(fail)?,
+        ),
         statistics: Vec::new(),
     })
 }

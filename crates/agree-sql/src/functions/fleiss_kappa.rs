@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(whole.to_bits(), reversed.to_bits());
         assert_eq!(whole.to_bits(), merged.kappa().unwrap().to_bits());
         // Mixed rater counts still give κ.
-        assert!((fleiss_kappa([(2, 2), (0, 3), (1, 2)]).unwrap() - fleiss_kappa([(1, 2), (0, 3), (2, 2)]).unwrap()).abs() < 1e-15);
+        assert!(
+            (fleiss_kappa([(2, 2), (0, 3), (1, 2)]).unwrap() - fleiss_kappa([(1, 2), (0, 3), (2, 2)]).unwrap()).abs()
+                < 1e-15
+        );
     }
 
     #[test]
