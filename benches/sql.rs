@@ -15,7 +15,7 @@ use std::time::Instant;
 use agree_schema::ExperimentDir;
 use agree_sql::synthetic_run::SyntheticRun;
 use agree_sql::{
-    ANALYSIS_STEPS, AnalysisOptions, ProgressBar, block_on, expand_each_statistic, open_session, run_query,
+    AnalysisOptions, ProgressBar, analysis_steps, block_on, expand_each_statistic, open_session, run_query,
     statistic_index_sql, statistic_values_sql, statistic_wide_sql,
 };
 
@@ -113,9 +113,9 @@ fn main() {
     write("statistic_wide", statistic_wide_sql(&statistics));
     write("statistic_index", statistic_index_sql(&statistics));
     let mut steps = Vec::new();
-    for step in &ANALYSIS_STEPS {
+    for step in analysis_steps().expect("step manifest") {
         write(
-            step.name,
+            &step.name,
             expand_each_statistic(step.sql, &statistics).expect("expanding the analysis SQL"),
         );
         steps.push(serde_json::json!({"name": step.name, "result": step.result}));

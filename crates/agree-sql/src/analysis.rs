@@ -9,16 +9,18 @@ use std::time::Instant;
 use agree_schema::{ExperimentDir, TableContract};
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
-use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
+use crate::analysis_sql::{AnalysisStep, OutputContract, analysis_steps, find_step, step_sql};
 use crate::consistency::check_inputs;
 use crate::engine::SessionSettings;
 use crate::error::SqlError;
 use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
-use crate::session::{open_session_with, register_batches};
+use crate::query::read_only_options;
+use crate::session::{ExperimentSession, open_session_with, register_batches};
 use crate::staging::{AnalysisInputs, ResultsStaging};
-use crate::statistics::{expand_each_statistic, uses_each_statistic};
+use crate::statistics::{Statistic, expand_each_statistic, uses_each_statistic};
 use crate::step_tables::{ResultSink, StepTables};
 
 /// Settings of one analysis.
@@ -256,9 +258,230 @@ fn check_same_dataset(dir: &ExperimentDir) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// Analyses `dir`: every step of [`ANALYSIS_STEPS`] in order, result tables
-/// written atomically to `results/`. `progress` advances once per step. A step
-/// that needs more memory than `options.session` allows fails with
+/// An analysis ready to run its steps: the session with every input and
+/// parameter table registered, the statistics materialised, and the notes so far.
+pub(crate) struct PreparedAnalysis {
+    /// The session over the experiment.
+    pub session: ExperimentSession,
+    /// Where the step tables go.
+    pub steps: StepTables,
+    /// What the analysis read (for its id).
+    pub inputs: AnalysisInputs,
+    /// Notes and the times of the statistic tables.
+    pub report: AnalysisReport,
+}
+
+/// Where the step tables of an analysis are kept when they do not fit in memory.
+pub(crate) enum WorkFolder<'a> {
+    /// In the experiment directory (`agree analyze`, which writes there anyway).
+    Experiment,
+    /// In this folder (`agree sql --step`, which never writes into the experiment).
+    Elsewhere(&'a Path),
+}
+
+/// The dataset name for `dataset_summary`, with a note when manifest.json has none.
+fn dataset_name(dir: &ExperimentDir, notes: &mut Vec<String>) -> Result<String, SqlError> {
+    Ok(match read_dataset_name(&dir.manifest())? {
+        Some(name) => name,
+        None => {
+            notes.push(format!(
+                "{}: no dataset name; dataset_summary says `unknown`",
+                dir.manifest().display()
+            ));
+            "unknown".to_string()
+        }
+    })
+}
+
+/// What the groups and statistics of `session` leave undefined or empty.
+fn session_notes(session: &ExperimentSession) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut archs: HashMap<&str, usize> = HashMap::new();
+    for r in &session.runs {
+        *archs.entry(r.arch.as_str()).or_default() += 1;
+    }
+    if archs.values().all(|&n| n == 1) {
+        notes.push(
+            "every architecture has a single network: same-architecture agreement is that network's accuracy \
+             and Fleiss' κ is undefined (null)"
+                .into(),
+        );
+    }
+    if archs.len() == 1 {
+        notes.push("one architecture: no cross-architecture groups".into());
+    }
+    if session.statistics.is_empty() {
+        notes.push(
+            "no statistics found (stats.parquet, attributes.parquet, scores/*.parquet): the statistic tables are empty"
+                .into(),
+        );
+    }
+    notes
+}
+
+/// Both forms of the statistics are read by several steps: computed once, as step tables.
+async fn materialise_statistics(
+    ctx: &SessionContext,
+    steps: &mut StepTables,
+    report: &mut AnalysisReport,
+) -> Result<(), SqlError> {
+    for name in ["statistic_values", "statistic_wide"] {
+        let started = Instant::now();
+        steps
+            .run(ctx, name, name, &format!("SELECT * FROM {name}"), None, None)
+            .await?;
+        report.steps.push(WrittenTable {
+            name: name.into(),
+            path: PathBuf::new(),
+            rows: 0,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(())
+}
+
+/// The SQL `step` runs in this analysis: its file (or `--sql-dir`'s) with
+/// `{each statistic: …}` expanded; `None` when it repeats over statistics and
+/// there are none (the step is then skipped, or its result table empty).
+fn expanded_sql(
+    step: &AnalysisStep,
+    options: &AnalysisOptions,
+    statistics: &[Statistic],
+) -> Result<Option<String>, SqlError> {
+    let sql = step_sql(step, options.sql_dir.as_deref())?;
+    if uses_each_statistic(&sql) && statistics.is_empty() {
+        return Ok(None);
+    }
+    expand_each_statistic(&sql, statistics)
+        .map(Some)
+        .map_err(|message| SqlError::Result {
+            step: format!("{}.sql", step.name),
+            message,
+        })
+}
+
+/// Checks, before any step runs, that every step reads only the tables the
+/// manifest lists for it (so that an edited step cannot read a table that is
+/// not yet there, and `agree sql --step` computes every input it needs).
+fn check_step_reads(ctx: &SessionContext, options: &AnalysisOptions, statistics: &[Statistic]) -> Result<(), SqlError> {
+    let state = ctx.state();
+    for step in analysis_steps()? {
+        let Some(sql) = expanded_sql(step, options, statistics)? else {
+            continue;
+        };
+        let file = format!("{}.sql", step.name);
+        let statement = state
+            .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
+            .map_err(|e| SqlError::datafusion(&file, e))?;
+        let tables = state
+            .resolve_table_references(&statement)
+            .map_err(|e| SqlError::datafusion(&file, e))?;
+        if let Some(table) = tables.iter().find(|t| !step.reads.iter().any(|r| r == t.table())) {
+            return Err(SqlError::Result {
+                step: file,
+                message: format!(
+                    "reads `{}`, which crates/agree-sql/sql/steps.toml does not list among its `reads`",
+                    table.table()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Opens the analysis of `dir`: the inputs checked, the session with its
+/// parameter table, the statistics materialised, the steps' reads checked.
+pub(crate) async fn prepare(
+    dir: &ExperimentDir,
+    options: &AnalysisOptions,
+    work: WorkFolder<'_>,
+) -> Result<PreparedAnalysis, SqlError> {
+    check_same_dataset(dir)?;
+    let runs = list_prediction_runs(&dir.predictions_dir())?;
+    let states = read_run_states(&dir.table("runs"))?;
+    let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;
+    let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
+    check_inputs(dir, &inputs.predictions, &inputs.tables)?;
+    let session = open_session_with(dir, Some(&plan.epochs), &options.session).await?;
+    let mut report = AnalysisReport {
+        notes: plan.notes.clone(),
+        networks: session.runs.len(),
+        epochs: plan.epochs.len(),
+        statistics: session.statistics.len(),
+        ..AnalysisReport::default()
+    };
+    let dataset = dataset_name(dir, &mut report.notes)?;
+    let (schema, batch) = parameters_batch(options, &dataset)?;
+    register_batches(&session.ctx, "analysis_parameters", schema, vec![batch])?;
+    report.notes.extend(session_notes(&session));
+    check_step_reads(&session.ctx, options, &session.statistics)?;
+    // Step tables too large for their share of the memory limit go to Parquet files.
+    let in_memory = options
+        .step_table_memory
+        .or_else(|| options.session.memory_limit.map(|l| l / 4));
+    let mut steps = match work {
+        WorkFolder::Experiment => StepTables::create(dir.root(), in_memory)?,
+        WorkFolder::Elsewhere(parent) => StepTables::beside(parent, in_memory)?,
+    };
+    materialise_statistics(&session.ctx, &mut steps, &mut report).await?;
+    Ok(PreparedAnalysis {
+        session,
+        steps,
+        inputs,
+        report,
+    })
+}
+
+/// Runs `step` as the analysis does: its rows become the step table `step.name`
+/// (checked against its contract) and, with `staging`, a result step's rows are
+/// written to its result file. `None` when the step is skipped (it repeats over
+/// statistics and there are none, and it is not a result table).
+async fn run_step(
+    prepared: &mut PreparedAnalysis,
+    step: &AnalysisStep,
+    options: &AnalysisOptions,
+    staging: Option<&ResultsStaging>,
+) -> Result<Option<usize>, SqlError> {
+    let ctx = &prepared.session.ctx;
+    let statistics = &prepared.session.statistics;
+    let file = format!("{}.sql", step.name);
+    let Some(sql) = expanded_sql(step, options, statistics)? else {
+        // Nothing to repeat over: a result table is empty (a note says why), an
+        // intermediate one is not needed.
+        if !step.result {
+            return Ok(None);
+        }
+        let contract = agree_schema::contract(&step.name)?;
+        if let Some(staging) = staging {
+            staging.writer(&step.name, contract)?.finish()?;
+        }
+        register_batches(ctx, &step.name, contract.schema(), Vec::new())?;
+        return Ok(Some(0));
+    };
+    let steps = &mut prepared.steps;
+    if !step.result {
+        let contract = OutputContract::new(step, statistics);
+        return Ok(Some(
+            steps.run(ctx, &file, &step.name, &sql, Some(&contract), None).await?,
+        ));
+    }
+    let Some(staging) = staging else {
+        return Ok(Some(steps.run(ctx, &file, &step.name, &sql, None, None).await?));
+    };
+    let contract = agree_schema::contract(&step.name)?;
+    let mut writer = staging.writer(&step.name, contract)?;
+    let sink = ResultSink {
+        contract,
+        writer: &mut writer,
+    };
+    let rows = steps.run(ctx, &file, &step.name, &sql, None, Some(sink)).await?;
+    writer.finish()?;
+    Ok(Some(rows))
+}
+
+/// Analyses `dir`: every step of the manifest ([`analysis_steps`]) in order,
+/// result tables written atomically to `results/`. `progress` advances once per
+/// step. A step that needs more memory than `options.session` allows fails with
 /// [`SqlError::MemoryLimit`], naming the step and the limit.
 pub async fn analyze(
     dir: &ExperimentDir,
@@ -275,125 +498,104 @@ async fn analyze_steps(
     options: &AnalysisOptions,
     progress: &ProgressBar,
 ) -> Result<AnalysisReport, SqlError> {
-    check_same_dataset(dir)?;
-    let runs = list_prediction_runs(&dir.predictions_dir())?;
-    let states = read_run_states(&dir.table("runs"))?;
-    let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;
-    let mut report = AnalysisReport {
-        notes: plan.notes.clone(),
-        ..AnalysisReport::default()
-    };
-    let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
-    check_inputs(dir, &inputs.predictions, &inputs.tables)?;
-    let session = open_session_with(dir, Some(&plan.epochs), &options.session).await?;
-    let ctx = &session.ctx;
-    let staging = ResultsStaging::create(dir, inputs.analysis_id(dir, options)?)?;
-    report.networks = session.runs.len();
-    report.epochs = plan.epochs.len();
-    report.statistics = session.statistics.len();
-
-    let dataset = match read_dataset_name(&dir.manifest())? {
-        Some(name) => name,
-        None => {
-            report.notes.push(format!(
-                "{}: no dataset name; dataset_summary says `unknown`",
-                dir.manifest().display()
-            ));
-            "unknown".to_string()
-        }
-    };
-    let (schema, batch) = parameters_batch(options, &dataset)?;
-    register_batches(ctx, "analysis_parameters", schema, vec![batch])?;
-
-    let mut archs: HashMap<&str, usize> = HashMap::new();
-    for r in &session.runs {
-        *archs.entry(r.arch.as_str()).or_default() += 1;
-    }
-    if archs.values().all(|&n| n == 1) {
-        report.notes.push(
-            "every architecture has a single network: same-architecture agreement is that network's accuracy \
-             and Fleiss' κ is undefined (null)"
-                .into(),
-        );
-    }
-    if archs.len() == 1 {
-        report
-            .notes
-            .push("one architecture: no cross-architecture groups".into());
-    }
-    if session.statistics.is_empty() {
-        report.notes.push(
-            "no statistics found (stats.parquet, attributes.parquet, scores/*.parquet): the statistic tables are empty"
-                .into(),
-        );
-    }
-
-    // Both forms of the statistics are read by several steps: computed once. Step
-    // tables too large for their share of the memory limit go to Parquet files.
-    let in_memory = options
-        .step_table_memory
-        .or_else(|| options.session.memory_limit.map(|l| l / 4));
-    let mut steps = StepTables::create(dir.root(), in_memory)?;
-    for name in ["statistic_values", "statistic_wide"] {
+    let steps = analysis_steps()?;
+    let mut prepared = prepare(dir, options, WorkFolder::Experiment).await?;
+    let staging = ResultsStaging::create(dir, prepared.inputs.analysis_id(dir, options)?)?;
+    progress.set_length(steps.len() as u64);
+    for step in steps {
+        progress.set_message(step.name.as_str());
         let started = Instant::now();
-        steps
-            .run(ctx, name, name, &format!("SELECT * FROM {name}"), None)
-            .await?;
-        report.steps.push(WrittenTable {
-            name: name.into(),
-            path: PathBuf::new(),
-            rows: 0,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    progress.set_length(ANALYSIS_STEPS.len() as u64);
-
-    for step in &ANALYSIS_STEPS {
-        progress.set_message(step.name);
-        let started = Instant::now();
-        let sql = step_sql(step, options.sql_dir.as_deref())?;
-        let file = format!("{}.sql", step.name);
-        let mut path = PathBuf::new();
-        let rows = if uses_each_statistic(&sql) && session.statistics.is_empty() {
-            // Nothing to repeat over: a result table is empty (the note above says why),
-            // an intermediate one is not needed.
-            if !step.result {
-                progress.inc(1);
-                continue;
-            }
-            let contract = agree_schema::contract(step.name)?;
-            staging.writer(step.name, contract)?.finish()?;
-            register_batches(ctx, step.name, contract.schema(), Vec::new())?;
-            path = dir.table(step.name);
-            0
-        } else {
-            let sql = expand_each_statistic(&sql, &session.statistics).map_err(|message| SqlError::Result {
-                step: file.clone(),
-                message,
-            })?;
-            if step.result {
-                let contract = agree_schema::contract(step.name)?;
-                let mut writer = staging.writer(step.name, contract)?;
-                let sink = ResultSink {
-                    contract,
-                    writer: &mut writer,
-                };
-                let rows = steps.run(ctx, &file, step.name, &sql, Some(sink)).await?;
-                writer.finish()?;
-                path = dir.table(step.name);
-                rows
+        if let Some(rows) = run_step(&mut prepared, step, options, Some(&staging)).await? {
+            let path = if step.result {
+                dir.table(&step.name)
             } else {
-                steps.run(ctx, &file, step.name, &sql, None).await?
-            }
-        };
-        report.steps.push(WrittenTable {
-            name: step.name.into(),
-            path,
-            rows,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+                PathBuf::new()
+            };
+            prepared.report.steps.push(WrittenTable {
+                name: step.name.clone(),
+                path,
+                rows,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
         progress.inc(1);
     }
     staging.commit()?;
-    Ok(report)
+    Ok(prepared.report)
+}
+
+/// The output of one step run alone ([`run_one_step`]).
+#[derive(Debug)]
+pub struct StepOutput {
+    /// Its schema: a result step's contract, else what the query returns.
+    pub schema: SchemaRef,
+    /// Its rows, as the analysis computes them (a result step's as written to results/).
+    pub batches: Vec<RecordBatch>,
+    /// The analysis's notes.
+    pub notes: Vec<String>,
+}
+
+/// The steps `target` needs, directly or through others, in manifest order.
+fn steps_needed(target: &AnalysisStep) -> Result<Vec<&'static AnalysisStep>, SqlError> {
+    let steps = analysis_steps()?;
+    let mut needed: Vec<&str> = target.reads.iter().map(String::as_str).collect();
+    let mut chosen = Vec::new();
+    for step in steps.iter().rev() {
+        if needed.contains(&step.name.as_str()) {
+            needed.extend(step.reads.iter().map(String::as_str));
+            chosen.push(step);
+        }
+    }
+    chosen.reverse();
+    Ok(chosen)
+}
+
+/// Runs the step `name` alone, exactly as `agree analyze` runs it: the same
+/// session, parameter tables and expansion, after the earlier steps it reads
+/// (directly or not), computed as the analysis computes them — with the SQL of
+/// `options.sql_dir` where it has a step. Step tables that do not fit in memory
+/// go to a work folder in `work` (never the experiment directory); nothing is written.
+pub async fn run_one_step(
+    dir: &ExperimentDir,
+    options: &AnalysisOptions,
+    name: &str,
+    work: &Path,
+) -> Result<StepOutput, SqlError> {
+    let target = find_step(name)?;
+    let mut prepared = prepare(dir, options, WorkFolder::Elsewhere(work)).await?;
+    for step in steps_needed(target)? {
+        run_step(&mut prepared, step, options, None).await?;
+    }
+    let statistics = &prepared.session.statistics;
+    let file = format!("{name}.sql");
+    let Some(sql) = expanded_sql(target, options, statistics)? else {
+        return Err(SqlError::Result {
+            step: file,
+            message: "it repeats over the statistics and this experiment has none: the analysis skips it".into(),
+        });
+    };
+    let frame = prepared
+        .session
+        .ctx
+        .sql_with_options(&sql, read_only_options())
+        .await
+        .map_err(|e| SqlError::datafusion(&file, e))?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.map_err(|e| SqlError::datafusion(&file, e))?;
+    let (schema, batches) = if target.result {
+        let contract = agree_schema::contract(name)?;
+        (contract.schema(), conform(name, contract, &batches)?)
+    } else {
+        let contract = OutputContract::new(target, statistics);
+        contract.check_schema(&schema)?;
+        for b in &batches {
+            contract.check_batch(b)?;
+        }
+        (schema, batches)
+    };
+    Ok(StepOutput {
+        schema,
+        batches,
+        notes: prepared.report.notes,
+    })
 }

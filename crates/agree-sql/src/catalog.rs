@@ -75,12 +75,19 @@ pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !agree_schema::is_table_identifier(&name) || agree_schema::is_reserved_table_name(&name) {
+        if !agree_schema::is_table_identifier(&name) {
             return Err(SqlError::Input {
                 path,
-                message: "a score table's file name must be a lower-case SQL identifier ([a-z_][a-z0-9_]*) \
-                          that no other table uses"
-                    .into(),
+                message: "a score table's file name must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)".into(),
+            });
+        }
+        if let Some(holder) = crate::analysis_sql::reserved_by(&name) {
+            return Err(SqlError::Input {
+                path,
+                message: format!(
+                    "the score table `{name}` would be shadowed by {holder}; rename the file \
+                     (`agree ingest scores --name`)"
+                ),
             });
         }
         tables.push(TableFile {
@@ -107,14 +114,30 @@ pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
-    fn every_intermediate_step_is_a_reserved_name() {
-        for step in crate::analysis_sql::ANALYSIS_STEPS.iter().filter(|s| !s.result) {
-            assert!(agree_schema::SESSION_TABLES.contains(&step.name), "{}", step.name);
-        }
-        for step in crate::analysis_sql::ANALYSIS_STEPS.iter().filter(|s| s.result) {
-            assert!(agree_schema::is_reserved_table_name(step.name), "{}", step.name);
+    fn a_score_table_named_like_a_step_is_refused_naming_the_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path());
+        std::fs::create_dir_all(dir.scores_dir()).unwrap();
+        std::fs::write(dir.scores_dir().join("cifar10h.parquet"), b"").unwrap();
+        assert_eq!(experiment_tables(&dir).unwrap().len(), 1);
+        for (name, holder) in [
+            ("sample_bins", "intermediate analysis step `sample_bins`"),
+            ("agreement", "result analysis step `agreement`"),
+            ("statistic_wide", "session table `statistic_wide`"),
+            ("samples", "schemas/samples.toml"),
+        ] {
+            let path = dir.scores_dir().join(format!("{name}.parquet"));
+            std::fs::write(&path, b"").unwrap();
+            let err = experiment_tables(&dir).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{name}` would be shadowed by")) && err.contains(holder),
+                "{err}"
+            );
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            std::fs::remove_file(path).unwrap();
         }
     }
 }

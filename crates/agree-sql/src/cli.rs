@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use agree_schema::{AtomicPath, ExperimentDir};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analysis::{AnalysisOptions, analyze};
+use crate::analysis::{AnalysisOptions, analyze, run_one_step};
 use crate::analysis_sql::export_sql;
 use crate::engine::MemoryArgs;
 use crate::error::SqlError;
@@ -20,6 +22,20 @@ use crate::session::open_session_with;
 pub struct AnalyzeArgs {
     /// The experiment directory (predictions/, stats.parquet, attributes.parquet, scores/, …).
     pub dir: PathBuf,
+    /// Parameters and SQL of the analysis.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Write the built-in SQL files and their manifest steps.toml into DIR (to read or edit them) and exit.
+    #[arg(long, value_name = "DIR")]
+    pub export_sql: Option<PathBuf>,
+    /// Memory limit and spill directory.
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+}
+
+/// The parameters and SQL of an analysis, shared by `agree analyze` and `agree sql --step`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalysisArgs {
     /// Quantile bins per statistic in agreement_by_quantile.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub bins: u32,
@@ -33,12 +49,19 @@ pub struct AnalyzeArgs {
     /// Directory of edited SQL files: each `<step>.sql` there replaces the built-in step.
     #[arg(long, value_name = "DIR")]
     pub sql_dir: Option<PathBuf>,
-    /// Write the built-in SQL files into DIR (to read or edit them) and exit.
-    #[arg(long, value_name = "DIR")]
-    pub export_sql: Option<PathBuf>,
-    /// Memory limit and spill directory.
-    #[command(flatten)]
-    pub memory: MemoryArgs,
+}
+
+impl AnalysisArgs {
+    fn options(&self, memory: &MemoryArgs) -> AnalysisOptions {
+        AnalysisOptions {
+            quantile_bins: self.bins,
+            bootstrap_replicates: self.bootstrap,
+            bootstrap_seed: self.seed,
+            sql_dir: self.sql_dir.clone(),
+            session: memory.settings(),
+            step_table_memory: None,
+        }
+    }
 }
 
 /// `agree sql <dir> [query]`: read-only SQL over every table of an experiment directory.
@@ -65,6 +88,14 @@ pub struct SqlArgs {
     /// List the tables, their columns and types.
     #[arg(long)]
     pub schema: bool,
+    /// Run the analysis step NAME (crates/agree-sql/sql/steps.toml) exactly as
+    /// `agree analyze` does — after the earlier steps it reads, with --sql-dir's
+    /// files where they replace a step — and print its result instead of writing it.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["query", "file", "schema"])]
+    pub step: Option<String>,
+    /// Parameters and SQL of the analysis (with --step).
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Memory limit and spill directory.
     #[command(flatten)]
     pub memory: MemoryArgs,
@@ -97,14 +128,7 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
         }
         return Ok(());
     }
-    let options = AnalysisOptions {
-        quantile_bins: args.bins,
-        bootstrap_replicates: args.bootstrap,
-        bootstrap_seed: args.seed,
-        sql_dir: args.sql_dir.clone(),
-        session: args.memory.settings(),
-        step_table_memory: None,
-    };
+    let options = args.analysis.options(&args.memory);
     let progress = ProgressBar::new(0);
     if quiet {
         progress.set_draw_target(ProgressDrawTarget::hidden());
@@ -234,9 +258,14 @@ async fn answer(ctx: &SessionContext, sql: Option<&str>, args: &SqlArgs) -> Resu
         Some(sql) => run_query(ctx, sql).await?,
         None => describe_tables(ctx).await?,
     };
+    emit(&schema, &batches, args)
+}
+
+/// Prints the result, or writes it to `--out` (through a temporary name).
+fn emit(schema: &SchemaRef, batches: &[RecordBatch], args: &SqlArgs) -> Result<(), SqlError> {
     let format = output_format(args);
     let Some(path) = &args.out else {
-        return write_batches(format, &schema, &batches, &mut std::io::stdout().lock(), None);
+        return write_batches(format, schema, batches, &mut std::io::stdout().lock(), None);
     };
     let tmp = AtomicPath::beside(path)?;
     let io = |source| SqlError::Io {
@@ -244,10 +273,10 @@ async fn answer(ctx: &SessionContext, sql: Option<&str>, args: &SqlArgs) -> Resu
         source,
     };
     if format == OutputFormat::Parquet {
-        write_batches(format, &schema, &batches, &mut std::io::sink(), Some(tmp.tmp()))?;
+        write_batches(format, schema, batches, &mut std::io::sink(), Some(tmp.tmp()))?;
     } else {
         let mut file = std::io::BufWriter::new(std::fs::File::create(tmp.tmp()).map_err(io)?);
-        write_batches(format, &schema, &batches, &mut file, None)?;
+        write_batches(format, schema, batches, &mut file, None)?;
         file.flush().map_err(io)?;
     }
     tmp.commit()?;
@@ -269,9 +298,28 @@ pub fn run_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
     })
 }
 
+/// `agree sql --step NAME`: the step run as the analysis runs it, its result printed.
+fn answer_step(rt: &tokio::runtime::Runtime, dir: &ExperimentDir, name: &str, args: &SqlArgs) -> Result<(), SqlError> {
+    if let Some(path) = &args.out {
+        check_out_path(path, &args.dir, args.force)?;
+    }
+    let options = args.analysis.options(&args.memory);
+    let work = options.session.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let output = rt
+        .block_on(run_one_step(dir, &options, name, &work))
+        .map_err(|e| e.within_limit(options.session.memory_limit))?;
+    for note in &output.notes {
+        eprintln!("note: {note}");
+    }
+    emit(&output.schema, &output.batches, args)
+}
+
 fn answer_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
     let rt = runtime()?;
     let dir = experiment_dir(&args.dir)?;
+    if let Some(name) = &args.step {
+        return answer_step(&rt, &dir, name, args);
+    }
     let settings = args.memory.settings();
     let session = rt.block_on(open_session_with(&dir, None, &settings))?;
     let ctx = &session.ctx;

@@ -76,6 +76,9 @@ pub enum SqlError {
     /// Inputs computed on another dataset than samples.parquet holds.
     #[error(transparent)]
     Identity(#[from] agree_schema::IdentityError),
+    /// The step manifest `sql/steps.toml` is malformed, or names no such step.
+    #[error("crates/agree-sql/sql/steps.toml: {0}")]
+    Manifest(String),
     /// Writing query output failed.
     #[error("writing output: {0}")]
     Output(String),

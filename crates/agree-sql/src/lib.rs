@@ -31,8 +31,11 @@ mod statistics;
 mod step_tables;
 pub mod synthetic_run;
 
-pub use analysis::{AnalysisOptions, AnalysisReport, WrittenTable, analyze, conform};
-pub use analysis_sql::{ANALYSIS_STEPS, AnalysisStep, export_sql, step_sql};
+pub use analysis::{AnalysisOptions, AnalysisReport, StepOutput, WrittenTable, analyze, conform, run_one_step};
+pub use analysis_sql::{
+    AnalysisStep, OutputContract, SESSION_TABLES, StepColumn, analysis_steps, export_sql, find_step, reserved_by,
+    step_sql,
+};
 pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
 pub use catalog::{TableFile, TableKind, experiment_tables};
 pub use consistency::{PredictionFile, SampleIds, check_finite, check_inputs, check_prediction_file, read_sample_ids};

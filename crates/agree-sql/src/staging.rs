@@ -13,7 +13,7 @@ use agree_schema::{
 };
 
 use crate::analysis::AnalysisOptions;
-use crate::analysis_sql::{ANALYSIS_STEPS, step_sql};
+use crate::analysis_sql::{analysis_steps, step_sql};
 use crate::catalog::{TableFile, TableKind, experiment_tables};
 use crate::consistency::PredictionFile;
 use crate::error::SqlError;
@@ -197,7 +197,7 @@ impl AnalysisInputs {
             options.bootstrap_replicates.to_string(),
             options.bootstrap_seed.to_string(),
         ];
-        for step in &ANALYSIS_STEPS {
+        for step in analysis_steps()? {
             settings.push(step_sql(step, options.sql_dir.as_deref())?.into_owned());
         }
         let files: Vec<PathBuf> = self

@@ -129,9 +129,118 @@ pub fn statistic_index_sql(statistics: &[Statistic]) -> String {
 /// The opening of the one template construct of the analysis SQL.
 const EACH_STATISTIC: &str = "{each statistic";
 
-/// Whether `sql` uses `{each statistic: …}`.
+/// Where the next `{each statistic` of `sql` at or after byte `from` starts,
+/// outside string literals, quoted identifiers and comments (there it is text).
+fn next_construct(sql: &str, from: usize) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        if let Some(end) = skip_literal_or_comment(sql, i) {
+            i = end;
+        } else if sql[i..].starts_with(EACH_STATISTIC) {
+            return Some(i);
+        } else {
+            i += char_length(sql, i);
+        }
+    }
+    None
+}
+
+/// When a string literal (`'…'`, `''` inside), a quoted identifier (`"…"`), a
+/// `--` comment or a `/* */` comment starts at byte `i`: the byte after its end
+/// (the end of `sql` when it is not closed).
+fn skip_literal_or_comment(sql: &str, i: usize) -> Option<usize> {
+    let rest = &sql[i..];
+    let closing = |open: usize, close: &str| {
+        rest[open..]
+            .find(close)
+            .map_or(sql.len(), |at| i + open + at + close.len())
+    };
+    if rest.starts_with("--") {
+        Some(closing(2, "\n"))
+    } else if rest.starts_with("/*") {
+        Some(closing(2, "*/"))
+    } else if let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+        // A doubled quote is an escaped one: the literal goes on past it.
+        let mut end = i + 1;
+        loop {
+            match sql[end..].find(quote) {
+                None => return Some(sql.len()),
+                Some(at) if sql[end + at + 1..].starts_with(quote) => end += at + 2,
+                Some(at) => return Some(end + at + 1),
+            }
+        }
+    } else {
+        None
+    }
+}
+
+/// The byte of the `}` that closes the construct whose `{` is at byte `open`
+/// (braces inside its string literals and comments do not count).
+fn construct_end(sql: &str, open: usize) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let (mut depth, mut i) = (0usize, open);
+    while i < bytes.len() {
+        if let Some(end) = skip_literal_or_comment(sql, i) {
+            i = end;
+            continue;
+        }
+        match bytes[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += char_length(sql, i);
+    }
+    None
+}
+
+/// The length in bytes of the character at byte `i` (a boundary) of `sql`.
+fn char_length(sql: &str, i: usize) -> usize {
+    sql[i..].chars().next().map_or(1, char::len_utf8)
+}
+
+/// The separator and fragment of a construct's text between `{each statistic`
+/// and its closing brace.
+fn parse_construct(inner: &str) -> Result<(String, &str), String> {
+    let (head, fragment) = inner
+        .split_once(':')
+        .ok_or_else(|| "expected `{each statistic: …}` (no `:` found)".to_string())?;
+    let (head, fragment) = (head.trim(), fragment.trim());
+    if head.is_empty() {
+        Ok((", ".to_string(), fragment))
+    } else if let Some(sep) = head.strip_prefix("separated by") {
+        Ok((format!("\n{}\n", sep.trim()), fragment))
+    } else {
+        Err(format!(
+            "expected `{{each statistic: …}}` or `{{each statistic separated by SEP: …}}`, found `{{each statistic {head}:`"
+        ))
+    }
+}
+
+/// `fragment` once per statistic, with its placeholders filled in, joined by `separator`.
+fn repeat_fragment(fragment: &str, separator: &str, statistics: &[Statistic]) -> String {
+    statistics
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            fragment
+                .replace("{column}", &quote_identifier(&s.name()))
+                .replace("{name}", &quote_literal(&s.name()))
+                .replace("{index}", &(i + 1).to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// Whether `sql` uses `{each statistic: …}` (outside literals and comments).
 pub fn uses_each_statistic(sql: &str) -> bool {
-    sql.contains(EACH_STATISTIC)
+    next_construct(sql, 0).is_some()
 }
 
 /// Expands every `{each statistic: FRAGMENT}` of `sql`: FRAGMENT once per statistic,
@@ -139,70 +248,23 @@ pub fn uses_each_statistic(sql: &str) -> bool {
 /// with `{column}` replaced by the statistic's quoted column of `statistic_wide`,
 /// `{name}` by its name as a string literal and `{index}` by its 1-based position
 /// (as in `statistic_index`). SQL has no way to loop over columns; this is the one
-/// construct the analysis files add to it. Inside `--` comments it is left alone.
-/// The error says what is malformed.
+/// construct the analysis files add to it. Inside string literals, quoted
+/// identifiers and comments it is left alone. The error names the line of what
+/// is malformed.
 pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<String, String> {
     let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(start) = rest.find(EACH_STATISTIC) {
-        // Where it stands in `sql`: its line, and whether a `--` comment holds it
-        // (then it is prose, copied as it is).
-        let at = sql.len() - rest.len() + start;
-        let line_start = sql[..at].rfind('\n').map_or(0, |i| i + 1);
-        let line = sql[..at].matches('\n').count() + 1;
-        if sql[line_start..at].contains("--") {
-            let skip = start + EACH_STATISTIC.len();
-            out.push_str(&rest[..skip]);
-            rest = &rest[skip..];
-            continue;
-        }
-        out.push_str(&rest[..start]);
-        let body = &rest[start + 1..];
-        // The construct ends at the brace that balances its opening one.
-        let mut depth = 1usize;
-        let mut end = None;
-        for (i, c) in body.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let end = end.ok_or_else(|| format!("line {line}: `{{each statistic` is never closed by `}}`"))?;
-        let inner = &body[EACH_STATISTIC.len() - 1..end];
-        let (head, fragment) = inner
-            .split_once(':')
-            .ok_or_else(|| format!("line {line}: expected `{{each statistic: …}}` (no `:` found)"))?;
-        let (head, fragment) = (head.trim(), fragment.trim());
-        let separator = if head.is_empty() {
-            ", ".to_string()
-        } else if let Some(sep) = head.strip_prefix("separated by") {
-            format!("\n{}\n", sep.trim())
-        } else {
-            return Err(format!(
-                "line {line}: expected `{{each statistic: …}}` or `{{each statistic separated by SEP: …}}`, found `{{each statistic {head}:`"
-            ));
-        };
-        let expanded: Vec<String> = statistics
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                fragment
-                    .replace("{column}", &quote_identifier(&s.name()))
-                    .replace("{name}", &quote_literal(&s.name()))
-                    .replace("{index}", &(i + 1).to_string())
-            })
-            .collect();
-        out.push_str(&expanded.join(&separator));
-        rest = &body[end + 1..];
+    let mut copied = 0;
+    while let Some(start) = next_construct(sql, copied) {
+        let line = sql[..start].matches('\n').count() + 1;
+        let at_line = |message: String| format!("line {line}: {message}");
+        out.push_str(&sql[copied..start]);
+        let end =
+            construct_end(sql, start).ok_or_else(|| at_line("`{each statistic` is never closed by `}`".into()))?;
+        let (separator, fragment) = parse_construct(&sql[start + EACH_STATISTIC.len()..end]).map_err(at_line)?;
+        out.push_str(&repeat_fragment(fragment, &separator, statistics));
+        copied = end + 1;
     }
-    out.push_str(rest);
+    out.push_str(&sql[copied..]);
     Ok(out)
 }
 
@@ -240,6 +302,25 @@ mod tests {
             "-- {each statistic …} is prose here\nSELECT 1, 2 -- {each statistic x"
         );
         assert!(uses_each_statistic(sql) && !uses_each_statistic("SELECT 1"));
+    }
+
+    #[test]
+    fn literals_and_comments_are_not_templates() {
+        let s = stats(&["a", "b"]);
+        assert_eq!(
+            expand_each_statistic("SELECT 'é→', Σ {each statistic: {index}}", &s).unwrap(),
+            "SELECT 'é→', Σ 1, 2"
+        );
+        let sql = "SELECT '{not a placeholder}', '{each statistic: x}' AS \"{each statistic: y}\", \
+                   /* {each statistic: z} */ 'it''s {each statistic: w}', {each statistic: '}' || {index}}";
+        assert_eq!(
+            expand_each_statistic(sql, &s).unwrap(),
+            "SELECT '{not a placeholder}', '{each statistic: x}' AS \"{each statistic: y}\", \
+             /* {each statistic: z} */ 'it''s {each statistic: w}', '}' || 1, '}' || 2"
+        );
+        assert!(!uses_each_statistic("SELECT '{each statistic: x}' -- {each statistic"));
+        let err = expand_each_statistic("SELECT {each statistic: '}'", &s).unwrap_err();
+        assert!(err.contains("never closed"), "{err}");
     }
 
     #[test]

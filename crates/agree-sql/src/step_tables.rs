@@ -23,7 +23,9 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::analysis::{conform, dictionary_encode};
+use crate::analysis_sql::OutputContract;
 use crate::error::SqlError;
+use crate::query::read_only_options;
 use crate::session::register_batches;
 
 /// The step tables of one analysis: its work folder, and the memory reserved for
@@ -57,7 +59,13 @@ impl StepTables {
     /// (no bound when `None`).
     pub fn create(root: &Path, in_memory: Option<u64>) -> Result<Self, SqlError> {
         remove_stale_temporaries(root).map_err(io(root))?;
-        let dir = root.join(temporary_name("analysis-steps", std::process::id()));
+        Self::beside(root, in_memory)
+    }
+
+    /// A fresh work folder in `parent`, leaving whatever else is there alone (for
+    /// `agree sql --step`, which never writes into the experiment directory).
+    pub fn beside(parent: &Path, in_memory: Option<u64>) -> Result<Self, SqlError> {
+        let dir = parent.join(temporary_name("analysis-steps", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
@@ -70,20 +78,25 @@ impl StepTables {
         })
     }
 
-    /// Runs `sql` (the step `step`, a name for errors), streams its rows into the
-    /// step table `name` and, for a result step, through its contract into `sink`.
-    /// Returns the number of rows.
+    /// Runs `sql` (the step `step`, a name for errors; a query only, nothing that
+    /// writes), streams its rows into the step table `name`, checked against
+    /// `contract` when there is one, and, for a result step, through its contract
+    /// into `sink`. Returns the number of rows.
     pub async fn run(
         &mut self,
         ctx: &SessionContext,
         step: &str,
         name: &str,
         sql: &str,
+        contract: Option<&OutputContract>,
         mut sink: Option<ResultSink<'_>>,
     ) -> Result<usize, SqlError> {
         let at = |e| SqlError::datafusion(step, e);
-        let frame = ctx.sql(sql).await.map_err(at)?;
+        let frame = ctx.sql_with_options(sql, read_only_options()).await.map_err(at)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        if let Some(contract) = contract {
+            contract.check_schema(&schema)?;
+        }
         let mut stream = frame.execute_stream().await.map_err(at)?;
         // This step replaces a table of the same name: its memory is free again.
         self.held.remove(name);
@@ -95,6 +108,9 @@ impl StepTables {
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(at)?;
             rows += batch.num_rows();
+            if let Some(contract) = contract {
+                contract.check_batch(&batch)?;
+            }
             if let Some(sink) = sink.as_mut() {
                 for b in conform(name, sink.contract, std::slice::from_ref(&batch))? {
                     sink.writer.write(&b)?;

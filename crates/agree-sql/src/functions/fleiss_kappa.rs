@@ -10,11 +10,18 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
-/// Running sums from which κ follows.
+/// Running sums from which κ follows. The per-subject agreement P_i is summed
+/// exactly, as agreeing pairs of raters, over the subjects that have as many raters
+/// as the first one (all of them in an analysis), so κ does not depend on the order
+/// in which rows and partial sums arrive.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct FleissSums {
-    /// Σ_i P_i, the per-subject agreement among pairs of raters.
-    pub agreement: f64,
+    /// Σ k(k − 1) + (n − k)(n − k − 1) over the subjects with `raters` raters.
+    pub agreeing_pairs: i64,
+    /// The raters of the subjects in `agreeing_pairs` (0 before the first subject).
+    pub raters: i64,
+    /// Σ_i P_i of subjects with another number of raters.
+    pub other_agreement: f64,
     /// Subjects seen.
     pub subjects: i64,
     /// Positive ratings Σ_i k_i.
@@ -32,11 +39,43 @@ impl FleissSums {
             self.degenerate = true;
             return;
         }
-        let (k, n) = (positive as f64, raters as f64);
-        self.agreement += (k * (k - 1.0) + (n - k) * (n - k - 1.0)) / (n * (n - 1.0));
+        if self.raters == 0 {
+            self.raters = raters;
+        }
+        let pairs = positive * (positive - 1) + (raters - positive) * (raters - positive - 1);
+        if raters == self.raters {
+            self.agreeing_pairs += pairs;
+        } else {
+            self.other_agreement += pairs as f64 / (raters * (raters - 1)) as f64;
+        }
         self.subjects += 1;
         self.positives += positive;
         self.ratings += raters;
+    }
+
+    /// Adds the sums of other subjects.
+    fn merge(&mut self, other: &FleissSums) {
+        if self.raters == 0 {
+            self.raters = other.raters;
+        }
+        if other.raters == self.raters {
+            self.agreeing_pairs += other.agreeing_pairs;
+        } else {
+            self.other_agreement += other.agreement();
+        }
+        self.other_agreement += other.other_agreement;
+        self.subjects += other.subjects;
+        self.positives += other.positives;
+        self.ratings += other.ratings;
+        self.degenerate |= other.degenerate;
+    }
+
+    /// Σ_i P_i of the subjects in `agreeing_pairs`.
+    fn agreement(&self) -> f64 {
+        if self.raters < 2 {
+            return 0.0;
+        }
+        self.agreeing_pairs as f64 / (self.raters * (self.raters - 1)) as f64
     }
 
     /// κ = (P̄ − P_e)/(1 − P_e); `None` when undefined (no subjects, a subject with
@@ -45,7 +84,7 @@ impl FleissSums {
         if self.degenerate || self.subjects == 0 {
             return None;
         }
-        let p_bar = self.agreement / self.subjects as f64;
+        let p_bar = (self.agreement() + self.other_agreement) / self.subjects as f64;
         let p_pos = self.positives as f64 / self.ratings as f64;
         let p_e = p_pos * p_pos + (1.0 - p_pos) * (1.0 - p_pos);
         if 1.0 - p_e <= f64::EPSILON {
@@ -95,7 +134,9 @@ impl AggregateUDFImpl for FleissKappa {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let name = args.name;
         Ok(vec![
-            Arc::new(Field::new(format!("{name}[agreement]"), DataType::Float64, true)),
+            Arc::new(Field::new(format!("{name}[agreeing_pairs]"), DataType::Int64, true)),
+            Arc::new(Field::new(format!("{name}[raters]"), DataType::Int64, true)),
+            Arc::new(Field::new(format!("{name}[other_agreement]"), DataType::Float64, true)),
             Arc::new(Field::new(format!("{name}[subjects]"), DataType::Int64, true)),
             Arc::new(Field::new(format!("{name}[positives]"), DataType::Int64, true)),
             Arc::new(Field::new(format!("{name}[ratings]"), DataType::Int64, true)),
@@ -120,17 +161,20 @@ impl Accumulator for FleissAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let agreement = states[0].as_primitive::<Float64Type>();
-        let subjects = states[1].as_primitive::<Int64Type>();
-        let positives = states[2].as_primitive::<Int64Type>();
-        let ratings = states[3].as_primitive::<Int64Type>();
-        let degenerate = states[4].as_boolean();
-        for i in 0..agreement.len() {
-            self.0.agreement += agreement.value(i);
-            self.0.subjects += subjects.value(i);
-            self.0.positives += positives.value(i);
-            self.0.ratings += ratings.value(i);
-            self.0.degenerate |= degenerate.is_valid(i) && degenerate.value(i);
+        let int = |i: usize| states[i].as_primitive::<Int64Type>();
+        let (pairs, raters, subjects, positives, ratings) = (int(0), int(1), int(3), int(4), int(5));
+        let other = states[2].as_primitive::<Float64Type>();
+        let degenerate = states[6].as_boolean();
+        for i in 0..pairs.len() {
+            self.0.merge(&FleissSums {
+                agreeing_pairs: pairs.value(i),
+                raters: raters.value(i),
+                other_agreement: other.value(i),
+                subjects: subjects.value(i),
+                positives: positives.value(i),
+                ratings: ratings.value(i),
+                degenerate: degenerate.is_valid(i) && degenerate.value(i),
+            });
         }
         Ok(())
     }
@@ -138,7 +182,9 @@ impl Accumulator for FleissAccumulator {
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let s = self.0;
         Ok(vec![
-            ScalarValue::Float64(Some(s.agreement)),
+            ScalarValue::Int64(Some(s.agreeing_pairs)),
+            ScalarValue::Int64(Some(s.raters)),
+            ScalarValue::Float64(Some(s.other_agreement)),
             ScalarValue::Int64(Some(s.subjects)),
             ScalarValue::Int64(Some(s.positives)),
             ScalarValue::Int64(Some(s.ratings)),
@@ -172,6 +218,30 @@ mod tests {
         assert!((fleiss_kappa([(3, 3), (0, 3)]).unwrap() - 1.0).abs() < 1e-15);
         // Every subject split 1:1 by two raters: P̄ = 0, P_e = 1/2 → κ = −1.
         assert!((fleiss_kappa([(1, 2), (1, 2)]).unwrap() + 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_order_of_subjects_and_partial_sums_does_not_change_a_bit() {
+        // 1/3-agreement subjects (three raters, one dissenting) among unanimous
+        // ones: summed as f64 fractions, orders differ in the last bits.
+        let subjects: Vec<(i64, i64)> = (0..300).map(|i| if i % 7 < 4 { (2, 3) } else { (3, 3) }).collect();
+        let whole = fleiss_kappa(subjects.iter().copied()).unwrap();
+        let reversed = fleiss_kappa(subjects.iter().rev().copied()).unwrap();
+        let mut parts = [FleissSums::default(), FleissSums::default(), FleissSums::default()];
+        for (i, &(k, n)) in subjects.iter().enumerate() {
+            parts[(i * 7919) % 3].add(k, n);
+        }
+        let mut merged = FleissSums::default();
+        for p in parts.iter().rev() {
+            merged.merge(p);
+        }
+        assert_eq!(whole.to_bits(), reversed.to_bits());
+        assert_eq!(whole.to_bits(), merged.kappa().unwrap().to_bits());
+        // Mixed rater counts still give κ.
+        assert!(
+            (fleiss_kappa([(2, 2), (0, 3), (1, 2)]).unwrap() - fleiss_kappa([(1, 2), (0, 3), (2, 2)]).unwrap()).abs()
+                < 1e-15
+        );
     }
 
     #[test]
