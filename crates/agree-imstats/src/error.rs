@@ -12,40 +12,60 @@ pub enum Error {
     Table(#[from] agree_schema::TableFileError),
     /// The samples file could not be opened.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// The samples file is not readable Parquet.
     #[error("{path}: {source}")]
     Parquet {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         source: parquet::errors::ParquetError,
     },
     /// Arrow failed on a batch of the samples file (or building an output batch).
     #[error("{path}: {source}")]
     Arrow {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         source: arrow::error::ArrowError,
     },
     /// The samples file lacks a column this stage needs, or it has the wrong type.
     #[error("{path}: column `{column}` {problem} (see schemas/samples.toml)")]
     Column {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The column.
         column: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// An image could not be measured (under `--on-error fail`).
     #[error("{path}: sample_id {sample_id} (`{key}`): {source} (use --on-error skip to write nulls and continue)")]
     Image {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The sample's `sample_id`.
         sample_id: i64,
+        /// The sample's key (its file or archive member).
         key: String,
+        /// The underlying error.
         source: ImageError,
     },
     /// A `sample_id` appears in two rows of the samples file.
     #[error("{path}: row {row}: sample_id {sample_id} appears again (first in row {first}); sample ids must be unique")]
     DuplicateSample {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// Row in the table (from 0).
         row: usize,
+        /// The sample's `sample_id`.
         sample_id: i64,
+        /// The row where it appeared first.
         first: usize,
     },
     /// A command-line option is invalid.

@@ -73,16 +73,30 @@ pub enum ImageError {
     UnknownFormat(String),
     /// The decoder refused the bytes.
     #[error("undecodable {format} bytes: {message}")]
-    Undecodable { format: String, message: String },
+    Undecodable {
+        /// The declared encoding.
+        format: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Width or height is 0.
     #[error("zero-sized image ({width}×{height})")]
-    ZeroSized { width: usize, height: usize },
+    ZeroSized {
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+    },
     /// Raw `rgb8` bytes do not match `width × height × 3`.
     #[error("rgb8 image of {width}×{height} needs {expected} bytes, found {found}")]
     RawSize {
+        /// Width in pixels.
         width: usize,
+        /// Height in pixels.
         height: usize,
+        /// Bytes expected.
         expected: usize,
+        /// Bytes found.
         found: usize,
     },
     /// The header announces more pixels than the budget allows (nothing was decoded).
@@ -90,9 +104,13 @@ pub enum ImageError {
         "image of {width}×{height} = {pixels} pixels exceeds the budget of {max_pixels} pixels (raise it with --max-pixels)"
     )]
     TooLarge {
+        /// Width in pixels.
         width: u64,
+        /// Height in pixels.
         height: u64,
+        /// Pixels of the image.
         pixels: u64,
+        /// The largest number of pixels allowed.
         max_pixels: u64,
     },
     /// A statistic came out NaN or infinite (a bug; never written to the table).

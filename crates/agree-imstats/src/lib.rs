@@ -7,6 +7,20 @@
 //! ([`stage`], [`cli`]) is a thin layer that streams Parquet in and out.
 //!
 //! This crate trains nothing and joins nothing; it only measures images.
+//!
+//! ```
+//! use agree_imstats::{ImageView, Selection, StatsParams, Statistic, compute_stats};
+//!
+//! // A 32×32 RGB image: black left half, white right half.
+//! let pixels: Vec<u8> = (0..32 * 32).flat_map(|i| if i % 32 < 16 { [0; 3] } else { [255; 3] }).collect();
+//! let image = ImageView::rgb(32, 32, &pixels).expect("32·32·3 bytes");
+//! let stats = compute_stats(&image, Selection::all(), &StatsParams::default());
+//! // Two grey levels in equal shares: one bit of global entropy.
+//! assert!((stats.entropy_global.unwrap() - 1.0).abs() < 1e-12);
+//! // One selected statistic computes only its own columns.
+//! let only = compute_stats(&image, Selection::only(Statistic::RmsContrast), &StatsParams::default());
+//! assert!(only.rms_contrast.is_some() && only.entropy_global.is_none());
+//! ```
 
 pub mod canny;
 pub mod cli;

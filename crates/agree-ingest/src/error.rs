@@ -8,17 +8,30 @@ use std::path::PathBuf;
 pub enum IngestError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// An input file (or a member/record inside it) is not what the format expects.
     #[error("{path}{}: {reason}", member.as_ref().map(|m| format!(" [{m}]")).unwrap_or_default())]
     BadInput {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The archive member, if any.
         member: Option<String>,
+        /// What went wrong.
         reason: String,
     },
     /// The dataset as a whole is unusable (no images, no classes, …).
     #[error("{path}: {reason}")]
-    Dataset { path: PathBuf, reason: String },
+    Dataset {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Writing a table failed.
     #[error(transparent)]
     Table(#[from] agree_schema::TableFileError),
@@ -28,12 +41,19 @@ pub enum IngestError {
     /// Arrow failed to build a batch.
     #[error("building {table}: {source}")]
     Arrow {
+        /// The table.
         table: &'static str,
+        /// The underlying error.
         source: arrow::error::ArrowError,
     },
     /// A download failed or did not match its pinned checksum.
     #[error("download {url}: {reason}")]
-    Download { url: String, reason: String },
+    Download {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl IngestError {

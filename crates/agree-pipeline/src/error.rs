@@ -8,14 +8,27 @@ pub enum PipelineError {
     /// The pipeline file is malformed; `line` is 1-based.
     #[error("{}:{line}: {message}", file.display())]
     Config {
+        /// The file.
         file: PathBuf,
+        /// Line number (from 1).
         line: usize,
+        /// What is wrong.
         message: String,
     },
     /// A stage failed.
     #[error("stage `{stage}` failed: {message}")]
-    Stage { stage: &'static str, message: String },
+    Stage {
+        /// The stage.
+        stage: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// Reading or writing pipeline bookkeeping failed.
     #[error("{}: {message}", path.display())]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }

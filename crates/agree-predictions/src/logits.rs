@@ -36,13 +36,30 @@ pub enum ScoreError {
     Shape(String),
     /// A class index outside 0..K.
     #[error("label {label} of row {row} is outside 0..{classes} (the logits have {classes} classes)")]
-    LabelOutOfRange { row: usize, label: i64, classes: usize },
+    LabelOutOfRange {
+        /// Row in the table (from 0).
+        row: usize,
+        /// The label found.
+        label: i64,
+        /// Number of classes.
+        classes: usize,
+    },
     /// A multi-label entry that is neither 0 nor 1.
     #[error("multi-label entry ({row}, {class}) is {value}; label sets must be 0/1")]
-    NotBinary { row: usize, class: usize, value: f32 },
+    NotBinary {
+        /// Row in the table (from 0).
+        row: usize,
+        /// The class index.
+        class: usize,
+        /// The value found.
+        value: f32,
+    },
     /// Rows whose logits hold NaN or ±inf.
     #[error("{} of the batch's rows have NaN or infinite logits (rows {rows:?})", rows.len())]
-    NonFinite { rows: Vec<usize> },
+    NonFinite {
+        /// The rows concerned (from 0).
+        rows: Vec<usize>,
+    },
 }
 
 /// Rows of an N×`classes` logits matrix holding a NaN or an infinity.

@@ -7,26 +7,53 @@ use std::path::PathBuf;
 pub enum Error {
     /// A table the report cannot do without is absent.
     #[error("{path}: required table `{table}` is missing (run `agree analyze` first)")]
-    MissingTable { table: String, path: PathBuf },
+    MissingTable {
+        /// The table.
+        table: String,
+        /// The file or folder concerned.
+        path: PathBuf,
+    },
     /// A table could not be read as Parquet.
     #[error("{0}")]
     Table(#[from] agree_schema::TableFileError),
     /// A table does not follow its contract in schemas/.
     #[error("{path}: {source}")]
     Contract {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         source: agree_schema::ContractError,
     },
     /// A table's values cannot be used (e.g. a column of the wrong kind, a null where a value is needed).
     #[error("{path}: {message}")]
-    Malformed { path: PathBuf, message: String },
+    Malformed {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The result tables come from different runs of `agree analyze`.
     #[error("{dir}: the result tables come from different analyses ({tables}); run `agree analyze` again")]
-    MixedResults { dir: PathBuf, tables: String },
+    MixedResults {
+        /// The folder concerned.
+        dir: PathBuf,
+        /// The tables that disagree.
+        tables: String,
+    },
     /// A figure could not be drawn or encoded.
     #[error("figure `{figure}`: {message}")]
-    Figure { figure: String, message: String },
+    Figure {
+        /// The figure.
+        figure: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing the report failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }

@@ -12,13 +12,23 @@ include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
 pub enum ContractError {
     /// The contract file itself is malformed.
     #[error("schemas/{file}.toml: {message}")]
-    Malformed { file: String, message: String },
+    Malformed {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No contract has this table name.
     #[error("no table contract named `{0}` in schemas/")]
     UnknownTable(String),
     /// A table's columns differ from the contract.
     #[error("table `{table}` does not follow schemas/{table}.toml: {problems}")]
-    Mismatch { table: String, problems: String },
+    Mismatch {
+        /// The table.
+        table: String,
+        /// Every mismatch found.
+        problems: String,
+    },
 }
 
 /// One column of a table contract.

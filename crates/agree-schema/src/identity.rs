@@ -29,10 +29,20 @@ pub const STAMP_FILE: &str = "dataset.json";
 pub enum IdentityError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A manifest, stamp or table footer is not what it should be.
     #[error("{path}: {message}")]
-    Malformed { path: PathBuf, message: String },
+    Malformed {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing a file atomically failed.
     #[error(transparent)]
     Table(#[from] TableFileError),
@@ -41,10 +51,15 @@ pub enum IdentityError {
         "{dir}: {what} was computed on dataset {recorded}, but samples.parquet now holds dataset {current}; {remedy}"
     )]
     OtherDataset {
+        /// The folder concerned.
         dir: PathBuf,
+        /// What was recorded.
         what: String,
+        /// The recorded value.
         recorded: String,
+        /// The current value.
         current: String,
+        /// How to fix it.
         remedy: String,
     },
 }

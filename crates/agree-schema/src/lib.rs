@@ -4,6 +4,21 @@
 //!
 //! This crate knows no statistics, no training and no SQL; it only says what the
 //! tables look like and where they are.
+//!
+//! ```
+//! use agree_schema::{ExperimentDir, contract};
+//!
+//! let exp = ExperimentDir::new("experiments/quickstart");
+//! assert!(exp.samples().ends_with("samples.parquet"));
+//! assert!(exp.predictions("lenet5-s0", 3).ends_with("predictions/lenet5-s0/epoch=3.parquet"));
+//! // Every table's Arrow schema comes from its contract in schemas/.
+//! let samples = contract("samples").unwrap();
+//! let schema = samples.schema();
+//! assert!(schema.field_with_name("sample_id").is_ok());
+//! // A table that does not follow its contract is refused, naming what differs.
+//! let stats = contract("stats").unwrap();
+//! assert!(stats.check(&schema).is_err());
+//! ```
 
 mod contract;
 pub mod identity;

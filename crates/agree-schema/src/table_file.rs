@@ -20,16 +20,28 @@ use crate::{ContractError, TableContract};
 pub enum TableFileError {
     /// File system error.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// Parquet or Arrow error.
     #[error("{path}: {source}")]
     Parquet {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         source: parquet::errors::ParquetError,
     },
     /// The data does not follow the table's contract.
     #[error("{path}: {source}")]
-    Contract { path: PathBuf, source: ContractError },
+    Contract {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: ContractError,
+    },
 }
 
 /// A file being written under a temporary name next to its destination. `commit`

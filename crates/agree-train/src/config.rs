@@ -22,7 +22,12 @@ pub enum Arch {
     /// DenseNet-121 (growth 32, blocks 6-12-24-16).
     Densenet121,
     /// Wide ResNet WRN-depth-width (pre-activation blocks).
-    Wrn { depth: u32, width: u32 },
+    Wrn {
+        /// Depth (layers).
+        depth: u32,
+        /// Width multiplier.
+        width: u32,
+    },
 }
 
 impl Arch {
@@ -136,7 +141,12 @@ pub enum Schedule {
     /// `CosineAnnealingLR(T_max=epochs)`).
     Cosine,
     /// Multiply by `gamma` every `every` epochs (PyTorch's `StepLR`).
-    Step { every: u32, gamma: f64 },
+    Step {
+        /// Epochs between decays.
+        every: u32,
+        /// Decay factor.
+        gamma: f64,
+    },
     /// One cycle over all steps, stepped per batch (PyTorch's `OneCycleLR` defaults:
     /// 30% warm-up from lr/25, cosine annealing down to lr/25/10⁴).
     Onecycle,

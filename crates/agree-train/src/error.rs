@@ -11,32 +11,63 @@ pub enum TrainError {
     /// A table does not follow its contract.
     #[error("{path}: {source}")]
     Contract {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         source: agree_schema::ContractError,
     },
     /// A file-system error outside table writing.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A row of `samples.parquet` holds something training cannot use.
     #[error("{path}: row {row} (sample_id {sample_id}): {message}")]
     BadSample {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// Row in the table (from 0).
         row: usize,
+        /// The sample's `sample_id`.
         sample_id: i64,
+        /// What is wrong.
         message: String,
     },
     /// The samples table as a whole cannot be trained on (e.g. an empty split).
     #[error("{path}: {message}")]
-    BadDataset { path: PathBuf, message: String },
+    BadDataset {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// An option value is not understood or does not fit the data.
     #[error("invalid option {option}: {message}")]
-    BadOption { option: String, message: String },
+    BadOption {
+        /// The option (e.g. `--arch`).
+        option: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The requested device is not there.
     #[error("device `{requested}` is not available: {why}")]
-    DeviceUnavailable { requested: String, why: String },
+    DeviceUnavailable {
+        /// The device asked for.
+        requested: String,
+        /// Why it is unavailable.
+        why: String,
+    },
     /// A checkpoint cannot be used to resume.
     #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
+    Checkpoint {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
