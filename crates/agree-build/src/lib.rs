@@ -1,5 +1,6 @@
-//! What the workspace's build scripts share: linking libtorch (the `agree` binary,
-//! agree-train and agree-pipeline, whose binaries and tests load it).
+//! What the workspace's build scripts share: embedding a folder of text files
+//! (agree-schema's contracts, agree-sql's SQL steps) and linking libtorch (the
+//! `agree` binary, agree-train and agree-pipeline, whose binaries and tests load it).
 //!
 //! torch-sys asks for `torch_cuda`, but the linker's default `--as-needed` drops it
 //! because no symbol of it is referenced, and CUDA then silently disappears; naming
@@ -52,4 +53,35 @@ pub fn link_libtorch(root: &std::path::Path) {
         println!("cargo:rustc-link-arg=-ltorch_cuda");
     }
     println!("cargo:rustc-link-arg=-ltorch");
+}
+
+/// Rust source of a `pub static NAME: &[(&str, &str)]` holding (file stem, text) of
+/// every `*.EXTENSION` file of `dir`, sorted by name, each through `include_str!` (so
+/// cargo reruns the build script when one changes, is added or removed).
+pub fn embed_files(dir: &std::path::Path, extension: &str, name: &str, doc: &str) -> String {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
+        .collect();
+    files.sort();
+    let mut out = format!("/// {doc}\npub static {name}: &[(&str, &str)] = &[\n");
+    for p in files {
+        println!("cargo:rerun-if-changed={}", p.display());
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = fs::canonicalize(&p).unwrap_or(p);
+        out.push_str(&format!("    ({stem:?}, include_str!({path:?})),\n"));
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// Writes `source` to `$OUT_DIR/file` for an `include!` in the crate.
+pub fn write_out(file: &str, source: &str) {
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts"));
+    fs::write(out_dir.join(file), source).unwrap_or_else(|e| panic!("{file}: {e}"));
 }

@@ -4,24 +4,7 @@ use std::collections::HashMap;
 
 use crate::{IngestError, OnError, Result, manifest::SourceInfo};
 
-/// The split a sample belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Split {
-    /// Training split.
-    Train,
-    /// Test (or validation) split.
-    Test,
-}
-
-impl Split {
-    /// The value stored in `samples.split`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
-    }
-}
+pub use agree_schema::Split;
 
 /// A value of one dataset-provided attribute.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,12 +25,14 @@ pub mod identity;
 mod layout;
 mod names;
 pub mod run_tables;
+mod split;
 mod table_file;
 
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
 pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
 pub use names::{SESSION_TABLES, is_reserved_table_name, is_table_identifier};
+pub use split::Split;
 pub use table_file::{
     ANALYSIS_ID_KEY, AtomicPath, TableFileError, TableWriter, read_key_value, read_table, remove_stale_temporaries,
     temporary_name, writer_properties,

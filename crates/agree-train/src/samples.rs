@@ -15,24 +15,7 @@ use arrow::{
 
 use crate::TrainError;
 
-/// Which part of the dataset a sample belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Split {
-    /// Trained on.
-    Train,
-    /// Evaluated after each epoch.
-    Test,
-}
-
-impl Split {
-    /// The name used in the tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
-    }
-}
+pub use agree_schema::Split;
 
 /// How a sample's image bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,11 +229,8 @@ impl SampleColumns {
     }
 
     fn split_of(&self, i: usize) -> Result<Split, String> {
-        match self.split.value(i) {
-            "train" => Ok(Split::Train),
-            "test" => Ok(Split::Test),
-            other => Err(format!("split `{other}` is neither `train` nor `test`")),
-        }
+        let name = self.split.value(i);
+        Split::parse(name).ok_or_else(|| format!("split `{name}` is neither `train` nor `test`"))
     }
 
     /// The row's class indices, and whether its `label` is null (multi-label).

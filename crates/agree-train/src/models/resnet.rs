@@ -1,7 +1,10 @@
 //! ResNet-18 and ResNet-50 (He et al. 2016), torchvision's layout (stride on the 3×3
 //! convolution of bottlenecks), with a CIFAR-style or ImageNet stem.
 
-use tch::nn::{self, ModuleT};
+use tch::{
+    Tensor,
+    nn::{self, ModuleT},
+};
 
 use super::{Stem, batch_norm, conv, linear};
 
@@ -14,23 +17,30 @@ fn shortcut(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Option<nn::Seque
     })
 }
 
+/// `relu(shortcut(x) + body(x))`: the residual connection both block kinds share.
+fn residual(
+    down: Option<nn::SequentialT>,
+    body: impl Fn(&Tensor, bool) -> Tensor + Send + 'static,
+) -> nn::FuncT<'static> {
+    nn::func_t(move |xs, train| {
+        let skip = down
+            .as_ref()
+            .map_or_else(|| xs.shallow_clone(), |d| d.forward_t(xs, train));
+        (skip + body(xs, train)).relu()
+    })
+}
+
 fn basic_block(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::FuncT<'static> {
     let conv1 = conv(&p / "conv1", c_in, c_out, 3, stride, 1, false);
     let bn1 = batch_norm(&p / "bn1", c_out);
     let conv2 = conv(&p / "conv2", c_out, c_out, 3, 1, 1, false);
     let bn2 = batch_norm(&p / "bn2", c_out);
-    let down = shortcut(&p / "downsample", c_in, c_out, stride);
-    nn::func_t(move |xs, train| {
-        let ys = xs
-            .apply(&conv1)
+    residual(shortcut(&p / "downsample", c_in, c_out, stride), move |xs, train| {
+        xs.apply(&conv1)
             .apply_t(&bn1, train)
             .relu()
             .apply(&conv2)
-            .apply_t(&bn2, train);
-        let skip = down
-            .as_ref()
-            .map_or_else(|| xs.shallow_clone(), |d| d.forward_t(xs, train));
-        (skip + ys).relu()
+            .apply_t(&bn2, train)
     })
 }
 
@@ -42,21 +52,15 @@ fn bottleneck(p: nn::Path, c_in: i64, width: i64, stride: i64) -> nn::FuncT<'sta
     let bn2 = batch_norm(&p / "bn2", width);
     let conv3 = conv(&p / "conv3", width, c_out, 1, 1, 0, false);
     let bn3 = batch_norm(&p / "bn3", c_out);
-    let down = shortcut(&p / "downsample", c_in, c_out, stride);
-    nn::func_t(move |xs, train| {
-        let ys = xs
-            .apply(&conv1)
+    residual(shortcut(&p / "downsample", c_in, c_out, stride), move |xs, train| {
+        xs.apply(&conv1)
             .apply_t(&bn1, train)
             .relu()
             .apply(&conv2)
             .apply_t(&bn2, train)
             .relu()
             .apply(&conv3)
-            .apply_t(&bn3, train);
-        let skip = down
-            .as_ref()
-            .map_or_else(|| xs.shallow_clone(), |d| d.forward_t(xs, train));
-        (skip + ys).relu()
+            .apply_t(&bn3, train)
     })
 }
 
