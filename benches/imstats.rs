@@ -28,7 +28,7 @@ use agree_imstats::{
     DecodedImage, ImageView, Selection, Statistic, StatsParams, compute_stats,
     stage::{ProgressBar, StatsJob, run_stats},
 };
-use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_schema::{ExperimentDir, TableWriter};
 use arrow::array::{
     ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray,
 };
@@ -134,7 +134,7 @@ fn upscale(src: &ImageSet, count: usize, width: usize, height: usize, name: &'st
 }
 
 fn write_samples(path: &Path, entries: &[(String, Vec<u8>)], dims: &[(i32, i32)]) {
-    let c = contract("samples").expect("samples contract");
+    let c = agree_schema::Table::Samples.contract();
     let classes: Vec<&str> = {
         let mut v: Vec<&str> = entries.iter().filter_map(|(k, _)| k.split('/').nth(1)).collect();
         v.sort_unstable();

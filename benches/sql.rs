@@ -118,7 +118,7 @@ fn main() {
             &step.name,
             expand_each_statistic(step.sql, &statistics).expect("expanding the analysis SQL"),
         );
-        steps.push(serde_json::json!({"name": step.name, "result": step.result}));
+        steps.push(serde_json::json!({"name": step.name, "result": step.result.is_some()}));
     }
     std::fs::write(sql_dir.join("steps.json"), serde_json::Value::Array(steps).to_string()).expect("steps.json");
     let output = Command::new(root.join(".venv/bin/python"))

@@ -32,7 +32,7 @@ use std::{
     time::Instant,
 };
 
-use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_schema::{ExperimentDir, TableWriter};
 use agree_train::{Arch, DeviceChoice, Geometry, RuntimeOptions, TrainConfig, parameter_count, train_study};
 use arrow::{
     array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
@@ -45,7 +45,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 /// Writes `train` + `test` random 32×32 rgb8 images in 10 classes as samples.parquet.
 fn write_noise_samples(dir: &Path, train: usize, test: usize) {
-    let c = contract("samples").expect("samples contract");
+    let c = agree_schema::Table::Samples.contract();
     let n = train + test;
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut image = Vec::with_capacity(n);

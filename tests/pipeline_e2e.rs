@@ -132,7 +132,7 @@ fn tiny_quickstart_end_to_end() {
     assert_eq!(pred_files.len(), 3 * 4, "networks × epochs files");
     for f in &pred_files {
         let b = load(f);
-        contract("predictions").unwrap().check(&b.schema()).unwrap();
+        agree_schema::Table::Predictions.contract().check(&b.schema()).unwrap();
         assert_eq!(b.num_rows(), 1500 + 400, "one row per sample and split");
     }
     assert!(contracts().len() >= 13);

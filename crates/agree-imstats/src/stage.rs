@@ -166,11 +166,11 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
 
     let stats_schema = StatsRows::stats_schema(job.selection)?;
     let spectra_schema = StatsRows::spectra_schema()?;
-    let mut stats_out = TableWriter::create(&job.stats, agree_schema::contract("stats")?, stats_schema.clone())?;
+    let mut stats_out = TableWriter::create(&job.stats, agree_schema::Table::Stats.contract(), stats_schema.clone())?;
     let mut spectra_out = if job.selection.contains(Statistic::Spectrum) {
         Some(TableWriter::create(
             &job.spectra,
-            agree_schema::contract("spectra")?,
+            agree_schema::Table::Spectra.contract(),
             spectra_schema.clone(),
         )?)
     } else {

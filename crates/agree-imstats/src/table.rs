@@ -44,7 +44,7 @@ impl StatsRows {
 
     /// The `stats` schema of `selection`: sample_id, the selected columns, error.
     pub fn stats_schema(selection: Selection) -> Result<SchemaRef, agree_schema::ContractError> {
-        let contract = agree_schema::contract("stats")?;
+        let contract = agree_schema::Table::Stats.contract();
         let fields: Vec<Field> = selection
             .columns()
             .map(|c| {
@@ -61,7 +61,7 @@ impl StatsRows {
 
     /// The `spectra` schema.
     pub fn spectra_schema() -> Result<SchemaRef, agree_schema::ContractError> {
-        Ok(agree_schema::contract("spectra")?.schema())
+        Ok(agree_schema::Table::Spectra.contract().schema())
     }
 
     /// Rows held.

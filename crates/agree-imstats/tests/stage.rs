@@ -6,7 +6,7 @@ use agree_imstats::{
     DecodedImage, Error, Selection, StatsParams, compute_stats,
     stage::{OnError, StatsJob, run_stats},
 };
-use agree_schema::{ExperimentDir, TableWriter, contract, read_table};
+use agree_schema::{ExperimentDir, TableWriter, read_table};
 use arrow::{
     array::{
         Array, ArrayRef, AsArray, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch,
@@ -125,7 +125,7 @@ fn write_samples(dir: &ExperimentDir, samples: &[Sample]) {
 }
 
 fn write_samples_with_ids(dir: &ExperimentDir, samples: &[Sample], ids: &[i64]) {
-    let c = contract("samples").unwrap();
+    let c = agree_schema::Table::Samples.contract();
     let n = samples.len();
     let mut labels = ListBuilder::new(Int32Builder::new());
     for _ in 0..n {
@@ -172,7 +172,7 @@ fn every_kind_of_valid_image_gets_finite_statistics_that_match_the_library() {
     assert_eq!((summary.rows, summary.errors), (samples.len() as u64, 0));
 
     let (schema, batches) = read_table(&dir.stats()).unwrap();
-    contract("stats").unwrap().check(&schema).unwrap();
+    agree_schema::Table::Stats.contract().check(&schema).unwrap();
     let stats = arrow::compute::concat_batches(&schema, &batches).unwrap();
     assert_eq!(stats.num_rows(), samples.len());
     for field in schema.fields() {
@@ -214,7 +214,7 @@ fn every_kind_of_valid_image_gets_finite_statistics_that_match_the_library() {
     assert_eq!(segments.value(6), 1);
 
     let (sschema, sbatches) = read_table(&dir.spectra()).unwrap();
-    contract("spectra").unwrap().check(&sschema).unwrap();
+    agree_schema::Table::Spectra.contract().check(&sschema).unwrap();
     let spectra = arrow::compute::concat_batches(&sschema, &sbatches).unwrap();
     let power = spectra.column(1).as_list::<i32>();
     for i in 0..samples.len() {
@@ -380,7 +380,7 @@ fn the_tables_record_the_dataset_they_were_computed_on() {
     // The same rows, now with the dataset fingerprint ingest records in the footer.
     let (schema, batches) = read_table(&dir.samples()).unwrap();
     let schema = Arc::new(schema.as_ref().clone().with_metadata(Default::default()));
-    let c = contract("samples").unwrap();
+    let c = agree_schema::Table::Samples.contract();
     let mut w = TableWriter::create(dir.samples(), c, schema.clone()).unwrap();
     w.record_dataset("f00d");
     for b in batches {

@@ -11,7 +11,7 @@ use std::{
 use agree_ingest::{
     IngestOptions, OnError, cifar10, imagefolder, kth_tips2b, manifest::Manifest, scores, synthetic, voc,
 };
-use agree_schema::{ExperimentDir, contract, read_table};
+use agree_schema::{ExperimentDir, read_table};
 use arrow::{
     array::{Array, BinaryArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray},
     compute::concat_batches,
@@ -103,7 +103,7 @@ fn check_samples(dir: &Path) -> RecordBatch {
     let b = table(&ExperimentDir::new(dir).samples());
     let order = arrow::compute::sort_to_indices(b.column_by_name("sample_id").unwrap(), None, None).unwrap();
     let b = arrow::compute::take_record_batch(&b, &order).unwrap();
-    contract("samples").unwrap().check(&b.schema()).unwrap();
+    agree_schema::Table::Samples.contract().check(&b.schema()).unwrap();
     let mut ids = ints64(&b, "sample_id");
     let keys = strings(&b, "key");
     let splits = strings(&b, "split");
@@ -309,7 +309,7 @@ fn skip_mode_records_rejects_and_keeps_ids_dense() {
     let b = check_samples(&out);
     assert_eq!(strings(&b, "key"), ["train/a/1.png", "train/a/3.png", "train/b/4.png"]);
     let r = table(&out.join("rejects.parquet"));
-    contract("rejects").unwrap().check(&r.schema()).unwrap();
+    agree_schema::Table::Rejects.contract().check(&r.schema()).unwrap();
     let mut members = strings(&r, "member");
     members.sort();
     assert_eq!(members, ["train/a/2.png", "train/a/notes.txt"]);
@@ -428,7 +428,7 @@ fn kth_tips2b_attributes() {
     assert_eq!(strings(&b, "split"), ["test", "train", "train"]);
     assert_eq!(strings(&b, "class_name"), ["wool", "aluminium_foil", "wool"]);
     let a = table(&ExperimentDir::new(&out).attributes());
-    contract("attributes").unwrap().check(&a.schema()).unwrap();
+    agree_schema::Table::Attributes.contract().check(&a.schema()).unwrap();
     assert_eq!(ints64(&a, "sample_id"), [0, 1, 2]);
     assert_eq!(ints32(&a, "scale"), [Some(5), Some(10), Some(2)]);
     assert_eq!(strings(&a, "rotation"), ["right", "left", "frontal"]);
@@ -634,7 +634,7 @@ fn scores_import_by_key_and_cifar10h() {
     std::fs::write(&npy, buf).unwrap();
     scores::import(&npy, &exp, None).unwrap();
     let t = table(&ExperimentDir::new(&exp).scores("cifar10h"));
-    contract("scores").unwrap().check(&t.schema()).unwrap();
+    agree_schema::Table::Scores.contract().check(&t.schema()).unwrap();
     let u = t
         .column_by_name("human_uncertainty")
         .unwrap()

@@ -146,7 +146,7 @@ fn forget_fingerprint(dir: &ExperimentDir) {
     m.write(&dir.manifest()).unwrap();
     let (schema, batches) = agree_schema::read_table(&dir.samples()).unwrap();
     let schema = std::sync::Arc::new(schema.as_ref().clone().with_metadata(Default::default()));
-    let c = agree_schema::contract("samples").unwrap();
+    let c = agree_schema::Table::Samples.contract();
     let mut w = agree_schema::TableWriter::create(dir.samples(), c, schema.clone()).unwrap();
     for b in &batches {
         w.write(&arrow::array::RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap())

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use agree_schema::{ExperimentDir, contract, read_table};
+use agree_schema::{ExperimentDir, read_table};
 use arrow::{
     array::{Array, ArrayRef, AsArray, RecordBatch},
     compute::concat_batches,
@@ -80,7 +80,7 @@ struct ResultTable {
 impl ResultTable {
     /// Reads `results/<table>.parquet` and checks it against its contract; `None` when
     /// the file does not exist.
-    fn read(exp: &ExperimentDir, table: &str) -> Result<Option<Self>, PipelineError> {
+    fn read(exp: &ExperimentDir, table: agree_schema::Table) -> Result<Option<Self>, PipelineError> {
         let path = exp.table(table);
         if !path.exists() {
             return Ok(None);
@@ -90,9 +90,7 @@ impl ResultTable {
             message,
         };
         let (schema, batches) = read_table(&path).map_err(|e| io(e.to_string()))?;
-        contract(table)
-            .and_then(|c| c.check(&schema))
-            .map_err(|e| io(e.to_string()))?;
+        table.contract().check(&schema).map_err(|e| io(e.to_string()))?;
         let batch = concat_batches(&schema, &batches).map_err(|e| io(e.to_string()))?;
         Ok(Some(ResultTable { path, batch }))
     }
@@ -166,10 +164,10 @@ impl ResultTable {
 /// are no results (the pipeline has no `[analyze]` stage).
 pub fn summarise(dir: &Path) -> Result<Option<StudySummary>, PipelineError> {
     let exp = ExperimentDir::new(dir);
-    let Some(agreement) = ResultTable::read(&exp, "agreement")? else {
+    let Some(agreement) = ResultTable::read(&exp, agree_schema::Table::Agreement)? else {
         return Ok(None);
     };
-    let correlations = match ResultTable::read(&exp, "statistic_correlation")? {
+    let correlations = match ResultTable::read(&exp, agree_schema::Table::StatisticCorrelation)? {
         Some(table) => Some(strongest_correlations(&table)?),
         None => None,
     };
@@ -300,10 +298,10 @@ mod tests {
 
     /// Writes `results/<table>.parquet` with `rows` rows: the contract's columns (less
     /// `without`), each from `given` or else a constant.
-    fn write(dir: &Path, table: &str, rows: usize, given: &[(&str, ArrayRef)], without: &str) {
+    fn write(dir: &Path, table: agree_schema::Table, rows: usize, given: &[(&str, ArrayRef)], without: &str) {
         let mut fields = Vec::new();
         let mut columns = Vec::new();
-        for c in contract(table).unwrap().columns.iter().filter(|c| c.name != without) {
+        for c in table.contract().columns.iter().filter(|c| c.name != without) {
             let column: ArrayRef = match given.iter().find(|(name, _)| *name == c.name) {
                 Some((_, a)) => a.clone(),
                 None => match c.data_type {
@@ -333,7 +331,7 @@ mod tests {
     fn agreement(dir: &Path, without: &str) {
         write(
             dir,
-            "agreement",
+            agree_schema::Table::Agreement,
             3,
             &[
                 ("group_kind", strings(&["same_arch"; 3])),
@@ -378,7 +376,7 @@ mod tests {
             "{e}"
         );
         agreement(tmp.path(), "");
-        write(tmp.path(), "statistic_correlation", 1, &[], "n");
+        write(tmp.path(), agree_schema::Table::StatisticCorrelation, 1, &[], "n");
         let e = summarise(tmp.path()).unwrap_err().to_string();
         assert!(
             e.contains("results/statistic_correlation.parquet") && e.contains("`n`"),
@@ -392,7 +390,7 @@ mod tests {
         agreement(tmp.path(), "");
         write(
             tmp.path(),
-            "statistic_correlation",
+            agree_schema::Table::StatisticCorrelation,
             4,
             &[
                 (

@@ -26,22 +26,24 @@ pub fn record(dir: &Path, epoch: Option<&EpochRecord>, run: &RunRecord) -> Resul
     let _turn = REWRITE.lock().unwrap_or_else(|p| p.into_inner());
     let layout = ExperimentDir::new(dir);
     if let Some(row) = epoch {
-        let path = layout.table("epochs");
-        let kept =
-            read_rows(&path, "epochs", &|id, e| id != row.run_id || e != Some(row.epoch)).map_err(|e| e.to_string())?;
+        let path = layout.table(agree_schema::Table::Epochs);
+        let kept = read_rows(&path, agree_schema::Table::Epochs, &|id, e| {
+            id != row.run_id || e != Some(row.epoch)
+        })
+        .map_err(|e| e.to_string())?;
         let ours = epochs_batch(std::slice::from_ref(row)).map_err(|e| format!("building the `epochs` row: {e}"))?;
-        write_rows(&path, "epochs", &kept, &ours).map_err(|e| e.to_string())?;
+        write_rows(&path, agree_schema::Table::Epochs, &kept, &ours).map_err(|e| e.to_string())?;
     }
-    let path = layout.table("runs");
-    let kept = read_rows(&path, "runs", &|id, _| id != run.run_id).map_err(|e| e.to_string())?;
+    let path = layout.table(agree_schema::Table::Runs);
+    let kept = read_rows(&path, agree_schema::Table::Runs, &|id, _| id != run.run_id).map_err(|e| e.to_string())?;
     let ours = runs_batch(std::slice::from_ref(run)).map_err(|e| format!("building the `runs` row: {e}"))?;
-    write_rows(&path, "runs", &kept, &ours).map_err(|e| e.to_string())?;
+    write_rows(&path, agree_schema::Table::Runs, &kept, &ours).map_err(|e| e.to_string())?;
     Ok(())
 }
 
 /// `started_at` of the run's existing `runs` row, if an earlier Recorder wrote one.
 pub fn started_at(dir: &Path, run_id: &str) -> Result<Option<i64>, String> {
-    let path = ExperimentDir::new(dir).table("runs");
-    let rows = read_rows(&path, "runs", &|id, _| id == run_id).map_err(|e| e.to_string())?;
+    let path = ExperimentDir::new(dir).table(agree_schema::Table::Runs);
+    let rows = read_rows(&path, agree_schema::Table::Runs, &|id, _| id == run_id).map_err(|e| e.to_string())?;
     Ok(started_at_of(&rows).get(run_id).copied())
 }

@@ -337,7 +337,7 @@ pub fn check_one_analysis(dir: &ExperimentDir) -> Result<(), Error> {
 
 /// Reads `results/agreement.parquet`; it is required.
 pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
-    let path = dir.table("agreement");
+    let path = dir.table(agree_schema::Table::Agreement);
     if !path.exists() {
         return Err(Error::MissingTable {
             table: "agreement".into(),
@@ -378,13 +378,13 @@ pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
 }
 
 /// Path of an optional table, or `None` when it is absent.
-fn optional(dir: &ExperimentDir, table: &str) -> Option<PathBuf> {
+fn optional(dir: &ExperimentDir, table: agree_schema::Table) -> Option<PathBuf> {
     Some(dir.table(table)).filter(|p| p.exists())
 }
 
 /// Reads `results/agreement_by_statistic.parquet` if present.
 pub fn read_agreement_by_statistic(dir: &ExperimentDir) -> Result<Option<Vec<StatisticSubsetRow>>, Error> {
-    let Some(path) = optional(dir, "agreement_by_statistic") else {
+    let Some(path) = optional(dir, agree_schema::Table::AgreementByStatistic) else {
         return Ok(None);
     };
     let t = CheckedTable::read("agreement_by_statistic", &path)?;
@@ -413,7 +413,7 @@ pub fn read_agreement_by_statistic(dir: &ExperimentDir) -> Result<Option<Vec<Sta
 
 /// Reads `results/agreement_by_quantile.parquet` if present.
 pub fn read_agreement_by_quantile(dir: &ExperimentDir) -> Result<Option<Vec<QuantileRow>>, Error> {
-    let Some(path) = optional(dir, "agreement_by_quantile") else {
+    let Some(path) = optional(dir, agree_schema::Table::AgreementByQuantile) else {
         return Ok(None);
     };
     let t = CheckedTable::read("agreement_by_quantile", &path)?;
@@ -443,7 +443,7 @@ pub fn read_agreement_by_quantile(dir: &ExperimentDir) -> Result<Option<Vec<Quan
 
 /// Reads `results/learning_order.parquet` if present.
 pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrderRow>>, Error> {
-    let Some(path) = optional(dir, "learning_order") else {
+    let Some(path) = optional(dir, agree_schema::Table::LearningOrder) else {
         return Ok(None);
     };
     let t = CheckedTable::read("learning_order", &path)?;
@@ -467,7 +467,7 @@ pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrd
 
 /// Reads `results/statistic_correlation.parquet` if present.
 pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<CorrelationRow>>, Error> {
-    let Some(path) = optional(dir, "statistic_correlation") else {
+    let Some(path) = optional(dir, agree_schema::Table::StatisticCorrelation) else {
         return Ok(None);
     };
     let t = CheckedTable::read("statistic_correlation", &path)?;
@@ -499,9 +499,9 @@ pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<Corr
 /// `scores/<name>.parquet` (those present) as per-sample statistics named
 /// `<table>.<column>`, as the analysis names them (SPEC §3: no hard-coded list).
 pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatistics>, Error> {
-    let mut sources: Vec<(String, &str, PathBuf)> = ["stats", "attributes"]
+    let mut sources: Vec<(String, &str, PathBuf)> = [agree_schema::Table::Stats, agree_schema::Table::Attributes]
         .into_iter()
-        .filter_map(|t| optional(dir, t).map(|p| (t.to_string(), t, p)))
+        .filter_map(|t| optional(dir, t).map(|p| (t.to_string(), t.name(), p)))
         .collect();
     if let Ok(entries) = std::fs::read_dir(dir.scores_dir()) {
         let mut scores: Vec<PathBuf> = entries
@@ -544,7 +544,7 @@ pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatis
 
 /// Reads `samples.parquet` if present: counts per split and class, and the images of `wanted`.
 pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Option<SampleCatalog>, Error> {
-    let Some(path) = optional(dir, "samples") else {
+    let Some(path) = optional(dir, agree_schema::Table::Samples) else {
         return Ok(None);
     };
     // Samples can be large (every image's bytes); read it batch by batch, keeping only
@@ -602,7 +602,7 @@ pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Optio
 
 /// Reads `epochs.parquet` if present: each network's last epoch and total wall time.
 pub fn read_network_finals(dir: &ExperimentDir) -> Result<Option<Vec<NetworkFinal>>, Error> {
-    let Some(path) = optional(dir, "epochs") else {
+    let Some(path) = optional(dir, agree_schema::Table::Epochs) else {
         return Ok(None);
     };
     let t = CheckedTable::read("epochs", &path)?;
@@ -652,12 +652,12 @@ pub fn read_manifest(dir: &ExperimentDir) -> Result<Option<serde_json::Value>, E
 
 #[cfg(test)]
 mod analysis_id_tests {
-    use agree_schema::{ANALYSIS_ID_KEY, TableWriter, contract};
+    use agree_schema::{ANALYSIS_ID_KEY, Table, TableWriter};
 
     use super::*;
 
-    fn write(dir: &ExperimentDir, table: &str, id: Option<&str>) {
-        let c = contract(table).unwrap();
+    fn write(dir: &ExperimentDir, table: Table, id: Option<&str>) {
+        let c = table.contract();
         let metadata: Vec<(&str, &str)> = id.map(|id| (ANALYSIS_ID_KEY, id)).into_iter().collect();
         TableWriter::create_with_metadata(dir.table(table), c, c.schema(), &metadata)
             .unwrap()
@@ -669,10 +669,10 @@ mod analysis_id_tests {
     fn tables_of_different_analyses_are_refused_naming_them() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ExperimentDir::new(tmp.path());
-        write(&dir, "agreement", Some("aaaa"));
-        write(&dir, "learning_order", Some("aaaa"));
+        write(&dir, Table::Agreement, Some("aaaa"));
+        write(&dir, Table::LearningOrder, Some("aaaa"));
         check_one_analysis(&dir).unwrap();
-        write(&dir, "agreement_by_quantile", Some("bbbb"));
+        write(&dir, Table::AgreementByQuantile, Some("bbbb"));
         let err = check_one_analysis(&dir).unwrap_err().to_string();
         assert!(
             err.contains("agreement, learning_order from analysis aaaa")
@@ -682,7 +682,7 @@ mod analysis_id_tests {
         let err = crate::report::load(&dir).err().unwrap().to_string();
         assert!(err.contains("different analyses"), "{err}");
         // A table without an id among tables with one is a mix too.
-        write(&dir, "agreement_by_quantile", None);
+        write(&dir, Table::AgreementByQuantile, None);
         assert!(
             check_one_analysis(&dir)
                 .unwrap_err()
@@ -695,8 +695,8 @@ mod analysis_id_tests {
     fn tables_without_ids_are_read_as_before() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ExperimentDir::new(tmp.path());
-        write(&dir, "agreement", None);
-        write(&dir, "learning_order", None);
+        write(&dir, Table::Agreement, None);
+        write(&dir, Table::LearningOrder, None);
         check_one_analysis(&dir).unwrap();
     }
 }

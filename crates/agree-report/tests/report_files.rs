@@ -150,18 +150,18 @@ fn malformed_agreement_fails_naming_the_file() {
     let dir = ExperimentDir::new(tmp.path());
     // Not Parquet at all.
     fs::create_dir_all(dir.results_dir()).expect("results");
-    fs::write(dir.table("agreement"), b"not parquet").expect("write");
+    fs::write(dir.table(agree_schema::Table::Agreement), b"not parquet").expect("write");
     let err = report(&dir).expect_err("garbage agreement").to_string();
     assert!(err.contains("agreement.parquet"), "{err}");
 
     // Parquet, but a different table's columns (written under the agreement file name).
-    let path = dir.table("agreement");
+    let path = dir.table(agree_schema::Table::Agreement);
     fs::remove_file(&path).expect("remove");
     let reason: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
     let member: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>]));
     fixture::write_table_at(
         &path,
-        "rejects",
+        agree_schema::Table::Rejects,
         vec![("source", reason.clone()), ("member", member), ("reason", reason)],
     );
     let err = report(&dir).expect_err("wrong columns").to_string();

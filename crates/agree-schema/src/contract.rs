@@ -2,7 +2,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::{
+    array::{Array, ArrayRef, RecordBatch, RecordBatchOptions},
+    compute::{CastOptions, cast_with_options},
+    datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit},
+};
 use serde::Deserialize;
 
 include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
@@ -21,6 +25,16 @@ pub enum ContractError {
     /// No contract has this table name.
     #[error("no table contract named `{0}` in schemas/")]
     UnknownTable(String),
+    /// One column given for a table cannot be laid out as the contract says.
+    #[error("table `{table}`, column `{column}`: {problem}")]
+    Column {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What is wrong (a null names its row).
+        problem: String,
+    },
     /// A table's columns differ from the contract.
     #[error("table `{table}` does not follow schemas/{table}.toml: {problems}")]
     Mismatch {
@@ -245,6 +259,105 @@ impl TableContract {
     }
 }
 
+impl TableContract {
+    /// The one by-name writer: lays `columns` (name, values) out as a batch of this
+    /// table, whatever order they come in. Every required column must be given, an
+    /// optional one may be, others only in an open table (after the contract's, in
+    /// the order given). Values of another type are cast to the contract's (an
+    /// overflowing or unparsable value is an error, never a null), and a null where
+    /// the contract allows none is refused naming its row.
+    pub fn batch<'a, I>(&self, columns: I) -> Result<RecordBatch, ContractError>
+    where
+        I: IntoIterator<Item = (&'a str, ArrayRef)>,
+    {
+        let mut given: Vec<(&str, ArrayRef)> = columns.into_iter().collect();
+        let error = |column: &str, problem: String| ContractError::Column {
+            table: self.name.clone(),
+            column: column.to_string(),
+            problem,
+        };
+        for (i, (name, _)) in given.iter().enumerate() {
+            if given[..i].iter().any(|(n, _)| n == name) {
+                return Err(error(name, "given twice".into()));
+            }
+        }
+        let strict = CastOptions {
+            safe: false,
+            ..CastOptions::default()
+        };
+        let mut fields = Vec::with_capacity(given.len());
+        let mut arrays = Vec::with_capacity(given.len());
+        let mut take = |field: Field, values: ArrayRef, nullable: bool| -> Result<(), ContractError> {
+            let values = if values.data_type() == field.data_type() {
+                values
+            } else {
+                cast_with_options(&values, field.data_type(), &strict).map_err(|e| {
+                    error(
+                        field.name(),
+                        format!("{} cannot be written as {}: {e}", values.data_type(), field.data_type()),
+                    )
+                })?
+            };
+            if !nullable && values.null_count() > 0 {
+                let row = (0..values.len()).find(|&r| values.is_null(r)).unwrap_or(0);
+                return Err(error(
+                    field.name(),
+                    format!("null in row {row}, but the contract allows none"),
+                ));
+            }
+            fields.push(field);
+            arrays.push(values);
+            Ok(())
+        };
+        for c in &self.columns {
+            match given.iter().position(|(n, _)| *n == c.name) {
+                Some(i) => {
+                    let (_, values) = given.remove(i);
+                    take(c.field(), values, c.nullable)?;
+                }
+                None if c.optional => {}
+                None => return Err(error(&c.name, "required column not given".into())),
+            }
+        }
+        for (name, values) in given {
+            if !self.open {
+                return Err(error(name, format!("not a column of schemas/{}.toml", self.name)));
+            }
+            let field = Field::new(name, values.data_type().clone(), values.null_count() > 0);
+            take(field, values, true)?;
+        }
+        let rows = arrays.first().map_or(0, |a| a.len());
+        if let Some((f, a)) = fields.iter().zip(&arrays).find(|(_, a)| a.len() != rows) {
+            return Err(error(
+                f.name(),
+                format!("{} rows, but the first column has {rows}", a.len()),
+            ));
+        }
+        RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| ContractError::Mismatch {
+            table: self.name.clone(),
+            problems: e.to_string(),
+        })
+    }
+
+    /// [`TableContract::batch`] over the columns of `batch`, by their names: a query's
+    /// or another writer's rows laid out as this table.
+    pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch, ContractError> {
+        let schema = batch.schema();
+        self.batch(
+            schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| (f.name().as_str(), c.clone())),
+        )
+    }
+}
+
 /// Types are equal up to list-item field names and nullability (writers differ there).
 fn types_match(actual: &DataType, contract: &DataType) -> bool {
     match (actual, contract) {
@@ -312,6 +425,52 @@ mod tests {
         ] {
             assert!(names.contains(&needed), "missing contract {needed}");
         }
+    }
+
+    #[test]
+    fn batches_are_laid_out_by_name_and_checked() {
+        use arrow::array::{Float64Array, Int32Array, Int64Array};
+        let spectra = contract("spectra").unwrap();
+        let names: Vec<&str> = spectra.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names[0], "sample_id");
+        let id: ArrayRef = Arc::new(Int64Array::from(vec![3, 4]));
+        let columns = |id: ArrayRef| -> Vec<(&str, ArrayRef)> {
+            // Given in reverse order of the contract, and `sample_id` as int32 or int64.
+            spectra
+                .columns
+                .iter()
+                .rev()
+                .map(|c| {
+                    let values: ArrayRef = if c.name == "sample_id" {
+                        id.clone()
+                    } else {
+                        arrow::array::new_null_array(&c.data_type, 2)
+                    };
+                    (c.name.as_str(), values)
+                })
+                .collect()
+        };
+        // Every column but `sample_id` takes nulls, so the null arrays above are valid.
+        assert!(spectra.columns.iter().all(|c| c.nullable || c.name == "sample_id"));
+        let b = spectra.batch(columns(id.clone())).unwrap();
+        assert_eq!(b.schema().field(0).name(), "sample_id");
+        spectra.check(&b.schema()).unwrap();
+        let narrow: ArrayRef = Arc::new(Int32Array::from(vec![3, 4]));
+        assert_eq!(spectra.batch(columns(narrow)).unwrap().column(0), &id);
+        let null_id: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
+        let msg = spectra.batch([("sample_id", null_id)]).unwrap_err().to_string();
+        assert!(msg.contains("column `sample_id`: null in row 1"), "{msg}");
+        let msg = spectra.batch([("sample_id", id.clone())]).unwrap_err().to_string();
+        assert!(msg.contains("required column not given"), "{msg}");
+        let bogus: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+        let mut with_bogus = columns(id.clone());
+        with_bogus.push(("bogus", bogus));
+        let msg = spectra.batch(with_bogus).unwrap_err().to_string();
+        assert!(msg.contains("`bogus`: not a column of schemas/spectra.toml"), "{msg}");
+        let huge: ArrayRef = Arc::new(Float64Array::from(vec![1e300, 2.0]));
+        let samples = contract("samples").unwrap();
+        let msg = samples.batch([("sample_id", huge)]).unwrap_err().to_string();
+        assert!(msg.contains("cannot be written as Int64"), "{msg}");
     }
 
     #[test]

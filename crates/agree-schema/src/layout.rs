@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::Table;
+
 /// An experiment directory: every table of one study under fixed names, so that
 /// every stage and every ad-hoc query finds tables by name.
 ///
@@ -33,11 +35,14 @@ impl ExperimentDir {
     pub fn root(&self) -> &Path {
         &self.root
     }
-    /// Path of the table with this contract name (`samples`, `stats`, `agreement`, …).
-    pub fn table(&self, name: &str) -> PathBuf {
-        match crate::contract(name) {
-            Ok(c) if !c.file.contains('{') => self.root.join(&c.file),
-            _ => self.root.join(format!("{name}.parquet")),
+    /// Where `table` lives: its file, as its contract says (`stats.parquet`,
+    /// `results/agreement.parquet`, …); for the tables kept as one file per run or per
+    /// name, their folder (`predictions/`, `scores/`).
+    pub fn table(&self, table: Table) -> PathBuf {
+        match table {
+            Table::Predictions => self.predictions_dir(),
+            Table::Scores => self.scores_dir(),
+            other => self.root.join(&other.contract().file),
         }
     }
     /// `manifest.json`, written by ingest.
@@ -46,15 +51,15 @@ impl ExperimentDir {
     }
     /// `samples.parquet`.
     pub fn samples(&self) -> PathBuf {
-        self.table("samples")
+        self.table(Table::Samples)
     }
     /// `attributes.parquet`.
     pub fn attributes(&self) -> PathBuf {
-        self.table("attributes")
+        self.table(Table::Attributes)
     }
     /// `rejects.parquet`.
     pub fn rejects(&self) -> PathBuf {
-        self.table("rejects")
+        self.table(Table::Rejects)
     }
     /// `scores/`, one Parquet file per imported score table.
     pub fn scores_dir(&self) -> PathBuf {
@@ -66,11 +71,11 @@ impl ExperimentDir {
     }
     /// `stats.parquet`.
     pub fn stats(&self) -> PathBuf {
-        self.table("stats")
+        self.table(Table::Stats)
     }
     /// `spectra.parquet`.
     pub fn spectra(&self) -> PathBuf {
-        self.table("spectra")
+        self.table(Table::Spectra)
     }
     /// `predictions/`.
     pub fn predictions_dir(&self) -> PathBuf {
@@ -105,10 +110,16 @@ impl ExperimentDir {
     /// Everything computed from `samples.parquet`: what must go when the samples are
     /// replaced by other data.
     pub fn downstream_of_samples(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = ["attributes", "stats", "spectra", "epochs", "runs"]
-            .iter()
-            .map(|t| self.table(t))
-            .collect();
+        let mut paths: Vec<PathBuf> = [
+            Table::Attributes,
+            Table::Stats,
+            Table::Spectra,
+            Table::Epochs,
+            Table::Runs,
+        ]
+        .into_iter()
+        .map(|t| self.table(t))
+        .collect();
         paths.extend([
             self.scores_dir(),
             self.predictions_dir(),
@@ -129,7 +140,12 @@ mod tests {
     fn tables_live_under_fixed_names() {
         let d = ExperimentDir::new("/x");
         assert_eq!(d.samples(), Path::new("/x/samples.parquet"));
-        assert_eq!(d.table("agreement"), Path::new("/x/results/agreement.parquet"));
+        assert_eq!(d.table(Table::Agreement), Path::new("/x/results/agreement.parquet"));
+        assert_eq!(d.table(Table::Predictions), Path::new("/x/predictions"));
+        for t in Table::ALL {
+            let path = d.table(t);
+            assert!(path.starts_with("/x") && !path.to_string_lossy().contains('{'), "{t}");
+        }
         assert_eq!(
             d.predictions("lenet5-s0", 3),
             Path::new("/x/predictions/lenet5-s0/epoch=3.parquet")

@@ -15,13 +15,13 @@ use arrow::{
         Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
         TimestampMicrosecondArray,
     },
-    compute::{cast, filter_record_batch},
-    datatypes::{DataType, Int32Type, TimestampMicrosecondType},
+    compute::filter_record_batch,
+    datatypes::{Int32Type, TimestampMicrosecondType},
     error::ArrowError,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{TableContract, TableFileError, TableWriter, contract, read_table};
+use crate::{ContractError, Table, TableFileError, TableWriter, read_table};
 
 /// One row of `epochs`: a network's summary of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,65 +94,56 @@ pub fn now_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn contract_of(table: &str) -> Result<&'static TableContract, TableFileError> {
-    contract(table).map_err(|source| TableFileError::Contract {
-        path: PathBuf::from(format!("schemas/{table}.toml")),
-        source,
-    })
-}
-
-/// The rows as a batch of `epochs`.
-pub fn epochs_batch(rows: &[EpochRecord]) -> Result<RecordBatch, ArrowError> {
-    let schema = contract("epochs")
-        .map_err(|e| ArrowError::SchemaError(e.to_string()))?
-        .schema();
+/// The rows as a batch of `epochs`, laid out by column name.
+pub fn epochs_batch(rows: &[EpochRecord]) -> Result<RecordBatch, ContractError> {
     let s = |f: fn(&EpochRecord) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let f = |f: fn(&EpochRecord) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let columns: Vec<ArrayRef> = vec![
-        s(|r| &r.run_id),
-        s(|r| &r.arch),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.network))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
-        f(|r| r.train_accuracy),
-        f(|r| r.train_loss),
-        Arc::new(rows.iter().map(|r| r.test_accuracy).collect::<Float64Array>()),
-        Arc::new(rows.iter().map(|r| r.test_loss).collect::<Float64Array>()),
-        f(|r| r.learning_rate),
-        f(|r| r.images_per_s),
-        f(|r| r.wall_s),
-        s(|r| &r.device),
-    ];
-    RecordBatch::try_new(schema, columns)
+    let i32s = |f: fn(&EpochRecord) -> i32| Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let maybe = |f: fn(&EpochRecord) -> Option<f64>| Arc::new(rows.iter().map(f).collect::<Float64Array>()) as ArrayRef;
+    Table::Epochs.contract().batch([
+        ("run_id", s(|r| &r.run_id)),
+        ("arch", s(|r| &r.arch)),
+        ("network", i32s(|r| r.network)),
+        ("epoch", i32s(|r| r.epoch)),
+        ("train_accuracy", f(|r| r.train_accuracy)),
+        ("train_loss", f(|r| r.train_loss)),
+        ("test_accuracy", maybe(|r| r.test_accuracy)),
+        ("test_loss", maybe(|r| r.test_loss)),
+        ("learning_rate", f(|r| r.learning_rate)),
+        ("images_per_s", f(|r| r.images_per_s)),
+        ("wall_s", f(|r| r.wall_s)),
+        ("device", s(|r| &r.device)),
+    ])
 }
 
-/// The rows as a batch of `runs`.
-pub fn runs_batch(rows: &[RunRecord]) -> Result<RecordBatch, ArrowError> {
-    let schema = contract("runs")
-        .map_err(|e| ArrowError::SchemaError(e.to_string()))?
-        .schema();
+/// The rows as a batch of `runs`, laid out by column name.
+pub fn runs_batch(rows: &[RunRecord]) -> Result<RecordBatch, ContractError> {
     let s = |f: fn(&RunRecord) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let i32s = |f: fn(&RunRecord) -> i32| Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let i64s = |f: fn(&RunRecord) -> i64| Arc::new(Int64Array::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let ts = |f: fn(&RunRecord) -> i64| {
         Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC")) as ArrayRef
     };
-    let columns: Vec<ArrayRef> = vec![
-        s(|r| &r.run_id),
-        s(|r| &r.arch),
-        i32s(|r| r.network),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.seed))),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.label_noise))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.label_noise_seed))),
-        i32s(|r| r.epochs_planned),
-        i32s(|r| r.epochs_completed),
-        s(|r| &r.status),
-        s(|r| &r.device),
-        s(|r| &r.config),
-        s(|r| &r.torch_version),
-        s(|r| &r.agree_version),
-        ts(|r| r.started_at),
-        ts(|r| r.updated_at),
-    ];
-    RecordBatch::try_new(schema, columns)
+    Table::Runs.contract().batch([
+        ("run_id", s(|r| &r.run_id)),
+        ("arch", s(|r| &r.arch)),
+        ("network", i32s(|r| r.network)),
+        ("seed", i64s(|r| r.seed)),
+        (
+            "label_noise",
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.label_noise))) as ArrayRef,
+        ),
+        ("label_noise_seed", i64s(|r| r.label_noise_seed)),
+        ("epochs_planned", i32s(|r| r.epochs_planned)),
+        ("epochs_completed", i32s(|r| r.epochs_completed)),
+        ("status", s(|r| &r.status)),
+        ("device", s(|r| &r.device)),
+        ("config", s(|r| &r.config)),
+        ("torch_version", s(|r| &r.torch_version)),
+        ("agree_version", s(|r| &r.agree_version)),
+        ("started_at", ts(|r| r.started_at)),
+        ("updated_at", ts(|r| r.updated_at)),
+    ])
 }
 
 /// The rows of `table` (`epochs` or `runs`) at `path` for which `keep(run_id, epoch)`
@@ -160,13 +151,13 @@ pub fn runs_batch(rows: &[RunRecord]) -> Result<RecordBatch, ArrowError> {
 /// missing file has no rows; a file that breaks the contract is an error naming it.
 pub fn read_rows(
     path: &Path,
-    table: &str,
+    table: Table,
     keep: &dyn Fn(&str, Option<i32>) -> bool,
 ) -> Result<Vec<RecordBatch>, TableFileError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let c = contract_of(table)?;
+    let c = table.contract();
     let (schema, batches) = read_table(path)?;
     c.check(&schema).map_err(|source| TableFileError::Contract {
         path: path.to_path_buf(),
@@ -176,31 +167,25 @@ pub fn read_rows(
         path: path.to_path_buf(),
         source: e.into(),
     };
-    let indices: Vec<usize> = c
-        .columns
-        .iter()
-        .filter_map(|col| schema.index_of(&col.name).ok())
-        .collect();
     let mut kept = Vec::new();
     for b in batches {
-        let b = b.project(&indices).map_err(fail)?;
-        let ids = cast(b.column(0), &DataType::Utf8).map_err(fail)?;
+        // Laid out by name as the contract's columns (metadata and order may differ).
+        let b = c.conform(&b).map_err(|source| TableFileError::Contract {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ids = b
+            .column_by_name("run_id")
+            .ok_or_else(|| fail(ArrowError::SchemaError("no `run_id`".into())))?;
         let ids = ids.as_string::<i32>();
-        let epochs = match b.column_by_name("epoch") {
-            Some(e) => Some(cast(e, &DataType::Int32).map_err(fail)?),
-            None => None,
-        };
+        let epochs = b.column_by_name("epoch").map(|e| e.as_primitive::<Int32Type>());
         let mask: BooleanArray = (0..b.num_rows())
             .map(|i| {
-                let epoch = epochs
-                    .as_ref()
-                    .and_then(|e| e.is_valid(i).then(|| e.as_primitive::<Int32Type>().value(i)));
+                let epoch = epochs.and_then(|e| e.is_valid(i).then(|| e.value(i)));
                 Some(!ids.is_valid(i) || keep(ids.value(i), epoch))
             })
             .collect();
         let b = filter_record_batch(&b, &mask).map_err(fail)?;
-        // Re-labelled with the contract's schema (same columns; metadata may differ).
-        let b = RecordBatch::try_new(c.schema(), b.columns().to_vec()).map_err(fail)?;
         if b.num_rows() > 0 {
             kept.push(b);
         }
@@ -234,11 +219,11 @@ pub fn started_at(runs: &[RecordBatch]) -> HashMap<String, i64> {
 /// rows followed by `ours`.
 pub fn write_rows(
     path: &Path,
-    table: &str,
+    table: Table,
     kept: &[RecordBatch],
     ours: &RecordBatch,
 ) -> Result<PathBuf, TableFileError> {
-    let c = contract_of(table)?;
+    let c = table.contract();
     let mut w = TableWriter::create(path, c, c.schema())?;
     for b in kept.iter().chain(std::iter::once(ours)) {
         w.write(b)?;
@@ -292,11 +277,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("epochs.parquet");
         let first = epochs_batch(&[epoch("a", 1), epoch("a", 2), epoch("b", 1)]).unwrap();
-        write_rows(&path, "epochs", &[], &first).unwrap();
-        let kept = read_rows(&path, "epochs", &|id, e| !(id == "a" && e == Some(2))).unwrap();
+        write_rows(&path, Table::Epochs, &[], &first).unwrap();
+        let kept = read_rows(&path, Table::Epochs, &|id, e| !(id == "a" && e == Some(2))).unwrap();
         assert_eq!(kept.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
-        write_rows(&path, "epochs", &kept, &epochs_batch(&[epoch("a", 2)]).unwrap()).unwrap();
-        let all = read_rows(&path, "epochs", &|_, _| true).unwrap();
+        write_rows(&path, Table::Epochs, &kept, &epochs_batch(&[epoch("a", 2)]).unwrap()).unwrap();
+        let all = read_rows(&path, Table::Epochs, &|_, _| true).unwrap();
         let rows: usize = all.iter().map(RecordBatch::num_rows).sum();
         assert_eq!(rows, 3);
         assert!(!dir.path().read_dir().unwrap().any(|e| {
@@ -309,11 +294,17 @@ mod tests {
     fn started_at_is_read_back_per_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.parquet");
-        write_rows(&path, "runs", &[], &runs_batch(&[run("a", 10), run("b", 20)]).unwrap()).unwrap();
-        let rows = read_rows(&path, "runs", &|id, _| id == "b").unwrap();
+        write_rows(
+            &path,
+            Table::Runs,
+            &[],
+            &runs_batch(&[run("a", 10), run("b", 20)]).unwrap(),
+        )
+        .unwrap();
+        let rows = read_rows(&path, Table::Runs, &|id, _| id == "b").unwrap();
         assert_eq!(started_at(&rows), HashMap::from([("b".to_string(), 20)]));
         assert!(
-            read_rows(&dir.path().join("missing.parquet"), "runs", &|_, _| true)
+            read_rows(&dir.path().join("missing.parquet"), Table::Runs, &|_, _| true)
                 .unwrap()
                 .is_empty()
         );
@@ -323,8 +314,8 @@ mod tests {
     fn a_file_of_another_table_is_refused_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.parquet");
-        write_rows(&path, "epochs", &[], &epochs_batch(&[epoch("a", 1)]).unwrap()).unwrap();
-        let err = read_rows(&path, "runs", &|_, _| true).unwrap_err().to_string();
+        write_rows(&path, Table::Epochs, &[], &epochs_batch(&[epoch("a", 1)]).unwrap()).unwrap();
+        let err = read_rows(&path, Table::Runs, &|_, _| true).unwrap_err().to_string();
         assert!(err.contains("runs.parquet"), "{err}");
     }
 }

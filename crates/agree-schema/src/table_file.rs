@@ -376,13 +376,13 @@ mod tests {
     use arrow::array::StringArray;
 
     use super::*;
-    use crate::contract;
+    use crate::Table;
 
     #[test]
     fn unfinished_writes_leave_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("rejects.parquet");
-        let c = contract("rejects").unwrap();
+        let c = Table::Rejects.contract();
         {
             let mut w = TableWriter::create(&dest, c, c.schema()).unwrap();
             let batch = RecordBatch::try_new(
@@ -417,7 +417,7 @@ mod tests {
             fs::write(f, b"x").unwrap();
         }
         fs::create_dir_all(stale_dir.join("inner")).unwrap();
-        let c = contract("rejects").unwrap();
+        let c = Table::Rejects.contract();
         // Any write into the folder cleans it.
         let w = TableWriter::create(dir.path().join("rejects.parquet"), c, c.schema()).unwrap();
         w.finish().unwrap();
@@ -435,7 +435,7 @@ mod tests {
     fn key_value_metadata_is_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("rejects.parquet");
-        let c = contract("rejects").unwrap();
+        let c = Table::Rejects.contract();
         TableWriter::create_with_metadata(&dest, c, c.schema(), &[("agree.test", "abc")])
             .unwrap()
             .finish()
@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn a_schema_off_contract_is_refused_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let c = contract("rejects").unwrap();
+        let c = Table::Rejects.contract();
         let bad = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
             "source",
             arrow::datatypes::DataType::Int64,

@@ -398,7 +398,7 @@ pub(crate) async fn prepare(
 ) -> Result<PreparedAnalysis, SqlError> {
     check_same_dataset(dir)?;
     let runs = list_prediction_runs(&dir.predictions_dir())?;
-    let states = read_run_states(&dir.table("runs"))?;
+    let states = read_run_states(&dir.table(agree_schema::Table::Runs))?;
     let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;
     let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
     check_inputs(dir, &inputs.predictions, &inputs.tables)?;
@@ -448,28 +448,28 @@ async fn run_step(
     let Some(sql) = expanded_sql(step, options, statistics)? else {
         // Nothing to repeat over: a result table is empty (a note says why), an
         // intermediate one is not needed.
-        if !step.result {
+        let Some(table) = step.result else {
             return Ok(None);
-        }
-        let contract = agree_schema::contract(&step.name)?;
+        };
+        let contract = table.contract();
         if let Some(staging) = staging {
-            staging.writer(&step.name, contract)?.finish()?;
+            staging.writer(table)?.finish()?;
         }
         register_batches(ctx, &step.name, contract.schema(), Vec::new())?;
         return Ok(Some(0));
     };
     let steps = &mut prepared.steps;
-    if !step.result {
+    let Some(table) = step.result else {
         let contract = OutputContract::new(step, statistics);
         return Ok(Some(
             steps.run(ctx, &file, &step.name, &sql, Some(&contract), None).await?,
         ));
-    }
+    };
     let Some(staging) = staging else {
         return Ok(Some(steps.run(ctx, &file, &step.name, &sql, None, None).await?));
     };
-    let contract = agree_schema::contract(&step.name)?;
-    let mut writer = staging.writer(&step.name, contract)?;
+    let contract = table.contract();
+    let mut writer = staging.writer(table)?;
     let sink = ResultSink {
         contract,
         writer: &mut writer,
@@ -506,11 +506,7 @@ async fn analyze_steps(
         progress.set_message(step.name.as_str());
         let started = Instant::now();
         if let Some(rows) = run_step(&mut prepared, step, options, Some(&staging)).await? {
-            let path = if step.result {
-                dir.table(&step.name)
-            } else {
-                PathBuf::new()
-            };
+            let path = step.result.map(|t| dir.table(t)).unwrap_or_default();
             prepared.report.steps.push(WrittenTable {
                 name: step.name.clone(),
                 path,
@@ -582,8 +578,8 @@ pub async fn run_one_step(
         .map_err(|e| SqlError::datafusion(&file, e))?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.map_err(|e| SqlError::datafusion(&file, e))?;
-    let (schema, batches) = if target.result {
-        let contract = agree_schema::contract(name)?;
+    let (schema, batches) = if let Some(table) = target.result {
+        let contract = table.contract();
         (contract.schema(), conform(name, contract, &batches)?)
     } else {
         let contract = OutputContract::new(target, statistics);

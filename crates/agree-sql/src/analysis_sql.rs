@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use agree_schema::Table;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema};
 use serde::Deserialize;
@@ -51,8 +52,9 @@ pub struct AnalysisStep {
     pub name: String,
     /// The embedded SQL.
     pub sql: &'static str,
-    /// Whether this is a result table written to `results/` (contract in schemas/).
-    pub result: bool,
+    /// The result table it writes to `results/` (its contract in schemas/); `None`
+    /// for an intermediate step.
+    pub result: Option<Table>,
     /// The tables it reads: session tables and earlier steps.
     pub reads: Vec<String>,
     /// An intermediate step's columns, in order.
@@ -110,7 +112,7 @@ fn scalar_type(name: &str) -> Option<DataType> {
 
 /// Whether a step may read `name` without a step computing it.
 pub fn is_session_table(name: &str) -> bool {
-    SESSION_TABLES.contains(&name) || STAGE_TABLES.contains(&name)
+    SESSION_TABLES.contains(&name) || STAGE_TABLES.iter().any(|t| t.name() == name)
 }
 
 fn parse_columns(step: &str, raw: Vec<RawColumn>) -> Result<Vec<StepColumn>, String> {
@@ -150,18 +152,23 @@ fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static s
             ));
         }
     }
-    if raw.result {
-        agree_schema::contract(&name).map_err(|e| format!("result step `{name}`: {e}"))?;
+    let result = if raw.result {
+        let table = Table::from_name(&name)
+            .filter(|t| t.is_result())
+            .ok_or_else(|| format!("result step `{name}`: no result table schemas/{name}.toml"))?;
         if !raw.column.is_empty() || raw.per_statistic.is_some() {
             return Err(format!(
                 "result step `{name}`: its columns are in schemas/{name}.toml, not here"
             ));
         }
+        Some(table)
     } else if raw.column.is_empty() {
         return Err(format!(
             "intermediate step `{name}` needs its columns (`column = [...]`)"
         ));
-    }
+    } else {
+        None
+    };
     let per_statistic = match raw.per_statistic {
         Some(t) => Some((
             scalar_type(&t.type_name).ok_or_else(|| format!("step `{name}`: unknown type `{}`", t.type_name))?,
@@ -173,7 +180,7 @@ fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static s
         columns: parse_columns(&name, raw.column)?,
         name,
         sql,
-        result: raw.result,
+        result,
         reads: raw.reads,
         per_statistic,
     })
@@ -219,7 +226,11 @@ pub fn reserved_by(name: &str) -> Option<String> {
     if let Ok(steps) = analysis_steps()
         && let Some(step) = steps.iter().find(|s| s.name == name)
     {
-        let kind = if step.result { "result" } else { "intermediate" };
+        let kind = if step.result.is_some() {
+            "result"
+        } else {
+            "intermediate"
+        };
         return Some(format!(
             "the {kind} analysis step `{name}` (crates/agree-sql/sql/steps.toml)"
         ));
@@ -370,7 +381,7 @@ mod tests {
         let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names.first(), Some(&"group_members"));
         assert_eq!(names.len(), SQL_FILES.len());
-        for s in steps.iter().filter(|s| s.result) {
+        for s in steps.iter().filter(|s| s.result.is_some()) {
             assert!(agree_schema::contract(&s.name).is_ok(), "{}", s.name);
         }
         assert!(step("sample_bins").per_statistic.is_some());

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agree_schema::ExperimentDir;
+use agree_schema::{ExperimentDir, Table};
 
 use crate::error::SqlError;
 
@@ -29,7 +29,15 @@ pub struct TableFile {
 }
 
 /// Tables written by the stages, registered under their contract names.
-pub const STAGE_TABLES: [&str; 7] = ["samples", "attributes", "rejects", "stats", "spectra", "runs", "epochs"];
+pub const STAGE_TABLES: [Table; 7] = [
+    Table::Samples,
+    Table::Attributes,
+    Table::Rejects,
+    Table::Stats,
+    Table::Spectra,
+    Table::Runs,
+    Table::Epochs,
+];
 
 fn parquet_files_in(dir: &std::path::Path) -> Result<Vec<PathBuf>, SqlError> {
     if !dir.is_dir() {
@@ -60,11 +68,11 @@ fn parquet_files_in(dir: &std::path::Path) -> Result<Vec<PathBuf>, SqlError> {
 /// identifier distinct from the stage tables.
 pub fn experiment_tables(dir: &ExperimentDir) -> Result<Vec<TableFile>, SqlError> {
     let mut tables = Vec::new();
-    for name in STAGE_TABLES {
-        let path = dir.table(name);
+    for table in STAGE_TABLES {
+        let path = dir.table(table);
         if path.is_file() {
             tables.push(TableFile {
-                name: name.to_string(),
+                name: table.name().to_string(),
                 path,
                 kind: TableKind::Stage,
             });

@@ -261,7 +261,7 @@ fn check_required_columns(path: &Path) -> Result<(), SqlError> {
         source,
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| input(path, e.to_string()))?;
-    let contract = agree_schema::contract("predictions")?;
+    let contract = agree_schema::Table::Predictions.contract();
     let schema = builder.schema();
     let missing: Vec<&str> = contract
         .columns

@@ -8,9 +8,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use agree_schema::{
-    ANALYSIS_ID_KEY, ExperimentDir, TableContract, TableWriter, remove_stale_temporaries, temporary_name,
-};
+use agree_schema::{ANALYSIS_ID_KEY, ExperimentDir, Table, TableWriter, remove_stale_temporaries, temporary_name};
 
 use crate::analysis::AnalysisOptions;
 use crate::analysis_sql::{analysis_steps, step_sql};
@@ -59,14 +57,15 @@ impl ResultsStaging {
         &self.analysis_id
     }
 
-    /// A writer of the result table `name` into the staging folder, recording the analysis id.
-    pub fn writer(&self, name: &str, contract: &TableContract) -> Result<TableWriter, SqlError> {
+    /// A writer of the result table `table` into the staging folder, recording the analysis id.
+    pub fn writer(&self, table: Table) -> Result<TableWriter, SqlError> {
+        let contract = table.contract();
         let file = self
             .dir
-            .table(name)
+            .table(table)
             .file_name()
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(format!("{name}.parquet")));
+            .unwrap_or_else(|| PathBuf::from(format!("{table}.parquet")));
         Ok(TableWriter::create_with_metadata(
             self.tmp.join(file),
             contract,

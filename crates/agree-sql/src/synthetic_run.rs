@@ -37,7 +37,7 @@ pub fn write_prediction_file(
     epoch: i32,
     rows: &[PredictionRow],
 ) -> Result<(), SqlError> {
-    let contract = agree_schema::contract("predictions")?;
+    let contract = agree_schema::Table::Predictions.contract();
     let schema = contract.schema();
     let run_id = format!("{arch}-s{network}");
     let n = rows.len();
@@ -130,7 +130,7 @@ pub fn write_sample_table(
 
 /// Writes `runs.parquet` with one row per `(arch, network, epochs_planned, status)`.
 pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Result<(), SqlError> {
-    let contract = agree_schema::contract("runs")?;
+    let contract = agree_schema::Table::Runs.contract();
     let schema = contract.schema();
     let n = runs.len();
     let ids: Vec<String> = runs.iter().map(|(a, s, _, _)| format!("{a}-s{s}")).collect();
@@ -157,7 +157,7 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
         columns.push(column);
     }
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| SqlError::Output(e.to_string()))?;
-    let mut writer = TableWriter::create(dir.table("runs"), contract, schema)?;
+    let mut writer = TableWriter::create(dir.table(agree_schema::Table::Runs), contract, schema)?;
     writer.write(&batch)?;
     writer.finish()?;
     Ok(())
@@ -166,7 +166,7 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
 /// Writes `samples.parquet` for `(sample_id, split)` pairs: label = id mod 10,
 /// class `class<label>`, key `<split>/class<label>/<id>.png`, an empty image.
 pub fn write_samples(dir: &ExperimentDir, samples: &[(i64, &str)]) -> Result<(), SqlError> {
-    let contract = agree_schema::contract("samples")?;
+    let contract = agree_schema::Table::Samples.contract();
     let schema = contract.schema();
     let n = samples.len();
     let label = |id: i64| (id % 10) as i32;
@@ -292,7 +292,7 @@ impl SyntheticRun {
                 }
             }
         }
-        let stats = agree_schema::contract("stats")?;
+        let stats = agree_schema::Table::Stats.contract();
         let mut columns: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
         for (k, column) in stats.columns.iter().enumerate() {
             if column.name == "sample_id" || !column.data_type.is_numeric() {

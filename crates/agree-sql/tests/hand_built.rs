@@ -248,16 +248,9 @@ async fn statistic_tables_match_hand_computation() {
 #[tokio::test]
 async fn results_follow_their_contracts() {
     let (_tmp, dir) = analysed(5).await;
-    for table in [
-        "agreement",
-        "agreement_by_statistic",
-        "agreement_by_quantile",
-        "learning_order",
-        "statistic_correlation",
-        "dataset_summary",
-    ] {
+    for table in agree_schema::Table::ALL.into_iter().filter(|t| t.is_result()) {
         let (schema, batches) = agree_schema::read_table(&dir.table(table)).unwrap();
-        agree_schema::contract(table).unwrap().check(&schema).unwrap();
+        table.contract().check(&schema).unwrap();
         assert!(
             batches.iter().map(RecordBatch::num_rows).sum::<usize>() > 0,
             "{table} is empty"

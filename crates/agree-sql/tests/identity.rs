@@ -95,5 +95,5 @@ async fn inputs_of_the_same_data_are_analysed() {
     analyze(&dir, &AnalysisOptions::default(), &ProgressBar::hidden())
         .await
         .unwrap();
-    assert!(dir.table("agreement").is_file());
+    assert!(dir.table(agree_schema::Table::Agreement).is_file());
 }

@@ -103,8 +103,8 @@ impl Session {
         let (schema, batches) = self.sql(&sql).await?;
         let registered = batches.first().map_or_else(|| schema.clone(), RecordBatch::schema);
         register_batches(&self.ctx, name, registered, batches.clone()).map_err(fail)?;
-        if step.result {
-            let contract = agree_schema::contract(name).map_err(fail)?;
+        if let Some(table) = step.result {
+            let contract = table.contract();
             return rows(&contract.schema(), &conform(name, contract, &batches).map_err(fail)?);
         }
         let contract = OutputContract::new(step, &self.statistics);

@@ -303,7 +303,11 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
     let study = Study {
         exp: &exp,
         table: &table,
-        tables: RunTables::open(exp.table("epochs"), exp.table("runs"), &run_ids)?,
+        tables: RunTables::open(
+            exp.table(agree_schema::Table::Epochs),
+            exp.table(agree_schema::Table::Runs),
+            &run_ids,
+        )?,
         rt,
         device,
         threads,

@@ -10,11 +10,11 @@ use std::{
 
 pub use agree_schema::run_tables::{EpochRecord, RunRecord, now_us};
 use agree_schema::run_tables::{epochs_batch, read_rows, runs_batch, started_at, write_rows};
-use arrow::{array::RecordBatch, error::ArrowError};
+use arrow::array::RecordBatch;
 
 use crate::TrainError;
 
-fn built(table: &str) -> impl FnOnce(ArrowError) -> TrainError + '_ {
+fn built(table: &str) -> impl FnOnce(agree_schema::ContractError) -> TrainError + '_ {
     move |e| TrainError::Worker(format!("building `{table}` rows: {e}"))
 }
 
@@ -39,9 +39,11 @@ impl RunTables {
     pub fn open(epochs_path: PathBuf, runs_path: PathBuf, ours: &[String]) -> Result<Self, TrainError> {
         let ours: HashSet<String> = ours.iter().cloned().collect();
         let foreign = |id: &str, _: Option<i32>| !ours.contains(id);
-        let foreign_epochs = read_rows(&epochs_path, "epochs", &foreign)?;
-        let foreign_runs = read_rows(&runs_path, "runs", &foreign)?;
-        let started = started_at(&read_rows(&runs_path, "runs", &|id, _| ours.contains(id))?);
+        let foreign_epochs = read_rows(&epochs_path, agree_schema::Table::Epochs, &foreign)?;
+        let foreign_runs = read_rows(&runs_path, agree_schema::Table::Runs, &foreign)?;
+        let started = started_at(&read_rows(&runs_path, agree_schema::Table::Runs, &|id, _| {
+            ours.contains(id)
+        })?);
         Ok(RunTables {
             epochs_path,
             runs_path,
@@ -70,10 +72,15 @@ impl RunTables {
         st.runs.insert(run.run_id.clone(), run);
         let ours: Vec<EpochRecord> = st.epochs.values().flatten().cloned().collect();
         let batch = epochs_batch(&ours).map_err(built("epochs"))?;
-        write_rows(&self.epochs_path, "epochs", &st.foreign_epochs, &batch)?;
+        write_rows(
+            &self.epochs_path,
+            agree_schema::Table::Epochs,
+            &st.foreign_epochs,
+            &batch,
+        )?;
         let runs: Vec<RunRecord> = st.runs.values().cloned().collect();
         let batch = runs_batch(&runs).map_err(built("runs"))?;
-        write_rows(&self.runs_path, "runs", &st.foreign_runs, &batch)?;
+        write_rows(&self.runs_path, agree_schema::Table::Runs, &st.foreign_runs, &batch)?;
         Ok(())
     }
 }

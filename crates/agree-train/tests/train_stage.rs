@@ -117,14 +117,14 @@ fn a_small_cnn_learns_and_every_table_follows_its_schema() {
             }
         }
     }
-    let epochs = table(&exp.table("epochs"), "epochs");
+    let epochs = table(&exp.table(agree_schema::Table::Epochs), "epochs");
     assert_eq!(epochs.num_rows(), 2 * 4);
     let acc = epochs
         .column_by_name("train_accuracy")
         .unwrap()
         .as_primitive::<Float64Type>();
     assert!(acc.values().iter().all(|a| (0.0..=1.0).contains(a)));
-    let runs = table(&exp.table("runs"), "runs");
+    let runs = table(&exp.table(agree_schema::Table::Runs), "runs");
     assert_eq!(runs.num_rows(), 2);
     let status = runs.column_by_name("status").unwrap().as_string::<i32>();
     let seed = runs.column_by_name("seed").unwrap().as_primitive::<Int64Type>();
@@ -143,8 +143,11 @@ fn a_small_cnn_learns_and_every_table_follows_its_schema() {
     let mut other = quadrants::config(1, 1);
     other.arch = "wrn-10-1".parse().unwrap();
     train_study(dir.path(), &[other], &cpu()).unwrap();
-    assert_eq!(table(&exp.table("runs"), "runs").num_rows(), 3);
-    assert_eq!(table(&exp.table("epochs"), "epochs").num_rows(), 2 * 4 + 1);
+    assert_eq!(table(&exp.table(agree_schema::Table::Runs), "runs").num_rows(), 3);
+    assert_eq!(
+        table(&exp.table(agree_schema::Table::Epochs), "epochs").num_rows(),
+        2 * 4 + 1
+    );
 }
 
 #[test]
@@ -177,7 +180,7 @@ fn a_resumed_run_predicts_exactly_what_an_uninterrupted_one_does() {
     .unwrap();
     assert_eq!(first.networks[0].epochs.len(), 1);
     let exp = ExperimentDir::new(killed.path());
-    let runs = table(&exp.table("runs"), "runs");
+    let runs = table(&exp.table(agree_schema::Table::Runs), "runs");
     assert_eq!(
         runs.column_by_name("status").unwrap().as_string::<i32>().value(0),
         "running"
@@ -199,7 +202,7 @@ fn a_resumed_run_predicts_exactly_what_an_uninterrupted_one_does() {
         assert_eq!(a.len(), 128);
         assert!(a == b, "epoch {epoch}: resumed predictions differ");
     }
-    assert_eq!(table(&exp.table("epochs"), "epochs").num_rows(), 3);
+    assert_eq!(table(&exp.table(agree_schema::Table::Epochs), "epochs").num_rows(), 3);
     assert!(!ck.join("epoch=1").exists(), "older checkpoints are removed");
     assert!(ck.join("epoch=3").join("meta.json").exists());
 

@@ -5,7 +5,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_schema::{ExperimentDir, TableWriter};
 use arrow::{
     array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
     datatypes::Field,
@@ -104,7 +104,7 @@ pub fn write_samples(dir: &Path, rows: &[Row]) {
 
 /// Writes `rows` as `samples.parquet` with the given `sample_id`s.
 pub fn write_samples_with_ids(dir: &Path, rows: &[Row], ids: &[i64]) {
-    let c = contract("samples").unwrap();
+    let c = agree_schema::Table::Samples.contract();
     let mut w = TableWriter::create(ExperimentDir::new(dir).samples(), c, c.schema()).unwrap();
     let mut labels = ListBuilder::new(Int32Builder::new())
         .with_field(Field::new_list_field(arrow::datatypes::DataType::Int32, true));
