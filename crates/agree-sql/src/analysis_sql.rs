@@ -408,7 +408,7 @@ mod tests {
             ),
             (
                 "[[step]]\nname = \"a\"\nreads = []\nresult = true".to_string(),
-                "no table contract named `a`",
+                "no result table schemas/a.toml",
             ),
             ("[[step]]\nname = \"a\"\nreds = []".to_string(), "unknown field"),
         ];
