@@ -181,22 +181,10 @@ fn write_samples(path: &Path, entries: &[(String, Vec<u8>)], dims: &[(i32, i32)]
     w.finish().expect("finish");
 }
 
-fn main() {
-    let opts = options();
-    // The workspace root, whether this runs as a bench of `agree` or of `agree-imstats`.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|d| d.join("Cargo.lock").exists())
-        .unwrap_or(Path::new("."));
-    let tar_path = std::env::var_os("AGREE_CIFAR_TAR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared/data/cifar10-jpeg.tar.gz"));
-    let work = root.join(".bench/imstats");
-    std::fs::create_dir_all(&work).expect("bench dir");
-
-    // 1. The JPEGs, keyed by their path relative to the dataset root, sorted (SPEC ids).
+/// The CIFAR-10 JPEGs, keyed by their path relative to the dataset root, sorted (SPEC ids).
+fn read_jpegs(tar_path: &Path, limit: Option<usize>) -> Vec<(String, Vec<u8>)> {
     let start = Instant::now();
-    let file = std::fs::File::open(&tar_path).unwrap_or_else(|e| panic!("{}: {e}", tar_path.display()));
+    let file = std::fs::File::open(tar_path).unwrap_or_else(|e| panic!("{}: {e}", tar_path.display()));
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     for entry in archive.entries().expect("tar") {
@@ -211,15 +199,21 @@ fn main() {
         entries.push((key, bytes));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(limit) = opts.limit {
+    if let Some(limit) = limit {
         entries.truncate(limit);
     }
-    let n = entries.len();
-    println!("read {n} CIFAR-10 JPEGs in {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "read {} CIFAR-10 JPEGs in {:.1} s",
+        entries.len(),
+        start.elapsed().as_secs_f64()
+    );
+    entries
+}
 
-    // 2. Decode (timed alone), keeping the pixels for the per-statistic runs.
+/// Decodes every JPEG (timed alone, 2 threads): the pixels and images per second.
+fn decode_jpegs(entries: &[(String, Vec<u8>)]) -> (ImageSet, f64) {
     let start = Instant::now();
-    let decoded: Vec<Vec<u8>> = parallel_map(n, 2, |i| {
+    let decoded: Vec<Vec<u8>> = parallel_map(entries.len(), 2, |i| {
         let (key, bytes) = &entries[i];
         let mut d = DecodedImage::new();
         d.decode(bytes, "jpeg", 0, 0).unwrap_or_else(|e| panic!("{key}: {e}"));
@@ -227,20 +221,21 @@ fn main() {
         assert_eq!((v.width, v.height, v.channels), (32, 32, 3), "{key}");
         v.pixels.to_vec()
     });
-    let decode_rate = n as f64 / start.elapsed().as_secs_f64();
-    let cifar = ImageSet {
+    let rate = entries.len() as f64 / start.elapsed().as_secs_f64();
+    let set = ImageSet {
         name: "cifar10 32x32",
         width: 32,
         height: 32,
         pixels: decoded.concat(),
     };
-    drop(decoded);
+    (set, rate)
+}
 
-    // 3. `agree stats` end to end on samples.parquet, 2 threads.
-    let exp = ExperimentDir::new(work.join("cifar10"));
-    write_samples(&exp.samples(), &entries, &vec![(32, 32); n]);
-    drop(entries);
-    let job = StatsJob::in_dir(&exp);
+/// `agree stats` end to end on a samples.parquet of the JPEGs, on rayon's global pool.
+fn time_stage(exp: &ExperimentDir, entries: &[(String, Vec<u8>)]) {
+    let n = entries.len();
+    write_samples(&exp.samples(), entries, &vec![(32, 32); n]);
+    let job = StatsJob::in_dir(exp);
     let start = Instant::now();
     // rayon's global pool: one thread per core (2 on the reference machine).
     let summary = run_stats(&job, &ProgressBar::hidden()).expect("agree stats");
@@ -251,36 +246,24 @@ fn main() {
         n as f64 / stage_secs
     );
     print!("{summary}");
+}
 
-    // 4. Larger images.
-    let large = [
-        upscale(&cifar, 300, 256, 256, "256x256"),
-        upscale(&cifar, 60, 500, 375, "500x375"),
-    ];
-
-    // 5. Python peers on the same pixels.
-    let sets: [&ImageSet; 3] = [&cifar, &large[0], &large[1]];
-    let py_counts = [(opts.py_n.min(cifar.len()), 50), (100, 3), (30, 1)];
-    let python = if opts.python {
-        run_python(root, &work, &sets, &py_counts, opts.repeat)
-    } else {
-        None
-    };
-
-    // 6. Every statistic alone (1 thread) and all together (1 and 2 threads).
+/// Every statistic alone (1 thread) and all together (1 and 2 threads) on each image
+/// set, beside the Python peers' rates where they ran.
+fn print_rates(sets: &[&ImageSet], python: Option<&serde_json::Value>, repeat: usize) {
     println!();
     println!(
         "{:<14} {:<15} {:>13} {:>13} {:>9} {:>13} {:>10}",
         "images", "statistic", "rust img/s", "numpy img/s", "ratio", "authors img/s", "ratio"
     );
-    for (set, _) in sets.iter().zip(py_counts) {
-        let peer = python.as_ref().and_then(|p| p.get(set.name));
+    for set in sets {
+        let peer = python.and_then(|p| p.get(set.name));
         let mut rows: Vec<(String, f64)> = Statistic::ALL
             .iter()
-            .map(|&s| (s.name().to_string(), rate(set, Selection::only(s), 1, opts.repeat)))
+            .map(|&s| (s.name().to_string(), rate(set, Selection::only(s), 1, repeat)))
             .collect();
-        rows.push(("all (1 thread)".into(), rate(set, Selection::all(), 1, opts.repeat)));
-        rows.push(("all (2 threads)".into(), rate(set, Selection::all(), 2, opts.repeat)));
+        rows.push(("all (1 thread)".into(), rate(set, Selection::all(), 1, repeat)));
+        rows.push(("all (2 threads)".into(), rate(set, Selection::all(), 2, repeat)));
         for (name, ours) in rows {
             let key = name.split(' ').next().unwrap_or("").to_string();
             let get = |kind: &str| {
@@ -303,6 +286,38 @@ fn main() {
             );
         }
     }
+}
+
+fn main() {
+    let opts = options();
+    // The workspace root, whether this runs as a bench of `agree` or of `agree-imstats`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").exists())
+        .unwrap_or(Path::new("."));
+    let tar_path = std::env::var_os("AGREE_CIFAR_TAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data/cifar10-jpeg.tar.gz"));
+    let work = root.join(".bench/imstats");
+    std::fs::create_dir_all(&work).expect("bench dir");
+
+    let entries = read_jpegs(&tar_path, opts.limit);
+    let (cifar, decode_rate) = decode_jpegs(&entries);
+    time_stage(&ExperimentDir::new(work.join("cifar10")), &entries);
+    drop(entries);
+    let large = [
+        upscale(&cifar, 300, 256, 256, "256x256"),
+        upscale(&cifar, 60, 500, 375, "500x375"),
+    ];
+    // Python peers on the same pixels.
+    let sets: [&ImageSet; 3] = [&cifar, &large[0], &large[1]];
+    let py_counts = [(opts.py_n.min(cifar.len()), 50), (100, 3), (30, 1)];
+    let python = if opts.python {
+        run_python(root, &work, &sets, &py_counts, opts.repeat)
+    } else {
+        None
+    };
+    print_rates(&sets, python.as_ref(), opts.repeat);
     println!();
     println!("JPEG decode alone (2 threads): {decode_rate:.0} images/s");
     println!("ratios compare Rust with the single-process Python peer; `all (2 threads)` uses both cores");

@@ -68,39 +68,47 @@ fn generate(root: &Path, small: bool) -> PathBuf {
     path
 }
 
-fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let small = std::env::var_os("AGREE_BENCH_SQL_SMALL").is_some();
-    let data = generate(&root, small);
-    let dir = ExperimentDir::new(&data);
-    let _ = std::fs::remove_dir_all(dir.results_dir());
-    let query_path = root.join("crates/agree-sql/queries/agreement_per_epoch.sql");
-    let query = std::fs::read_to_string(&query_path).expect("query file");
+/// agree's side: the whole analysis once (it takes seconds), then the query best of 3.
+struct Ours {
+    report: agree_sql::AnalysisReport,
+    total_s: f64,
+    peak_mib: f64,
+    query_s: f64,
+}
 
-    // Ours: the whole analysis once (it takes seconds), then the query best of 3.
+fn measure_ours(dir: &ExperimentDir, query: &str, options: &AnalysisOptions) -> Ours {
     reset_peak_rss();
-    let options = AnalysisOptions::default();
     let start = Instant::now();
-    let report = block_on(agree_sql::analyze(&dir, &options, &ProgressBar::hidden()))
+    let report = block_on(agree_sql::analyze(dir, options, &ProgressBar::hidden()))
         .expect("runtime")
         .expect("agree analyze");
-    let ours_total = start.elapsed().as_secs_f64();
-    let ours_peak = peak_rss_mib();
-    let mut ours_query = f64::INFINITY;
+    let total_s = start.elapsed().as_secs_f64();
+    let peak_mib = peak_rss_mib();
+    let mut query_s = f64::INFINITY;
     for _ in 0..3 {
         let start = Instant::now();
         let rows = block_on(async {
-            let session = open_session(&dir, None).await?;
-            let (_, batches) = run_query(&session.ctx, &query).await?;
+            let session = open_session(dir, None).await?;
+            let (_, batches) = run_query(&session.ctx, query).await?;
             Ok::<usize, agree_sql::SqlError>(batches.iter().map(|b| b.num_rows()).sum())
         })
         .expect("runtime")
         .expect("agreement query");
         assert_eq!(rows, 120, "1 architecture × 2 splits × 60 epochs");
-        ours_query = ours_query.min(start.elapsed().as_secs_f64());
+        query_s = query_s.min(start.elapsed().as_secs_f64());
     }
+    Ours {
+        report,
+        total_s,
+        peak_mib,
+        query_s,
+    }
+}
 
-    // DuckDB: the same SQL files, expanded for the same statistics, on the same Parquet.
+/// DuckDB's side: the same SQL files, expanded for the same statistics, on the same
+/// Parquet; the peer script prints its timings as JSON.
+fn measure_duckdb(root: &Path, data: &Path, query_path: &Path) -> serde_json::Value {
+    let dir = ExperimentDir::new(data);
     let statistics = block_on(async { open_session(&dir, None).await.map(|s| s.statistics) })
         .expect("runtime")
         .expect("session");
@@ -123,9 +131,9 @@ fn main() {
     std::fs::write(sql_dir.join("steps.json"), serde_json::Value::Array(steps).to_string()).expect("steps.json");
     let output = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("benches/python/sql_duckdb.py"))
-        .arg(&data)
+        .arg(data)
         .arg(&sql_dir)
-        .arg(&query_path)
+        .arg(query_path)
         .arg(peer_dir.path().join("results"))
         .output()
         .expect("running the DuckDB peer (.venv/bin/pip install duckdb)");
@@ -134,15 +142,18 @@ fn main() {
         "DuckDB peer failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let peer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("peer JSON");
-    let f = |key: &str| peer[key].as_f64().unwrap_or(f64::NAN);
+    serde_json::from_slice(&output.stdout).expect("peer JSON")
+}
 
+/// The side-by-side table: each step, the analysis, the query, memory.
+fn print_comparison(data: &Path, rows: usize, ours: &Ours, peer: &serde_json::Value, options: &AnalysisOptions) {
+    let f = |key: &str| peer[key].as_f64().unwrap_or(f64::NAN);
+    let report = &ours.report;
     let correlation = report
         .steps
         .iter()
         .find(|s| s.name == "statistic_correlation")
         .map_or(0.0, |s| s.seconds);
-    let rows: usize = 5 * 60 * if small { 6000 } else { 60_000 };
     println!(
         "SQL stage on {} ({} prediction rows, {} statistics), {} cores",
         data.display(),
@@ -157,7 +168,7 @@ fn main() {
         let theirs = theirs.map_or("-".to_string(), |t| format!("{t:.2}"));
         println!("  {:<32} {:>10.2} {:>10} {:>8}", step.name, step.seconds, theirs, ratio);
     }
-    let without = ours_total - correlation;
+    let without = ours.total_s - correlation;
     println!(
         "{:<34} {:>10.2} {:>10.2} {:>8.2}",
         "analysis without correlation",
@@ -167,18 +178,18 @@ fn main() {
     );
     println!(
         "{:<34} {:>10.2} {:>10} {:>8}",
-        "whole analysis (target ≤ 20 s)", ours_total, "-", "-"
+        "whole analysis (target ≤ 20 s)", ours.total_s, "-", "-"
     );
     println!(
         "{:<34} {:>10.2} {:>10.2} {:>8.2}",
         "agreement per epoch query (best of 3; target ≤ 2 s, ≤ 1.5× DuckDB)",
-        ours_query,
+        ours.query_s,
         f("query_s"),
-        ours_query / f("query_s")
+        ours.query_s / f("query_s")
     );
     println!(
         "peak RSS: agree analyze {:.0} MiB (target ≤ 4096), DuckDB process {:.0} MiB; DuckDB threads {}",
-        ours_peak,
+        ours.peak_mib,
         f("peak_rss_mib"),
         peer["threads"]
     );
@@ -186,4 +197,19 @@ fn main() {
         "bootstrap replicates: {} per CI (statistic_correlation: {:.2} s)",
         options.bootstrap_replicates, correlation
     );
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let small = std::env::var_os("AGREE_BENCH_SQL_SMALL").is_some();
+    let data = generate(&root, small);
+    let dir = ExperimentDir::new(&data);
+    let _ = std::fs::remove_dir_all(dir.results_dir());
+    let query_path = root.join("crates/agree-sql/queries/agreement_per_epoch.sql");
+    let query = std::fs::read_to_string(&query_path).expect("query file");
+    let options = AnalysisOptions::default();
+    let ours = measure_ours(&dir, &query, &options);
+    let peer = measure_duckdb(&root, &data, &query_path);
+    let rows: usize = 5 * 60 * if small { 6000 } else { 60_000 };
+    print_comparison(&data, rows, &ours, &peer, &options);
 }
