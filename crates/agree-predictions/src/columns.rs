@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::{
-    array::{
-        ArrayRef, BooleanArray, Float32Array, Float32Builder, Int32Array, Int64Array, ListBuilder, RecordBatch,
-        StringArray,
-    },
-    datatypes::SchemaRef,
+use agree_schema::{ContractError, Table};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float32Array, Float32Builder, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray,
 };
 
 /// Scores of one batch, per sample, on the CPU.
@@ -97,22 +94,24 @@ impl PredictionColumns {
         self.scores.loss.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64
     }
 
-    /// The rows as a batch of the predictions table, ordered by sample id.
+    /// The rows as a batch of the predictions table (`schemas/predictions.toml`),
+    /// ordered by sample id; the columns are given by name and laid out by the contract.
     pub fn to_record_batch(
         &self,
-        schema: SchemaRef,
         run_id: &str,
         arch: &str,
         network: i32,
         epoch: i32,
         split: &str,
-    ) -> Result<RecordBatch, arrow::error::ArrowError> {
+    ) -> Result<RecordBatch, ContractError> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by_key(|&i| self.sample_id[i]);
         let n = order.len();
         let s = &self.scores;
-        let pick_f32 = |v: &[f32]| Float32Array::from_iter_values(order.iter().map(|&i| v[i]));
-        let pick_opt_f32 = |v: &[Option<f32>]| order.iter().map(|&i| v[i]).collect::<Float32Array>();
+        let pick_f32 =
+            |v: &[f32]| -> ArrayRef { Arc::new(Float32Array::from_iter_values(order.iter().map(|&i| v[i]))) };
+        let pick_opt_f32 =
+            |v: &[Option<f32>]| -> ArrayRef { Arc::new(order.iter().map(|&i| v[i]).collect::<Float32Array>()) };
         let mut probs = ListBuilder::new(Float32Builder::new());
         for &i in &order {
             match s.probs.as_ref().and_then(|p| p.get(i)) {
@@ -123,22 +122,65 @@ impl PredictionColumns {
                 None => probs.append(false),
             }
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![run_id; n])),
-            Arc::new(StringArray::from(vec![arch; n])),
-            Arc::new(Int32Array::from(vec![network; n])),
-            Arc::new(Int32Array::from(vec![epoch; n])),
-            Arc::new(StringArray::from(vec![split; n])),
-            Arc::new(Int64Array::from_iter_values(order.iter().map(|&i| self.sample_id[i]))),
-            Arc::new(order.iter().map(|&i| self.label[i]).collect::<Int32Array>()),
-            Arc::new(order.iter().map(|&i| s.predicted[i]).collect::<Int32Array>()),
-            Arc::new(order.iter().map(|&i| Some(s.correct[i])).collect::<BooleanArray>()),
-            Arc::new(pick_f32(&s.loss)),
-            Arc::new(pick_opt_f32(&s.p_label)),
-            Arc::new(pick_f32(&s.p_max)),
-            Arc::new(pick_opt_f32(&s.margin)),
-            Arc::new(probs.finish()),
-        ];
-        RecordBatch::try_new(schema, columns)
+        Table::Predictions.contract().batch([
+            ("run_id", Arc::new(StringArray::from(vec![run_id; n])) as ArrayRef),
+            ("arch", Arc::new(StringArray::from(vec![arch; n]))),
+            ("network", Arc::new(Int32Array::from(vec![network; n]))),
+            ("epoch", Arc::new(Int32Array::from(vec![epoch; n]))),
+            ("split", Arc::new(StringArray::from(vec![split; n]))),
+            (
+                "sample_id",
+                Arc::new(Int64Array::from_iter_values(order.iter().map(|&i| self.sample_id[i]))),
+            ),
+            (
+                "label",
+                Arc::new(order.iter().map(|&i| self.label[i]).collect::<Int32Array>()),
+            ),
+            (
+                "predicted",
+                Arc::new(order.iter().map(|&i| s.predicted[i]).collect::<Int32Array>()),
+            ),
+            (
+                "correct",
+                Arc::new(order.iter().map(|&i| Some(s.correct[i])).collect::<BooleanArray>()),
+            ),
+            ("loss", pick_f32(&s.loss)),
+            ("p_label", pick_opt_f32(&s.p_label)),
+            ("p_max", pick_f32(&s.p_max)),
+            ("margin", pick_opt_f32(&s.margin)),
+            ("probs", Arc::new(probs.finish())),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::{
+        array::AsArray,
+        datatypes::{Float32Type, Int64Type},
+    };
+
+    use super::*;
+
+    #[test]
+    fn rows_are_laid_out_as_the_contract_says_and_ordered_by_sample_id() {
+        let mut cols = PredictionColumns::default();
+        let scores = BatchScores {
+            loss: vec![0.5, 0.25],
+            predicted: vec![Some(1), Some(0)],
+            correct: vec![true, false],
+            p_label: vec![Some(0.75), Some(0.5)],
+            p_max: vec![0.75, 0.5],
+            margin: vec![Some(0.5), None],
+            probs: None,
+        };
+        cols.extend(&[9, 4], &[Some(1), Some(2)], scores);
+        let batch = cols.to_record_batch("lenet5-s0", "lenet5", 0, 3, "test").unwrap();
+        assert_eq!(batch.schema(), Table::Predictions.contract().schema());
+        let ids = batch.column_by_name("sample_id").unwrap();
+        assert_eq!(ids.as_primitive::<Int64Type>(), &Int64Array::from(vec![4, 9]));
+        let loss = batch.column_by_name("loss").unwrap();
+        assert_eq!(loss.as_primitive::<Float32Type>().values(), &[0.25, 0.5]);
+        assert_eq!(batch.column_by_name("probs").unwrap().null_count(), 2);
     }
 }

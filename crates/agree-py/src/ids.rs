@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, fs::File, path::Path};
 
-use agree_schema::ExperimentDir;
+use agree_schema::{ExperimentDir, Table};
 use arrow::{
     array::{Array, AsArray},
     datatypes::{DataType, Int64Type},
@@ -22,7 +22,7 @@ pub struct SampleKeys {
 
 /// Reads `sample_id`, `split` and `key` of `samples.parquet` (the images are not read).
 pub fn read_sample_keys(dir: &Path) -> Result<SampleKeys, String> {
-    let path = ExperimentDir::new(dir).samples();
+    let path = ExperimentDir::new(dir).table(Table::Samples);
     let fail = |message: String| format!("{}: {message}", path.display());
     let file = File::open(&path).map_err(|e| fail(format!("{e} (run `agree ingest` first)")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
@@ -102,7 +102,7 @@ pub fn sample_ids(py: Python<'_>, dir: std::path::PathBuf, split: String, keys: 
             let shown: Vec<&str> = missing.iter().take(5).copied().collect();
             return Err(format!(
                 "{}: {} of {} keys are not samples of split `{split}` (first: {})",
-                ExperimentDir::new(&dir).samples().display(),
+                ExperimentDir::new(&dir).table(Table::Samples).display(),
                 missing.len(),
                 keys.len(),
                 shown.join(", ")

@@ -8,9 +8,9 @@ use std::{
     time::Instant,
 };
 
-use agree_predictions::{Labels, PredictionColumns, ScoreError, score_logits};
+use agree_predictions::{BatchScores, Labels, PredictionColumns, ScoreError, score_logits};
 use agree_schema::{
-    ExperimentDir, TableWriter, contract,
+    ExperimentDir, Table, TableWriter,
     run_tables::{EpochRecord, RunRecord, now_us},
 };
 
@@ -149,39 +149,8 @@ impl Recording {
         device: &str,
     ) -> Result<(), String> {
         self.check_open(epoch)?;
-        let (n, classes) = match *logits_shape {
-            [n, k] if k > 0 => (n, k),
-            _ => {
-                return Err(format!(
-                    "logits must be N×K (samples × classes), got shape {logits_shape:?}"
-                ));
-            }
-        };
-        if ids.len() != n {
-            return Err(format!(
-                "shape mismatch: {} sample ids for {n} rows of logits",
-                ids.len()
-            ));
-        }
         let multi = matches!(labels, BatchLabels::Multi(_));
-        let expected: &[usize] = if multi { &[n, classes] } else { &[n] };
-        if labels_shape != expected {
-            return Err(format!(
-                "shape mismatch: logits are {n}×{classes} but labels have shape {labels_shape:?} \
-                 (expected [{n}] class indices or an [{n}, {classes}] 0/1 matrix)"
-            ));
-        }
-        match self.classes {
-            Some((k, m)) if (k, m) != (classes, multi) => {
-                let kind = |m: bool| if m { "multi-label" } else { "single-label" };
-                return Err(format!(
-                    "this run records {k} classes, {}; this batch has {classes} classes, {}",
-                    kind(m),
-                    kind(multi)
-                ));
-            }
-            _ => {}
-        }
+        let (n, classes) = self.batch_shape(ids, logits_shape, multi, labels_shape)?;
         self.check_ids(epoch, pass, ids)?;
         let (labels_ref, row_labels): (Labels<'_>, Vec<Option<i32>>) = match &labels {
             BatchLabels::Single(y) => (Labels::Single(y), y.iter().map(|&l| Some(l as i32)).collect()),
@@ -197,6 +166,55 @@ impl Recording {
         })?;
         self.classes = Some((classes, multi));
         self.device.get_or_insert_with(|| device.to_string());
+        self.append(epoch, pass, ids, &row_labels, scores);
+        Ok(())
+    }
+
+    /// The batch's (N, K): logits N×K with one id per row, labels N class indices or
+    /// an N×K matrix, and the run's K and kind of labels unchanged.
+    fn batch_shape(
+        &self,
+        ids: &[i64],
+        logits_shape: &[usize],
+        multi: bool,
+        labels_shape: &[usize],
+    ) -> Result<(usize, usize), String> {
+        let (n, classes) = match *logits_shape {
+            [n, k] if k > 0 => (n, k),
+            _ => {
+                return Err(format!(
+                    "logits must be N×K (samples × classes), got shape {logits_shape:?}"
+                ));
+            }
+        };
+        if ids.len() != n {
+            return Err(format!(
+                "shape mismatch: {} sample ids for {n} rows of logits",
+                ids.len()
+            ));
+        }
+        let expected: &[usize] = if multi { &[n, classes] } else { &[n] };
+        if labels_shape != expected {
+            return Err(format!(
+                "shape mismatch: logits are {n}×{classes} but labels have shape {labels_shape:?} \
+                 (expected [{n}] class indices or an [{n}, {classes}] 0/1 matrix)"
+            ));
+        }
+        match self.classes {
+            Some((k, m)) if (k, m) != (classes, multi) => {
+                let kind = |m: bool| if m { "multi-label" } else { "single-label" };
+                Err(format!(
+                    "this run records {k} classes, {}; this batch has {classes} classes, {}",
+                    kind(m),
+                    kind(multi)
+                ))
+            }
+            _ => Ok((n, classes)),
+        }
+    }
+
+    /// Adds a scored batch to `pass` of the open `epoch`, marking its ids seen.
+    fn append(&mut self, epoch: i32, pass: &str, ids: &[i64], labels: &[Option<i32>], scores: BatchScores) {
         let total = self.samples.of.len();
         let open = self.open.entry(epoch).or_insert_with(|| OpenEpoch {
             passes: BTreeMap::new(),
@@ -209,16 +227,15 @@ impl Recording {
         for &id in ids {
             p.seen[id as usize] = true;
         }
-        p.columns.extend(ids, &row_labels, scores);
+        p.columns.extend(ids, labels, scores);
         if pass == "train" {
             open.last_train = Some(Instant::now());
         }
-        Ok(())
     }
 
     /// Every id must be a sample of the pass's split, once per pass.
     fn check_ids(&self, epoch: i32, pass: &str, ids: &[i64]) -> Result<(), String> {
-        let samples_file = ExperimentDir::new(&self.cfg.dir).samples();
+        let samples_file = ExperimentDir::new(&self.cfg.dir).table(Table::Samples);
         let want = split_of_pass(pass);
         let split = self.samples.index(want).ok_or_else(|| {
             format!(
@@ -355,7 +372,7 @@ impl Recording {
     }
 
     fn write_predictions(&self, epoch: i32, open: &OpenEpoch) -> Result<PathBuf, String> {
-        let c = contract("predictions").map_err(|e| format!("schemas/predictions.toml: {e}"))?;
+        let c = Table::Predictions.contract();
         let path = ExperimentDir::new(&self.cfg.dir).predictions(self.run_id(), epoch as u32);
         let mut w = TableWriter::create(&path, c, c.schema()).map_err(|e| e.to_string())?;
         let order = |pass: &str| match pass {
@@ -370,7 +387,7 @@ impl Recording {
         for (pass, p) in passes {
             let batch = p
                 .columns
-                .to_record_batch(c.schema(), &key.run_id, &key.arch, key.network, epoch, pass)
+                .to_record_batch(&key.run_id, &key.arch, key.network, epoch, pass)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             w.write(&batch).map_err(|e| e.to_string())?;
         }
@@ -455,7 +472,7 @@ fn existing_epochs(run_dir: &std::path::Path) -> Result<BTreeSet<i32>, String> {
 }
 
 fn sample_splits(dir: &std::path::Path, ids: Vec<i64>, splits: Vec<String>) -> Result<SampleSplits, String> {
-    let path = ExperimentDir::new(dir).samples();
+    let path = ExperimentDir::new(dir).table(Table::Samples);
     let n = ids.len();
     let names: Vec<String> = splits.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
     let mut of = vec![usize::MAX; n];

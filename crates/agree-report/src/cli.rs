@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use agree_imstats::image::DEFAULT_MAX_PIXELS;
-use agree_schema::ExperimentDir;
+use agree_schema::{ExperimentDir, sample_image::DEFAULT_MAX_PIXELS};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{error::Error, report};

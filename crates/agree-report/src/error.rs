@@ -16,22 +16,14 @@ pub enum Error {
     /// A table could not be read as Parquet.
     #[error("{0}")]
     Table(#[from] agree_schema::TableFileError),
-    /// A table does not follow its contract in schemas/.
-    #[error("{path}: {source}")]
-    Contract {
-        /// The file or folder concerned.
-        path: PathBuf,
-        /// The underlying error.
-        source: agree_schema::ContractError,
-    },
-    /// A table's values cannot be used (e.g. a column of the wrong kind, a null where a value is needed).
-    #[error("{path}: {message}")]
-    Malformed {
-        /// The file or folder concerned.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// A table could not be read by column name: it does not follow its contract,
+    /// or a column the report needs is missing, of the wrong kind or null (the
+    /// message names the file, the column and the row).
+    #[error("{0}")]
+    Read(#[from] agree_schema::TableReadError),
+    /// `manifest.json` could not be read or is malformed (the message names it).
+    #[error("{0}")]
+    Manifest(#[from] agree_schema::IdentityError),
     /// The result tables come from different runs of `agree analyze`.
     #[error("{dir}: the result tables come from different analyses ({tables}); run `agree analyze` again")]
     MixedResults {

@@ -47,12 +47,7 @@ document.body.setAttribute('data-images-total',imgs.length);document.body.setAtt
 /// Renders the page.
 pub fn render(inputs: &ReportInputs, figures: &[Figure], notes: &[String], focus: Option<&Group>) -> String {
     let mut h = String::new();
-    let dataset = inputs
-        .manifest
-        .as_ref()
-        .and_then(|m| m.get("dataset"))
-        .and_then(|d| d.as_str())
-        .unwrap_or("experiment");
+    let dataset = inputs.manifest.as_ref().map_or("experiment", |m| m.dataset.as_str());
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -101,9 +96,12 @@ pub fn render(inputs: &ReportInputs, figures: &[Figure], notes: &[String], focus
 fn dataset_section(h: &mut String, inputs: &ReportInputs) {
     h.push_str("<h2>Dataset</h2>");
     if let Some(m) = &inputs.manifest {
-        let classes = m.get("classes").and_then(|c| c.as_array()).map_or(0, Vec::len);
-        let samples = m.get("samples").and_then(|s| s.as_u64()).unwrap_or(0);
-        let _ = write!(h, "<p>{} samples, {} classes (manifest.json).</p>", samples, classes);
+        let _ = write!(
+            h,
+            "<p>{} samples, {} classes (manifest.json).</p>",
+            m.samples,
+            m.classes.len()
+        );
     }
     match &inputs.samples {
         Some(s) => {

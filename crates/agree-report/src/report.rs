@@ -47,7 +47,7 @@ pub struct ReportInputs {
     /// Each network's last epoch from `epochs.parquet`.
     pub networks: Option<Vec<NetworkFinal>>,
     /// `manifest.json`.
-    pub manifest: Option<serde_json::Value>,
+    pub manifest: Option<agree_schema::Manifest>,
 }
 
 /// A built report: its figures, the page and what was left out and why.

@@ -8,11 +8,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use agree_schema::{ExperimentDir, read_table};
+use agree_schema::{CheckedTable, ExperimentDir, Manifest, Table};
 use arrow::{
-    array::{Array, ArrayRef, AsArray, RecordBatch},
-    compute::cast,
-    datatypes::{DataType, Float64Type, Int64Type},
+    array::{Array, AsArray},
+    datatypes::DataType,
 };
 
 use crate::error::Error;
@@ -181,122 +180,42 @@ pub struct NetworkFinal {
     pub wall_s: f64,
 }
 
-/// A Parquet table read whole and checked against its contract.
-struct CheckedTable {
-    path: PathBuf,
-    batches: Vec<RecordBatch>,
+/// Reads `path` as `table`, checked against its contract.
+fn read(path: &Path, table: Table) -> Result<CheckedTable, Error> {
+    Ok(CheckedTable::read(path, table)?)
 }
 
-impl CheckedTable {
-    /// Reads `path` and checks it against contract `name`.
-    fn read(name: &str, path: &Path) -> Result<Self, Error> {
-        let (schema, batches) = read_table(path)?;
-        let contract = agree_schema::contract(name).map_err(|source| Error::Contract {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        contract.check(&schema).map_err(|source| Error::Contract {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(CheckedTable {
-            path: path.to_path_buf(),
-            batches,
+/// The group (kind, name, split) of every row.
+fn groups(t: &CheckedTable) -> Result<Vec<Group>, Error> {
+    let kind = t.req_strings("group_kind")?;
+    let name = t.req_strings("group_name")?;
+    let split = t.req_strings("split")?;
+    Ok(kind
+        .into_iter()
+        .zip(name)
+        .zip(split)
+        .map(|((kind, name), split)| Group { kind, name, split })
+        .collect())
+}
+
+/// Column `name` as 32-bit integers (nulls as `None`); a value out of range names its row.
+fn opt_i32s(t: &CheckedTable, name: &str) -> Result<Vec<Option<i32>>, Error> {
+    t.i64s(name)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, v)| {
+            v.map(|e| {
+                i32::try_from(e).map_err(|_| t.error(format!("column `{name}`: {e} in row {row} is out of range")))
+            })
+            .transpose()
         })
-    }
+        .collect::<Result<_, _>>()
+        .map_err(Error::from)
+}
 
-    fn malformed(&self, message: String) -> Error {
-        Error::Malformed {
-            path: self.path.clone(),
-            message,
-        }
-    }
-
-    fn has(&self, column: &str) -> bool {
-        self.batches
-            .first()
-            .is_some_and(|b| b.schema().column_with_name(column).is_some())
-    }
-
-    /// The column cast to `to`, batch by batch.
-    fn column(&self, name: &str, to: &DataType) -> Result<Vec<ArrayRef>, Error> {
-        self.batches
-            .iter()
-            .map(|b| {
-                let col = b
-                    .column_by_name(name)
-                    .ok_or_else(|| self.malformed(format!("column `{name}` is missing")))?;
-                cast(col, to).map_err(|e| self.malformed(format!("column `{name}`: {e}")))
-            })
-            .collect()
-    }
-
-    fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>, Error> {
-        let mut out = Vec::new();
-        for a in self.column(name, &DataType::Float64)? {
-            out.extend(a.as_primitive::<Float64Type>().iter());
-        }
-        Ok(out)
-    }
-
-    fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>, Error> {
-        let mut out = Vec::new();
-        for a in self.column(name, &DataType::Int64)? {
-            out.extend(a.as_primitive::<Int64Type>().iter());
-        }
-        Ok(out)
-    }
-
-    fn strings(&self, name: &str) -> Result<Vec<Option<String>>, Error> {
-        let mut out = Vec::new();
-        for a in self.column(name, &DataType::Utf8)? {
-            out.extend(a.as_string::<i32>().iter().map(|s| s.map(str::to_owned)));
-        }
-        Ok(out)
-    }
-
-    /// A column that must hold no null, so a null names its row.
-    fn required<T>(&self, name: &str, values: Vec<Option<T>>) -> Result<Vec<T>, Error> {
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(row, v)| v.ok_or_else(|| self.malformed(format!("row {row}: column `{name}` is null"))))
-            .collect()
-    }
-
-    fn req_f64(&self, name: &str) -> Result<Vec<f64>, Error> {
-        self.required(name, self.f64s(name)?)
-    }
-
-    fn req_i64(&self, name: &str) -> Result<Vec<i64>, Error> {
-        self.required(name, self.i64s(name)?)
-    }
-
-    fn req_string(&self, name: &str) -> Result<Vec<String>, Error> {
-        self.required(name, self.strings(name)?)
-    }
-
-    fn groups(&self) -> Result<Vec<Group>, Error> {
-        let kind = self.req_string("group_kind")?;
-        let name = self.req_string("group_name")?;
-        let split = self.req_string("split")?;
-        Ok(kind
-            .into_iter()
-            .zip(name)
-            .zip(split)
-            .map(|((kind, name), split)| Group { kind, name, split })
-            .collect())
-    }
-
-    fn epochs(&self, name: &str) -> Result<Vec<i32>, Error> {
-        self.req_i64(name)?
-            .into_iter()
-            .enumerate()
-            .map(|(row, e)| {
-                i32::try_from(e).map_err(|_| self.malformed(format!("row {row}: `{name}` {e} out of range")))
-            })
-            .collect()
-    }
+/// Column `name` as 32-bit integers, none null.
+fn i32s(t: &CheckedTable, name: &str) -> Result<Vec<i32>, Error> {
+    Ok(t.required(name, opt_i32s(t, name)?)?)
 }
 
 /// Refuses result tables written by different analyses: every table in
@@ -337,24 +256,24 @@ pub fn check_one_analysis(dir: &ExperimentDir) -> Result<(), Error> {
 
 /// Reads `results/agreement.parquet`; it is required.
 pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
-    let path = dir.table(agree_schema::Table::Agreement);
+    let path = dir.table(Table::Agreement);
     if !path.exists() {
         return Err(Error::MissingTable {
-            table: "agreement".into(),
+            table: Table::Agreement.name().into(),
             path,
         });
     }
-    let t = CheckedTable::read("agreement", &path)?;
-    let groups = t.groups()?;
-    let epoch = t.epochs("epoch")?;
-    let n_networks = t.epochs("n_networks")?;
-    let n_samples = t.req_i64("n_samples")?;
-    let agreement = t.req_f64("agreement")?;
-    let tpa = t.req_f64("tpa")?;
-    let lower_bound = t.req_f64("lower_bound")?;
-    let independent = t.req_f64("independent")?;
-    let mean_accuracy = t.req_f64("mean_accuracy")?;
-    let std_accuracy = t.req_f64("std_accuracy")?;
+    let t = read(&path, Table::Agreement)?;
+    let groups = groups(&t)?;
+    let epoch = i32s(&t, "epoch")?;
+    let n_networks = i32s(&t, "n_networks")?;
+    let n_samples = t.req_i64s("n_samples")?;
+    let agreement = t.req_f64s("agreement")?;
+    let tpa = t.req_f64s("tpa")?;
+    let lower_bound = t.req_f64s("lower_bound")?;
+    let independent = t.req_f64s("independent")?;
+    let mean_accuracy = t.req_f64s("mean_accuracy")?;
+    let std_accuracy = t.req_f64s("std_accuracy")?;
     let rows: Vec<AgreementRow> = groups
         .into_iter()
         .enumerate()
@@ -372,26 +291,25 @@ pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
         })
         .collect();
     if rows.is_empty() {
-        return Err(t.malformed("the table has no rows: nothing to report".into()));
+        return Err(t.error("the table has no rows: nothing to report").into());
     }
     Ok(rows)
 }
 
-/// Path of an optional table, or `None` when it is absent.
-fn optional(dir: &ExperimentDir, table: agree_schema::Table) -> Option<PathBuf> {
-    Some(dir.table(table)).filter(|p| p.exists())
+/// Reads an optional table, or `None` when it is absent.
+fn read_optional(dir: &ExperimentDir, table: Table) -> Result<Option<CheckedTable>, Error> {
+    Ok(CheckedTable::read_if_exists(&dir.table(table), table)?)
 }
 
 /// Reads `results/agreement_by_statistic.parquet` if present.
 pub fn read_agreement_by_statistic(dir: &ExperimentDir) -> Result<Option<Vec<StatisticSubsetRow>>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::AgreementByStatistic) else {
+    let Some(t) = read_optional(dir, Table::AgreementByStatistic)? else {
         return Ok(None);
     };
-    let t = CheckedTable::read("agreement_by_statistic", &path)?;
-    let groups = t.groups()?;
-    let epoch = t.epochs("epoch")?;
-    let statistic = t.req_string("statistic")?;
-    let subset = t.req_string("subset")?;
+    let groups = groups(&t)?;
+    let epoch = i32s(&t, "epoch")?;
+    let statistic = t.req_strings("statistic")?;
+    let subset = t.req_strings("subset")?;
     let mean = t.f64s("mean")?;
     Ok(Some(
         groups
@@ -413,17 +331,16 @@ pub fn read_agreement_by_statistic(dir: &ExperimentDir) -> Result<Option<Vec<Sta
 
 /// Reads `results/agreement_by_quantile.parquet` if present.
 pub fn read_agreement_by_quantile(dir: &ExperimentDir) -> Result<Option<Vec<QuantileRow>>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::AgreementByQuantile) else {
+    let Some(t) = read_optional(dir, Table::AgreementByQuantile)? else {
         return Ok(None);
     };
-    let t = CheckedTable::read("agreement_by_quantile", &path)?;
-    let groups = t.groups()?;
-    let epoch = t.epochs("epoch")?;
-    let statistic = t.req_string("statistic")?;
-    let bin = t.epochs("bin")?;
-    let bin_low = t.req_f64("bin_low")?;
-    let bin_high = t.req_f64("bin_high")?;
-    let agreement = t.req_f64("agreement")?;
+    let groups = groups(&t)?;
+    let epoch = i32s(&t, "epoch")?;
+    let statistic = t.req_strings("statistic")?;
+    let bin = i32s(&t, "bin")?;
+    let bin_low = t.req_f64s("bin_low")?;
+    let bin_high = t.req_f64s("bin_high")?;
+    let agreement = t.req_f64s("agreement")?;
     Ok(Some(
         groups
             .into_iter()
@@ -443,13 +360,12 @@ pub fn read_agreement_by_quantile(dir: &ExperimentDir) -> Result<Option<Vec<Quan
 
 /// Reads `results/learning_order.parquet` if present.
 pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrderRow>>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::LearningOrder) else {
+    let Some(t) = read_optional(dir, Table::LearningOrder)? else {
         return Ok(None);
     };
-    let t = CheckedTable::read("learning_order", &path)?;
-    let groups = t.groups()?;
-    let sample_id = t.req_i64("sample_id")?;
-    let learned = t.i64s("learned_epoch")?;
+    let groups = groups(&t)?;
+    let sample_id = t.req_i64s("sample_id")?;
+    let learned = opt_i32s(&t, "learned_epoch")?;
     let confidence = t.f64s("confidence")?;
     Ok(Some(
         groups
@@ -458,7 +374,7 @@ pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrd
             .map(|(i, group)| LearningOrderRow {
                 group,
                 sample_id: sample_id[i],
-                learned_epoch: learned[i].and_then(|e| i32::try_from(e).ok()),
+                learned_epoch: learned[i],
                 confidence: confidence[i],
             })
             .collect(),
@@ -467,13 +383,12 @@ pub fn read_learning_order(dir: &ExperimentDir) -> Result<Option<Vec<LearningOrd
 
 /// Reads `results/statistic_correlation.parquet` if present.
 pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<CorrelationRow>>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::StatisticCorrelation) else {
+    let Some(t) = read_optional(dir, Table::StatisticCorrelation)? else {
         return Ok(None);
     };
-    let t = CheckedTable::read("statistic_correlation", &path)?;
-    let groups = t.groups()?;
-    let statistic = t.req_string("statistic")?;
-    let n = t.req_i64("n")?;
+    let groups = groups(&t)?;
+    let statistic = t.req_strings("statistic")?;
+    let n = t.req_i64s("n")?;
     let rho = t.f64s("spearman_rho")?;
     let lo = t.f64s("spearman_ci_low")?;
     let hi = t.f64s("spearman_ci_high")?;
@@ -495,13 +410,13 @@ pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<Corr
     ))
 }
 
-/// Reads every numeric column of `stats.parquet`, `attributes.parquet` and each
-/// `scores/<name>.parquet` (those present) as per-sample statistics named
-/// `<table>.<column>`, as the analysis names them (SPEC §3: no hard-coded list).
-pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatistics>, Error> {
-    let mut sources: Vec<(String, &str, PathBuf)> = [agree_schema::Table::Stats, agree_schema::Table::Attributes]
+/// The tables per-sample statistics come from, as (name in statistic names, table,
+/// file): `stats`, `attributes` and each `scores/<name>.parquet`, those present.
+fn statistic_sources(dir: &ExperimentDir) -> Vec<(String, Table, PathBuf)> {
+    let mut sources: Vec<(String, Table, PathBuf)> = [Table::Stats, Table::Attributes]
         .into_iter()
-        .filter_map(|t| optional(dir, t).map(|p| (t.to_string(), t.name(), p)))
+        .map(|t| (t.to_string(), t, dir.table(t)))
+        .filter(|(_, _, p)| p.exists())
         .collect();
     if let Ok(entries) = std::fs::read_dir(dir.scores_dir()) {
         let mut scores: Vec<PathBuf> = entries
@@ -511,22 +426,29 @@ pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatis
         scores.sort();
         for p in scores {
             if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) {
-                sources.push((stem, "scores", p));
+                sources.push((stem, Table::Scores, p));
             }
         }
     }
+    sources
+}
+
+/// Reads every numeric column of `stats.parquet`, `attributes.parquet` and each
+/// `scores/<name>.parquet` (those present) as per-sample statistics named
+/// `<table>.<column>`, as the analysis names them (SPEC §3: no hard-coded list).
+pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatistics>, Error> {
+    let sources = statistic_sources(dir);
     if sources.is_empty() {
         return Ok(None);
     }
     let mut out = SampleStatistics::default();
-    for (name, contract, path) in sources {
-        let t = CheckedTable::read(contract, &path)?;
-        let ids = t.req_i64("sample_id")?;
-        let Some(first) = t.batches.first() else {
+    for (name, table, path) in sources {
+        let t = read(&path, table)?;
+        let ids = t.req_i64s("sample_id")?;
+        if t.batches().is_empty() {
             continue;
-        };
-        let schema = first.schema();
-        for field in schema.fields() {
+        }
+        for field in t.schema().fields() {
             if field.name() == "sample_id" || !field.data_type().is_numeric() {
                 continue;
             }
@@ -544,57 +466,47 @@ pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatis
 
 /// Reads `samples.parquet` if present: counts per split and class, and the images of `wanted`.
 pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Option<SampleCatalog>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::Samples) else {
+    let Some(t) = read_optional(dir, Table::Samples)? else {
         return Ok(None);
     };
-    // Samples can be large (every image's bytes); read it batch by batch, keeping only
-    // the counted columns and the few wanted images.
-    let t = CheckedTable::read("samples", &path)?;
     let mut catalog = SampleCatalog::default();
-    for (b, batch) in t.batches.iter().enumerate() {
-        let one = CheckedTable {
-            path: t.path.clone(),
-            batches: vec![batch.clone()],
-        };
-        let ids = one.req_i64("sample_id")?;
-        let split = one.req_string("split")?;
-        let class = one.req_string("class_name")?;
-        for (s, c) in split.iter().zip(&class) {
-            *catalog
-                .counts
-                .entry(s.clone())
-                .or_default()
-                .entry(c.clone())
-                .or_default() += 1;
-        }
-        if !ids.iter().any(|id| wanted.contains(id)) {
-            continue;
-        }
-        let format = one.req_string("format")?;
-        let width = one.req_i64("width")?;
-        let height = one.req_i64("height")?;
-        let image = batch
-            .column_by_name("image")
-            .ok_or_else(|| t.malformed("column `image` is missing".into()))
-            .and_then(|a| {
-                cast(a, &DataType::Binary).map_err(|e| t.malformed(format!("batch {b}: column `image`: {e}")))
-            })?;
+    let ids = t.req_i64s("sample_id")?;
+    let split = t.req_strings("split")?;
+    let class = t.req_strings("class_name")?;
+    for (s, c) in split.iter().zip(&class) {
+        *catalog
+            .counts
+            .entry(s.clone())
+            .or_default()
+            .entry(c.clone())
+            .or_default() += 1;
+    }
+    if !ids.iter().any(|id| wanted.contains(id)) {
+        return Ok(Some(catalog));
+    }
+    let format = t.req_strings("format")?;
+    let width = i32s(&t, "width")?;
+    let height = i32s(&t, "height")?;
+    // Only the few wanted images' bytes are copied out, batch by batch.
+    let mut row = 0;
+    for image in t.column("image", &DataType::Binary)? {
         let image = image.as_binary::<i32>();
-        for (row, id) in ids.iter().enumerate() {
-            if !wanted.contains(id) || image.is_null(row) {
-                continue;
+        for i in 0..image.len() {
+            let id = ids[row];
+            if wanted.contains(&id) && !image.is_null(i) {
+                catalog.images.insert(
+                    id,
+                    SampleImage {
+                        sample_id: id,
+                        class_name: class[row].clone(),
+                        format: format[row].clone(),
+                        width: width[row],
+                        height: height[row],
+                        bytes: image.value(i).to_vec(),
+                    },
+                );
             }
-            catalog.images.insert(
-                *id,
-                SampleImage {
-                    sample_id: *id,
-                    class_name: class[row].clone(),
-                    format: format[row].clone(),
-                    width: i32::try_from(width[row]).unwrap_or(0),
-                    height: i32::try_from(height[row]).unwrap_or(0),
-                    bytes: image.value(row).to_vec(),
-                },
-            );
+            row += 1;
         }
     }
     Ok(Some(catalog))
@@ -602,19 +514,18 @@ pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Optio
 
 /// Reads `epochs.parquet` if present: each network's last epoch and total wall time.
 pub fn read_network_finals(dir: &ExperimentDir) -> Result<Option<Vec<NetworkFinal>>, Error> {
-    let Some(path) = optional(dir, agree_schema::Table::Epochs) else {
+    let Some(t) = read_optional(dir, Table::Epochs)? else {
         return Ok(None);
     };
-    let t = CheckedTable::read("epochs", &path)?;
-    let run = t.req_string("run_id")?;
-    let epoch = t.epochs("epoch")?;
-    let train = t.req_f64("train_accuracy")?;
+    let run = t.req_strings("run_id")?;
+    let epoch = i32s(&t, "epoch")?;
+    let train = t.req_f64s("train_accuracy")?;
     let test = if t.has("test_accuracy") {
         t.f64s("test_accuracy")?
     } else {
         vec![None; run.len()]
     };
-    let wall = t.req_f64("wall_s")?;
+    let wall = t.req_f64s("wall_s")?;
     let mut finals: BTreeMap<String, NetworkFinal> = BTreeMap::new();
     for i in 0..run.len() {
         let entry = finals.entry(run[i].clone()).or_insert_with(|| NetworkFinal {
@@ -635,19 +546,8 @@ pub fn read_network_finals(dir: &ExperimentDir) -> Result<Option<Vec<NetworkFina
 }
 
 /// Reads `manifest.json` if present; a malformed manifest is an error naming it.
-pub fn read_manifest(dir: &ExperimentDir) -> Result<Option<serde_json::Value>, Error> {
-    let path = dir.manifest();
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map(Some).map_err(|e| Error::Malformed {
-        path,
-        message: format!("not JSON: {e}"),
-    })
+pub fn read_manifest(dir: &ExperimentDir) -> Result<Option<Manifest>, Error> {
+    Ok(Manifest::read_in(dir)?)
 }
 
 #[cfg(test)]

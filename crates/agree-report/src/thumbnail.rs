@@ -1,10 +1,8 @@
 //! Thumbnails of stored sample images and their composition into a grid figure.
 
-use std::io::Cursor;
-
-use agree_imstats::image::check_pixel_budget;
+use agree_schema::sample_image::DecodedImage;
 use base64::Engine;
-use image::{ImageReader, RgbImage, imageops::FilterType};
+use image::{RgbImage, imageops::FilterType};
 
 use crate::{figure::encode_png, tables::SampleImage};
 
@@ -14,35 +12,18 @@ pub const THUMB: u32 = 96;
 const GAP: u32 = 4;
 
 /// Decodes a stored image: an encoded file (`jpeg`, `png`, …) or raw `rgb8` H×W×3
-/// bytes, refusing one of more than `max_pixels` from its header before decoding.
+/// bytes, refusing one of more than `max_pixels` from its header before decoding
+/// (the one decoder of `samples.image`, [`DecodedImage`]); grey images come back as RGB.
 pub fn decode(sample: &SampleImage, max_pixels: u64) -> Result<RgbImage, String> {
-    if sample.format == "rgb8" {
-        let (w, h) = (
-            u32::try_from(sample.width).map_err(|_| format!("width {}", sample.width))?,
-            u32::try_from(sample.height).map_err(|_| format!("height {}", sample.height))?,
-        );
-        check_pixel_budget(u64::from(w), u64::from(h), max_pixels).map_err(|e| e.to_string())?;
-        let expected = (w as usize) * (h as usize) * 3;
-        if sample.bytes.len() != expected {
-            return Err(format!(
-                "rgb8 image of {w}×{h} needs {expected} bytes, found {}",
-                sample.bytes.len()
-            ));
-        }
-        return RgbImage::from_raw(w, h, sample.bytes.clone()).ok_or_else(|| "rgb8 buffer size mismatch".to_string());
-    }
-    let undecodable = |e: image::ImageError| format!("{} image: {e}", sample.format);
-    let reader = || ImageReader::new(Cursor::new(&sample.bytes)).with_guessed_format();
-    let (w, h) = reader()
-        .map_err(|e| format!("{} image: {e}", sample.format))?
-        .into_dimensions()
-        .map_err(undecodable)?;
-    check_pixel_budget(u64::from(w), u64::from(h), max_pixels).map_err(|e| e.to_string())?;
-    // The budget above bounds the allocation; the crate's own 512 MiB cap would refuse
-    // images the user raised --max-pixels for.
-    let mut decoder = reader().map_err(|e| format!("{} image: {e}", sample.format))?;
-    decoder.no_limits();
-    decoder.decode().map(|img| img.to_rgb8()).map_err(undecodable)
+    let width = usize::try_from(sample.width).map_err(|_| format!("width {}", sample.width))?;
+    let height = usize::try_from(sample.height).map_err(|_| format!("height {}", sample.height))?;
+    let mut image = DecodedImage::new();
+    image
+        .decode_within(&sample.bytes, &sample.format, width, height, max_pixels)
+        .map_err(|e| e.to_string())?;
+    let view = image.view();
+    let (w, h) = (view.width as u32, view.height as u32);
+    RgbImage::from_raw(w, h, image.into_rgb()).ok_or_else(|| format!("decoded {w}×{h} image has the wrong size"))
 }
 
 /// Scales an image to fit a [`THUMB`]-pixel square: nearest-neighbour enlargement keeps

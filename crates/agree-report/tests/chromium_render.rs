@@ -15,8 +15,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agree_report::cli::{ReportArgs, run};
-
 const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
 fn find_browser() -> Option<PathBuf> {
@@ -115,15 +113,7 @@ fn every_figure_loads_in_headless_chromium() {
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = fixture::complete(&tmp.path().join("exp"));
-    run(
-        &ReportArgs {
-            dir: dir.root().to_path_buf(),
-            out: None,
-            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
-        },
-        true,
-    )
-    .expect("report");
+    fixture::report(&dir).expect("report");
     let page = dir.report_dir().join("index.html");
     let figures = fs::read_to_string(&page).expect("page").matches("<img ").count();
     assert_eq!(figures, 7, "the complete fixture has seven figures");

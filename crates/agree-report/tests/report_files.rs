@@ -6,9 +6,9 @@ mod fixture;
 
 use std::{fs, sync::Arc};
 
-use agree_report::cli::{ReportArgs, run};
 use agree_schema::ExperimentDir;
 use arrow::array::{ArrayRef, StringArray};
+use fixture::report;
 
 const ALL_FIGURES: [&str; 7] = [
     "agreement",
@@ -19,17 +19,6 @@ const ALL_FIGURES: [&str; 7] = [
     "earliest_learned",
     "latest_learned",
 ];
-
-fn report(dir: &ExperimentDir) -> Result<(), agree_report::Error> {
-    run(
-        &ReportArgs {
-            dir: dir.root().to_path_buf(),
-            out: None,
-            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
-        },
-        true,
-    )
-}
 
 /// Decodes a PNG and parses an SVG, returning their sizes.
 fn check_figure(dir: &ExperimentDir, name: &str) -> ((u32, u32), (f32, f32)) {
@@ -167,4 +156,40 @@ fn malformed_agreement_fails_naming_the_file() {
     let err = report(&dir).expect_err("wrong columns").to_string();
     assert!(err.contains("agreement.parquet"), "{err}");
     assert!(err.contains("required column `group_kind` is missing"), "{err}");
+}
+
+#[test]
+fn a_malformed_manifest_fails_naming_the_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    // Valid JSON, but not a manifest: the typed reader refuses it.
+    fs::write(dir.manifest(), r#"{"dataset":"fixture","samples":24}"#).expect("write");
+    let err = report(&dir).expect_err("partial manifest").to_string();
+    assert!(
+        err.contains("manifest.json") && err.contains("malformed manifest"),
+        "{err}"
+    );
+    fs::write(dir.manifest(), "not json").expect("write");
+    let err = report(&dir).expect_err("not JSON").to_string();
+    assert!(
+        err.contains("manifest.json") && err.contains("malformed manifest"),
+        "{err}"
+    );
+    assert!(!dir.report_dir().join("index.html").exists());
+}
+
+#[test]
+fn the_manifest_names_the_dataset_on_the_page() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    report(&dir).expect("report");
+    let html = fs::read_to_string(dir.report_dir().join("index.html")).expect("index.html");
+    assert!(
+        html.contains("<title>agree report: fixture</title>"),
+        "dataset name missing"
+    );
+    assert!(
+        html.contains("<p>24 samples, 2 classes (manifest.json).</p>"),
+        "manifest counts missing"
+    );
 }

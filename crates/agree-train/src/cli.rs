@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agree_imstats::image::DEFAULT_MAX_PIXELS;
+use agree_schema::sample_image::DEFAULT_MAX_PIXELS;
 use clap::value_parser;
 
 use crate::{

@@ -4,8 +4,9 @@
 //! (`predictions/`), a summary per epoch (`epochs.parquet`) and per network
 //! (`runs.parquet`), with checkpoints that make a rerun resume exactly.
 //!
-//! It knows nothing of image statistics or agreement (it borrows only agree-imstats'
-//! pixel budget per image); it only trains and records.
+//! It knows nothing of image statistics or agreement (it decodes `samples.image`
+//! with agree-schema's one decoder, under the same pixel budget as `agree stats`); it
+//! only trains and records.
 
 mod allocator;
 mod checkpoint;
@@ -30,7 +31,7 @@ mod transform;
 
 pub use allocator::tune_allocator_for_training;
 pub use config::{Arch, Normalize, OptimizerConfig, OptimizerKind, Schedule, TrainConfig, TransformConfig};
-pub use decode::DecodedImage;
+pub use decode::RgbPixels;
 pub use device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version};
 pub use error::TrainError;
 pub use labels::randomize_labels;

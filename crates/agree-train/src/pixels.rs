@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
-use agree_imstats::image::check_pixel_budget;
+use agree_schema::sample_image::check_pixel_budget;
 use rayon::prelude::*;
 
 use crate::{
     TrainError,
-    decode::{DecodedImage, decode, resize_shorter, resized_size},
+    decode::{RgbPixels, decode, resize_shorter, resized_size},
     samples::SampleTable,
 };
 
@@ -18,7 +18,7 @@ pub struct PixelStore<'a> {
     resize: Option<u32>,
     max_pixels: u64,
     /// Decoded images by table row, when cached.
-    cache: Option<Vec<Option<DecodedImage>>>,
+    cache: Option<Vec<Option<RgbPixels>>>,
 }
 
 impl<'a> PixelStore<'a> {
@@ -47,7 +47,7 @@ impl<'a> PixelStore<'a> {
             cache: None,
         };
         if bytes <= budget_bytes {
-            let decoded: Vec<(usize, DecodedImage)> = rows
+            let decoded: Vec<(usize, RgbPixels)> = rows
                 .par_iter()
                 .map(|&r| {
                     let img = store.decode_row(r)?;
@@ -55,7 +55,7 @@ impl<'a> PixelStore<'a> {
                     Ok((r, img))
                 })
                 .collect::<Result<_, TrainError>>()?;
-            let mut cache: Vec<Option<DecodedImage>> = vec![None; table.len()];
+            let mut cache: Vec<Option<RgbPixels>> = vec![None; table.len()];
             for (r, img) in decoded {
                 cache[r] = Some(img);
             }
@@ -70,14 +70,14 @@ impl<'a> PixelStore<'a> {
     }
 
     /// The pixels of table row `row`, resized.
-    pub fn get(&self, row: usize) -> Result<Cow<'_, DecodedImage>, TrainError> {
+    pub fn get(&self, row: usize) -> Result<Cow<'_, RgbPixels>, TrainError> {
         match self.cache.as_ref().and_then(|c| c.get(row)).and_then(Option::as_ref) {
             Some(img) => Ok(Cow::Borrowed(img)),
             None => self.decode_row(row).map(Cow::Owned),
         }
     }
 
-    fn decode_row(&self, row: usize) -> Result<DecodedImage, TrainError> {
+    fn decode_row(&self, row: usize) -> Result<RgbPixels, TrainError> {
         let t = self.table;
         let bad = |message: String| TrainError::BadSample {
             path: t.path.clone(),

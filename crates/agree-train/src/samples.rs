@@ -13,32 +13,37 @@ use arrow::{
     datatypes::{DataType, Field, Int32Type, Int64Type},
 };
 
+use agree_schema::{Table, sample_image::file_format};
+
 use crate::TrainError;
 
 pub use agree_schema::Split;
 
-/// How a sample's image bytes are encoded.
+/// How a sample's image bytes are encoded: a `samples.format` value that
+/// [`agree_schema::sample_image`] decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     /// Raw interleaved H×W×3 bytes.
     Rgb8,
-    /// A file format the `image` crate decodes.
+    /// An encoded file of a format the shared decoder reads.
     File(image::ImageFormat),
 }
 
 impl Encoding {
     fn parse(name: &str) -> Option<Self> {
-        use image::ImageFormat as F;
-        Some(match name.to_ascii_lowercase().as_str() {
-            "rgb8" => Encoding::Rgb8,
-            "jpeg" | "jpg" => Encoding::File(F::Jpeg),
-            "png" => Encoding::File(F::Png),
-            "bmp" => Encoding::File(F::Bmp),
-            "gif" => Encoding::File(F::Gif),
-            "tiff" | "tif" => Encoding::File(F::Tiff),
-            "webp" => Encoding::File(F::WebP),
-            _ => return None,
-        })
+        let name = name.to_ascii_lowercase();
+        if name == "rgb8" {
+            return Some(Encoding::Rgb8);
+        }
+        file_format(&name).ok().map(Encoding::File)
+    }
+
+    /// The `samples.format` name the shared decoder takes.
+    pub fn format(self) -> &'static str {
+        match self {
+            Encoding::Rgb8 => "rgb8",
+            Encoding::File(f) => f.extensions_str().first().copied().unwrap_or_default(),
+        }
     }
 }
 
@@ -68,14 +73,13 @@ impl SampleTable {
     /// Reads and checks `samples.parquet`.
     pub fn read(path: &Path) -> Result<Self, TrainError> {
         let (schema, batches) = agree_schema::read_table(path)?;
-        let contract = agree_schema::contract("samples").map_err(|source| TrainError::Contract {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        contract.check(&schema).map_err(|source| TrainError::Contract {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        Table::Samples
+            .contract()
+            .check(&schema)
+            .map_err(|source| TrainError::Contract {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Self::from_batches(path, &batches)
     }
 
@@ -326,6 +330,18 @@ pub fn subset(rows: Vec<usize>, limit: usize, seed: u64) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_encoding_names_its_format_to_the_decoder() {
+        for name in ["rgb8", "JPEG", "jpg", "png", "bmp", "gif", "tif", "tiff", "webp"] {
+            match Encoding::parse(name) {
+                Some(Encoding::Rgb8) => assert_eq!(name, "rgb8"),
+                Some(e @ Encoding::File(f)) => assert_eq!(file_format(e.format()), Ok(f), "{name}"),
+                None => panic!("{name} is not parsed"),
+            }
+        }
+        assert_eq!(Encoding::parse("xcf"), None);
+    }
 
     #[test]
     fn subsets_are_seeded_and_ordered() {

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use agree_schema::{ExperimentDir, TableWriter, contract};
+use agree_schema::{ExperimentDir, Table, TableWriter};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tch::Device;
@@ -74,7 +74,7 @@ impl Default for RuntimeOptions {
             quiet: true,
             checkpoints: true,
             stop_after_epoch: None,
-            max_pixels: agree_imstats::image::DEFAULT_MAX_PIXELS,
+            max_pixels: agree_schema::sample_image::DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -234,23 +234,22 @@ impl EpochSink for ExperimentSink<'_> {
         epoch: u32,
         splits: &[(&str, &PredictionColumns)],
     ) -> Result<(), TrainError> {
-        let c = contract("predictions").map_err(|source| TrainError::Contract {
-            path: self.dir.predictions_dir(),
-            source,
-        })?;
+        let c = Table::Predictions.contract();
         let path = self.dir.predictions(&job.run_id, epoch);
         let mut w = TableWriter::create(&path, c, c.schema())?;
         for (split, cols) in splits {
             let batch = cols
                 .to_record_batch(
-                    c.schema(),
                     &job.run_id,
                     &self.config.arch.to_string(),
                     job.index as i32,
                     epoch as i32,
                     split,
                 )
-                .map_err(|e| TrainError::Worker(format!("{}: {e}", path.display())))?;
+                .map_err(|source| TrainError::Contract {
+                    path: path.clone(),
+                    source,
+                })?;
             w.write(&batch)?;
         }
         w.finish()?;
@@ -292,7 +291,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
         tune_allocator_for_training();
     }
     let exp = ExperimentDir::new(dir);
-    let table = SampleTable::read(&exp.samples())?;
+    let table = SampleTable::read(&exp.table(Table::Samples))?;
     let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
     claim_outputs(&exp)?;
     let threads = configure_torch(rt, device);
@@ -303,11 +302,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
     let study = Study {
         exp: &exp,
         table: &table,
-        tables: RunTables::open(
-            exp.table(agree_schema::Table::Epochs),
-            exp.table(agree_schema::Table::Runs),
-            &run_ids,
-        )?,
+        tables: RunTables::open(exp.table(Table::Epochs), exp.table(Table::Runs), &run_ids)?,
         rt,
         device,
         threads,

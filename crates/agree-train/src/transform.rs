@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     TrainError,
     config::{Normalize, TransformConfig},
-    decode::{DecodedImage, resized_size},
+    decode::{RgbPixels, resized_size},
     pixels::PixelStore,
     samples::SampleTable,
 };
@@ -136,7 +136,7 @@ pub fn normalization(
 
 /// Writes one image into `out` (3×H×W floats, CHW) cropped, flipped and normalised.
 pub fn write_input(
-    img: &DecodedImage,
+    img: &RgbPixels,
     geometry: Geometry,
     placement: Placement,
     norm: &Normalization,
@@ -183,7 +183,7 @@ pub fn write_input(
 mod tests {
     use super::*;
 
-    fn ramp(width: usize, height: usize) -> DecodedImage {
+    fn ramp(width: usize, height: usize) -> RgbPixels {
         // Red = column, green = row, blue = 255.
         let mut rgb = Vec::new();
         for y in 0..height {
@@ -191,7 +191,7 @@ mod tests {
                 rgb.extend_from_slice(&[x as u8, y as u8, 255]);
             }
         }
-        DecodedImage { width, height, rgb }
+        RgbPixels { width, height, rgb }
     }
 
     const RAW: Normalization = Normalization {
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn normalisation_maps_mean_to_zero() {
-        let img = DecodedImage {
+        let img = RgbPixels {
             width: 1,
             height: 1,
             rgb: vec![51, 102, 255],

@@ -5,9 +5,9 @@
 
 use std::{path::Path, sync::Arc};
 
-use agree_schema::{ExperimentDir, TableWriter};
+use agree_schema::{ExperimentDir, Table, TableWriter};
 use arrow::{
-    array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
+    array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, StringArray},
     datatypes::Field,
 };
 
@@ -104,33 +104,65 @@ pub fn write_samples(dir: &Path, rows: &[Row]) {
 
 /// Writes `rows` as `samples.parquet` with the given `sample_id`s.
 pub fn write_samples_with_ids(dir: &Path, rows: &[Row], ids: &[i64]) {
-    let c = agree_schema::Table::Samples.contract();
-    let mut w = TableWriter::create(ExperimentDir::new(dir).samples(), c, c.schema()).unwrap();
+    let c = Table::Samples.contract();
+    let mut w = TableWriter::create(ExperimentDir::new(dir).table(Table::Samples), c, c.schema()).unwrap();
     let mut labels = ListBuilder::new(Int32Builder::new())
         .with_field(Field::new_list_field(arrow::datatypes::DataType::Int32, true));
     for r in rows {
         labels.values().append_value(r.label);
         labels.append(true);
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(ids.to_vec())),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.split))),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| format!("{}/{:05}.img", r.split, i)),
-        )),
-        Arc::new(Int32Array::from_iter(rows.iter().map(|r| Some(r.label)))),
-        Arc::new(labels.finish()),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.class_name.clone()))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.width))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.height))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 3))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 8))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.format))),
-        Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| r.image.as_slice()))),
-    ];
-    w.write(&RecordBatch::try_new(c.schema(), columns).unwrap()).unwrap();
+    let batch = c
+        .batch([
+            ("sample_id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+            (
+                "split",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.split))),
+            ),
+            (
+                "key",
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| format!("{}/{:05}.img", r.split, i)),
+                )),
+            ),
+            (
+                "label",
+                Arc::new(Int32Array::from_iter(rows.iter().map(|r| Some(r.label)))),
+            ),
+            ("labels", Arc::new(labels.finish())),
+            (
+                "class_name",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.class_name.clone()))),
+            ),
+            (
+                "width",
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.width))),
+            ),
+            (
+                "height",
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.height))),
+            ),
+            (
+                "channels",
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 3))),
+            ),
+            (
+                "bit_depth",
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 8))),
+            ),
+            (
+                "format",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.format))),
+            ),
+            (
+                "image",
+                Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| r.image.as_slice()))),
+            ),
+        ])
+        .unwrap();
+    w.write(&batch).unwrap();
     w.finish().unwrap();
 }
 
