@@ -57,7 +57,9 @@ fn generate(root: &Path, small: bool) -> PathBuf {
     };
     let name = format!("sql-{}x{}x{}", run.networks, run.epochs, run.n_test + run.n_train);
     let path = root.join("target/bench-data").join(name);
-    let done = path.join(".complete");
+    // Versioned: a run cached by an older generator (one whose manifest.json the
+    // typed reader refuses) is generated again.
+    let done = path.join(".complete-v2");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&path);
         let start = Instant::now();

@@ -32,10 +32,10 @@ use std::{
     time::Instant,
 };
 
-use agree_schema::{ExperimentDir, TableWriter};
+use agree_schema::{ExperimentDir, Table, TableWriter};
 use agree_train::{Arch, DeviceChoice, Geometry, RuntimeOptions, TrainConfig, parameter_count, train_study};
 use arrow::{
-    array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
+    array::{ArrayRef, BinaryArray, Int32Array, Int32Builder, Int64Array, ListBuilder, StringArray},
     datatypes::{DataType, Field},
 };
 
@@ -45,7 +45,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 /// Writes `train` + `test` random 32×32 rgb8 images in 10 classes as samples.parquet.
 fn write_noise_samples(dir: &Path, train: usize, test: usize) {
-    let c = agree_schema::Table::Samples.contract();
+    let c = Table::Samples.contract();
     let n = train + test;
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut image = Vec::with_capacity(n);
@@ -67,27 +67,44 @@ fn write_noise_samples(dir: &Path, train: usize, test: usize) {
         labels.values().append_value(label(i));
         labels.append(true);
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(0..n as i64)),
-        Arc::new(StringArray::from_iter_values((0..n).map(split))),
-        Arc::new(StringArray::from_iter_values(
-            (0..n).map(|i| format!("{}/{i:06}", split(i))),
-        )),
-        Arc::new(Int32Array::from_iter_values((0..n).map(label))),
-        Arc::new(labels.finish()),
-        Arc::new(StringArray::from_iter_values(
-            (0..n).map(|i| format!("class{}", label(i))),
-        )),
-        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
-        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32))),
-        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 3))),
-        Arc::new(Int32Array::from_iter_values((0..n).map(|_| 8))),
-        Arc::new(StringArray::from_iter_values((0..n).map(|_| "rgb8"))),
-        Arc::new(BinaryArray::from_iter_values(image.iter().map(Vec::as_slice))),
-    ];
-    let mut w = TableWriter::create(ExperimentDir::new(dir).samples(), c, c.schema()).expect("create samples");
-    w.write(&RecordBatch::try_new(c.schema(), columns).expect("samples batch"))
-        .expect("write samples");
+    let batch = c
+        .batch([
+            (
+                "sample_id",
+                Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
+            ),
+            ("split", Arc::new(StringArray::from_iter_values((0..n).map(split)))),
+            (
+                "key",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("{}/{i:06}", split(i))),
+                )),
+            ),
+            ("label", Arc::new(Int32Array::from_iter_values((0..n).map(label)))),
+            ("labels", Arc::new(labels.finish())),
+            (
+                "class_name",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("class{}", label(i))),
+                )),
+            ),
+            ("width", Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32)))),
+            ("height", Arc::new(Int32Array::from_iter_values((0..n).map(|_| 32)))),
+            ("channels", Arc::new(Int32Array::from_iter_values((0..n).map(|_| 3)))),
+            ("bit_depth", Arc::new(Int32Array::from_iter_values((0..n).map(|_| 8)))),
+            (
+                "format",
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "rgb8"))),
+            ),
+            (
+                "image",
+                Arc::new(BinaryArray::from_iter_values(image.iter().map(Vec::as_slice))),
+            ),
+        ])
+        .expect("samples batch");
+    let mut w =
+        TableWriter::create(ExperimentDir::new(dir).table(Table::Samples), c, c.schema()).expect("create samples");
+    w.write(&batch).expect("write samples");
     w.finish().expect("finish samples");
 }
 
@@ -99,6 +116,34 @@ struct Side {
     /// Milliseconds per batch: data wait, forward, scoring, backward, optimiser, bookkeeping.
     phase_ms: [f64; 6],
     params: usize,
+}
+
+impl Side {
+    /// A side from its images/s per network, data-wait shares (averaged), and the
+    /// seconds of each phase (`PHASES`) per network or epoch, over `batches` batches.
+    fn new(
+        images_per_s: Vec<f64>,
+        shares: &[f64],
+        phase_s: impl Iterator<Item = [f64; 6]>,
+        batches: u64,
+        wall_s: f64,
+        params: usize,
+    ) -> Side {
+        let mut phase_ms = [0.0; 6];
+        for seconds in phase_s {
+            for (acc, v) in phase_ms.iter_mut().zip(seconds) {
+                *acc += v;
+            }
+        }
+        phase_ms.iter_mut().for_each(|v| *v *= 1e3 / batches.max(1) as f64);
+        Side {
+            images_per_s,
+            data_wait_share: mean(shares),
+            wall_s,
+            phase_ms,
+            params,
+        }
+    }
 }
 
 const PHASES: [&str; 6] = ["data", "forward", "scoring", "backward", "optim", "other"];
@@ -130,30 +175,19 @@ fn rust_side(dir: &Path, arch: Arch, networks: u32, epochs: u32, rt: &RuntimeOpt
         .map(|n| best_after_first(n.epochs.iter().map(|e| (e.epoch as u64, e.images_per_s))))
         .collect();
     let shares: Vec<f64> = summary.networks.iter().map(|n| n.data_wait_share).collect();
-    let mut phase_ms = [0.0; 6];
-    let mut batches = 0u64;
-    for n in &summary.networks {
+    let batches = summary.networks.iter().map(|n| n.phases.batches).sum();
+    let phase_s = summary.networks.iter().map(|n| {
         let p = &n.phases;
-        batches += p.batches;
-        for (acc, v) in phase_ms.iter_mut().zip([
+        [
             p.data_wait,
             p.forward,
             p.scoring,
             p.backward,
             p.optimizer,
             p.bookkeeping,
-        ]) {
-            *acc += v;
-        }
-    }
-    phase_ms.iter_mut().for_each(|v| *v *= 1e3 / batches.max(1) as f64);
-    Side {
-        images_per_s,
-        data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
-        wall_s,
-        phase_ms,
-        params: our_params(arch),
-    }
+        ]
+    });
+    Side::new(images_per_s, &shares, phase_s, batches, wall_s, our_params(arch))
 }
 
 fn python_side(python: &Path, samples: &Path, args: &[String]) -> Side {
@@ -187,28 +221,20 @@ fn python_side(python: &Path, samples: &Path, args: &[String]) -> Side {
         })
         .collect();
     let shares: Vec<f64> = epochs.iter().filter_map(|e| e["data_wait_share"].as_f64()).collect();
-    let mut phase_ms = [0.0; 6];
-    let batches: u64 = epochs.iter().filter_map(|e| e["batches"].as_u64()).sum();
-    for e in &epochs {
-        for (acc, key) in phase_ms.iter_mut().zip([
-            "data_wait",
-            "forward",
-            "scoring",
-            "backward",
-            "optimizer",
-            "bookkeeping",
-        ]) {
-            *acc += e["phases"][key].as_f64().unwrap_or(0.0);
-        }
-    }
-    phase_ms.iter_mut().for_each(|v| *v *= 1e3 / batches.max(1) as f64);
-    Side {
-        images_per_s,
-        data_wait_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
-        wall_s,
-        phase_ms,
-        params: json["params"].as_u64().unwrap_or(0) as usize,
-    }
+    let batches = epochs.iter().filter_map(|e| e["batches"].as_u64()).sum();
+    let keys = [
+        "data_wait",
+        "forward",
+        "scoring",
+        "backward",
+        "optimizer",
+        "bookkeeping",
+    ];
+    let phase_s = epochs
+        .iter()
+        .map(|e| keys.map(|key| e["phases"][key].as_f64().unwrap_or(0.0)));
+    let params = json["params"].as_u64().unwrap_or(0) as usize;
+    Side::new(images_per_s, &shares, phase_s, batches, wall_s, params)
 }
 
 /// The best images/s of the epochs after the first (warm-up), or of the only epoch:
@@ -238,13 +264,18 @@ fn main() {
     );
     if env::var("AGREE_BENCH_GPU").is_ok_and(|v| v == "1") {
         gpu(&python, threads);
-        return;
+    } else {
+        cpu(&python, threads);
     }
+}
+
+/// LeNet-5 and ResNet-18 on synthetic noise, agree next to both PyTorch loops.
+fn cpu(python: &Path, threads: usize) {
     let images = env_usize("AGREE_BENCH_IMAGES", 2560);
     let epochs_of = |arch: Arch| env_usize("AGREE_BENCH_EPOCHS", if arch == Arch::Lenet5 { 5 } else { 2 }) as u32;
     let dir = tempfile::tempdir().expect("temp dir");
     write_noise_samples(dir.path(), images, 256);
-    let samples = ExperimentDir::new(dir.path()).samples();
+    let samples = ExperimentDir::new(dir.path()).table(Table::Samples);
     let rt = RuntimeOptions {
         device: DeviceChoice::Cpu,
         threads: Some(threads),
@@ -269,53 +300,65 @@ fn main() {
         "model", "params", "agree img/s", "torch img/s", "ratio", "torch+ps", "ratio", "agree data%", "torch data%"
     );
     for (arch, name) in [(Arch::Lenet5, "lenet5"), (Arch::Resnet18, "resnet18")] {
-        if !archs.split(',').any(|a| a.trim() == name) {
-            continue;
+        if archs.split(',').any(|a| a.trim() == name) {
+            compare_on_cpu(python, &samples, arch, name, epochs_of(arch), threads, &rt);
         }
-        let epochs = epochs_of(arch);
-        let run_dir = tempfile::tempdir().expect("temp dir");
-        std::fs::copy(&samples, ExperimentDir::new(run_dir.path()).samples()).expect("copy samples");
-        let ours = rust_side(run_dir.path(), arch, 1, epochs, &rt);
-        let args: Vec<String> = [
-            "--arch",
-            name,
-            "--epochs",
-            &epochs.to_string(),
-            "--threads",
-            &threads.to_string(),
-            "--batch-size",
-            "128",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let plain = python_side(&python, &samples, &args);
-        let with_scores = python_side(
-            &python,
-            &samples,
-            &[args.as_slice(), &["--per-sample".to_string()]].concat(),
-        );
-        let (a, t, ts) = (
-            mean(&ours.images_per_s),
-            mean(&plain.images_per_s),
-            mean(&with_scores.images_per_s),
-        );
-        let params = if ours.params == plain.params {
-            ours.params.to_string()
-        } else {
-            format!("{}≠{}", ours.params, plain.params)
-        };
-        println!(
-            "{name:<9} {params:>10} {a:>12.1} {t:>12.1} {:>7.2} {ts:>12.1} {:>7.2} {:>11.1}% {:>11.1}%",
-            a / t,
-            a / ts,
-            100.0 * ours.data_wait_share,
-            100.0 * plain.data_wait_share
-        );
-        println!("{}", phase_line("agree", &ours.phase_ms));
-        println!("{}", phase_line("torch", &plain.phase_ms));
-        println!("{}", phase_line("torch+ps", &with_scores.phase_ms));
     }
+}
+
+/// One architecture on the CPU: agree, the textbook PyTorch loop and the loop with
+/// per-sample predictions, on the same samples; prints a row and the phase lines.
+fn compare_on_cpu(
+    python: &Path,
+    samples: &Path,
+    arch: Arch,
+    name: &str,
+    epochs: u32,
+    threads: usize,
+    rt: &RuntimeOptions,
+) {
+    let run_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(samples, ExperimentDir::new(run_dir.path()).table(Table::Samples)).expect("copy samples");
+    let ours = rust_side(run_dir.path(), arch, 1, epochs, rt);
+    let args: Vec<String> = [
+        "--arch",
+        name,
+        "--epochs",
+        &epochs.to_string(),
+        "--threads",
+        &threads.to_string(),
+        "--batch-size",
+        "128",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let plain = python_side(python, samples, &args);
+    let with_scores = python_side(
+        python,
+        samples,
+        &[args.as_slice(), &["--per-sample".to_string()]].concat(),
+    );
+    let (a, t, ts) = (
+        mean(&ours.images_per_s),
+        mean(&plain.images_per_s),
+        mean(&with_scores.images_per_s),
+    );
+    let params = if ours.params == plain.params {
+        ours.params.to_string()
+    } else {
+        format!("{}≠{}", ours.params, plain.params)
+    };
+    println!(
+        "{name:<9} {params:>10} {a:>12.1} {t:>12.1} {:>7.2} {ts:>12.1} {:>7.2} {:>11.1}% {:>11.1}%",
+        a / t,
+        a / ts,
+        100.0 * ours.data_wait_share,
+        100.0 * plain.data_wait_share
+    );
+    println!("{}", phase_line("agree", &ours.phase_ms));
+    println!("{}", phase_line("torch", &plain.phase_ms));
+    println!("{}", phase_line("torch+ps", &with_scores.phase_ms));
 }
 
 /// Five ResNet-18s, one epoch each, on CUDA: agree (networks in parallel) and PyTorch
@@ -328,8 +371,8 @@ fn gpu(python: &Path, threads: usize) {
     let workers = env_usize("AGREE_BENCH_WORKERS", 8);
     let run_dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        ExperimentDir::new(&dir).samples(),
-        ExperimentDir::new(run_dir.path()).samples(),
+        ExperimentDir::new(&dir).table(Table::Samples),
+        ExperimentDir::new(run_dir.path()).table(Table::Samples),
     )
     .expect("copy samples");
     let rt = RuntimeOptions {
@@ -358,7 +401,7 @@ fn gpu(python: &Path, threads: usize) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let theirs = python_side(python, &ExperimentDir::new(&dir).samples(), &args);
+    let theirs = python_side(python, &ExperimentDir::new(&dir).table(Table::Samples), &args);
     println!("GPU bench: 5 × ResNet-18, 1 epoch each, batch 128 (device cuda:0)");
     println!(
         "agree  : {parallel} at once, per-network img/s {:?}, wall {:.1} s, data wait {:.1}%",

@@ -54,7 +54,7 @@ pub enum Error {
         /// The sample's key (its file or archive member).
         key: String,
         /// The underlying error.
-        source: ImageError,
+        source: MeasureError,
     },
     /// A `sample_id` appears in two rows of the samples file.
     #[error("{path}: row {row}: sample_id {sample_id} appears again (first in row {first}); sample ids must be unique")]
@@ -77,4 +77,16 @@ pub enum Error {
     /// The dataset fingerprint of the samples could not be read.
     #[error(transparent)]
     Identity(#[from] agree_schema::IdentityError),
+}
+
+/// Why one image could not be measured: it could not be decoded, or (a bug) one of
+/// its statistics came out NaN or infinite.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MeasureError {
+    /// The stored bytes could not be turned into pixels (or resized).
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A statistic came out NaN or infinite (a bug; never written to the table).
+    #[error("statistic `{0}` is not finite")]
+    NonFinite(&'static str),
 }

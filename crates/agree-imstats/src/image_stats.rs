@@ -11,7 +11,8 @@ use crate::{
     dct::{DEFAULT_NORM_SHARE, DctScratch, dct_stats},
     entropy::{DEFAULT_WINDOW, LocalEntropyScratch, entropy_global, entropy_local},
     gradient::{GradientScratch, gradient_mean},
-    image::{ImageError, ImageView},
+    error::MeasureError,
+    image::ImageView,
     luma::{luma, luma_levels, rms_contrast, round_levels},
     segment::{SegmentParams, SegmentScratch, segment_count},
     spectrum::{BINS, SpectrumScratch, spectrum_stats},
@@ -113,14 +114,14 @@ impl ImageStats {
     }
 
     /// Fails naming the first statistic that is NaN or infinite (none should be).
-    pub fn check_finite(&self, selection: Selection) -> Result<(), ImageError> {
+    pub fn check_finite(&self, selection: Selection) -> Result<(), MeasureError> {
         for column in selection.columns() {
             if self.column(column).is_some_and(|v| !v.is_finite()) {
-                return Err(ImageError::NonFinite(column));
+                return Err(MeasureError::NonFinite(column));
             }
         }
         if self.spectrum.is_some_and(|p| p.iter().any(|v| !v.is_finite())) {
-            return Err(ImageError::NonFinite("spectra.power"));
+            return Err(MeasureError::NonFinite("spectra.power"));
         }
         Ok(())
     }

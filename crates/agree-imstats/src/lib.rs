@@ -41,7 +41,7 @@ mod statistic;
 mod summary;
 mod table;
 
-pub use error::Error;
+pub use error::{Error, MeasureError};
 pub use image::{DecodedImage, ImageError, ImageView};
 pub use image_stats::{
     ImageStats, StatsParams, Workspace, compute_stats, image_compress_ratio, image_dct, image_edge_density,

@@ -20,8 +20,8 @@ use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuild
 use rayon::prelude::*;
 
 use crate::{
-    error::Error,
-    image::{DEFAULT_MAX_PIXELS, DecodedImage, ImageError},
+    error::{Error, MeasureError},
+    image::{DEFAULT_MAX_PIXELS, DecodedImage},
     image_stats::{ImageStats, StatsParams, compute_stats},
     statistic::{Selection, Statistic},
     summary::StatsSummary,
@@ -110,7 +110,7 @@ pub struct Measurement<'a> {
 
 /// Checks the pixel budget from the header, decodes and measures one encoded image in
 /// this thread's buffers: never more than `how.max_pixels` pixels are decoded.
-pub fn measure_encoded(image: &EncodedImage<'_>, how: &Measurement<'_>) -> Result<ImageStats, ImageError> {
+pub fn measure_encoded(image: &EncodedImage<'_>, how: &Measurement<'_>) -> Result<ImageStats, MeasureError> {
     DECODED.with(|cell| {
         let mut owned;
         let mut borrowed = cell.try_borrow_mut();
@@ -315,7 +315,7 @@ fn measure_batch(
         resize: job.resize,
         max_pixels: job.max_pixels,
     };
-    let results: Vec<Result<ImageStats, ImageError>> = (0..batch.num_rows())
+    let results: Vec<Result<ImageStats, MeasureError>> = (0..batch.num_rows())
         .into_par_iter()
         .map(|i| {
             let dim = |v: i32| usize::try_from(v).unwrap_or(0);

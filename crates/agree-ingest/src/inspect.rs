@@ -1,8 +1,11 @@
-//! Decoding an image once to validate it and read its size and pixel layout.
+//! Decoding an image once to validate it and read its size and pixel layout, with
+//! the decoder every stage reads `samples.image` through
+//! ([`agree_schema::sample_image`]): what ingest accepts, the later stages can decode.
 
 use std::io::Cursor;
 
-use image::{ColorType, ImageFormat, ImageReader};
+use agree_schema::sample_image::{DecodedImage, ImageError};
+use image::{ImageFormat, ImageReader};
 
 /// What ingest records about a decoded image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +43,15 @@ pub fn has_image_extension(name: &str) -> bool {
         .any(|ext| lower.ends_with(ext))
 }
 
-/// The pixel budget of the validation decode when none is given: 64 Mpx.
+/// The pixel budget of the validation decode when none is given: 64 Mpx
+/// (64·2²⁰, ingest's budget since before the shared decoder, whose own default,
+/// [`agree_schema::sample_image::DEFAULT_MAX_PIXELS`], is 64·10⁶).
 pub const DEFAULT_MAX_PIXELS: u64 = 64 << 20;
 
 /// Decodes `bytes` fully (so truncated or corrupt data is caught) and reports its
-/// layout. The size is read from the header first: an image of more than
-/// `max_pixels` pixels is refused before anything is decoded. The error is a
-/// human-readable reason.
+/// layout. The encoding is recognised from the content; the size is read from the
+/// header first: an image of more than `max_pixels` pixels is refused before
+/// anything is decoded. The error is a human-readable reason.
 pub fn inspect_encoded(bytes: &[u8], max_pixels: u64) -> Result<ImageInfo, String> {
     if bytes.is_empty() {
         return Err("empty file".into());
@@ -61,61 +66,55 @@ pub fn inspect_encoded(bytes: &[u8], max_pixels: u64) -> Result<ImageInfo, Strin
     if format_str == "other" {
         return Err(format!("unsupported image format {format:?}"));
     }
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(format!(
-            "{width}x{height} = {pixels} pixels exceeds the pixel budget of {max_pixels} (raise it with --max-pixels)"
-        ));
-    }
-    let mut reader = reader;
-    let mut limits = image::Limits::default();
-    // 16-bit RGBA is 8 bytes a pixel; the budget bounds what the decoder may allocate.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| format!("corrupt or truncated {format_str}: {e}"))?;
-    if img.width() == 0 || img.height() == 0 {
-        return Err("zero-sized image".into());
-    }
-    let (channels, bit_depth) = layout(img.color());
+    decode_info(bytes, format_str, 0, 0, max_pixels)
+}
+
+/// Validates raw interleaved RGB bytes of the given size (raw records have no
+/// pixel budget: their size is the format reader's).
+pub fn inspect_rgb8(width: u32, height: u32, pixels: &[u8]) -> Result<ImageInfo, String> {
+    decode_info(pixels, "rgb8", width, height, u64::MAX)
+}
+
+/// Decodes `bytes` as `format` with the shared decoder and records what ingest keeps
+/// of it: the size and the layout the image is stored in.
+fn decode_info(bytes: &[u8], format: &'static str, width: u32, height: u32, max_pixels: u64) -> Result<ImageInfo, String> {
+    let mut decoded = DecodedImage::new();
+    decoded
+        .decode_within(bytes, format, width as usize, height as usize, max_pixels)
+        .map_err(reason)?;
+    let view = decoded.view();
+    let (channels, bit_depth) = decoded.stored_layout();
     Ok(ImageInfo {
-        width: img.width(),
-        height: img.height(),
+        width: view.width as u32,
+        height: view.height as u32,
         channels,
         bit_depth,
-        format: format_str,
+        format,
     })
 }
 
-/// Validates raw interleaved RGB bytes of the given size.
-pub fn inspect_rgb8(width: u32, height: u32, pixels: &[u8]) -> Result<ImageInfo, String> {
-    let expected = width as usize * height as usize * 3;
-    if width == 0 || height == 0 {
-        return Err("zero-sized image".into());
+/// The reason `rejects.parquet` and ingest's errors give for an image the decoder
+/// refused.
+fn reason(e: ImageError) -> String {
+    match e {
+        ImageError::UnknownFormat(format) => format!("unsupported image format {format}"),
+        ImageError::Undecodable { format, message } => format!("corrupt or truncated {format}: {message}"),
+        ImageError::ZeroSized { .. } => "zero-sized image".into(),
+        ImageError::RawSize {
+            width,
+            height,
+            expected,
+            found,
+        } => format!("raw RGB image of {width}x{height} needs {expected} bytes, found {found}"),
+        ImageError::TooLarge {
+            width,
+            height,
+            pixels,
+            max_pixels,
+        } => format!(
+            "{width}x{height} = {pixels} pixels exceeds the pixel budget of {max_pixels} (raise it with --max-pixels)"
+        ),
     }
-    if pixels.len() != expected {
-        return Err(format!(
-            "raw RGB image of {width}x{height} needs {expected} bytes, found {}",
-            pixels.len()
-        ));
-    }
-    Ok(ImageInfo {
-        width,
-        height,
-        channels: 3,
-        bit_depth: 8,
-        format: "rgb8",
-    })
-}
-
-fn layout(color: ColorType) -> (u8, u8) {
-    let channels = color.channel_count();
-    let bits = (color.bits_per_pixel() / channels as u16) as u8;
-    (channels, bits)
 }
 
 #[cfg(test)]

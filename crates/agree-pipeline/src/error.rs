@@ -23,6 +23,10 @@ pub enum PipelineError {
         /// What is wrong.
         message: String,
     },
+    /// A result table could not be read by column name (the message names the
+    /// file, the column and the row).
+    #[error("{0}")]
+    Table(#[from] agree_schema::TableReadError),
     /// Reading or writing pipeline bookkeeping failed.
     #[error("{}: {message}", path.display())]
     Io {

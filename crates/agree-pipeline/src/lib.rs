@@ -21,4 +21,4 @@ pub use config::{PipelineFile, StageSection};
 pub use error::PipelineError;
 pub use run::{PipelineOptions, PipelineReport, StageOutcome, run_pipeline};
 pub use stage::Stage;
-pub use summary::{StudySummary, summarise};
+pub use summary::{ResultsSummary, summarise};

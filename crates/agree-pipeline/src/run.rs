@@ -11,7 +11,7 @@ use crate::{
     PipelineError, PipelineFile, Stage, StageSection,
     fingerprint::{Decision, StageManifest, decide_in, fingerprint, signatures, write_manifest},
     stage::{clear_for_fresh_run, existing_outputs},
-    summary::{StudySummary, summarise},
+    summary::{ResultsSummary, summarise},
 };
 
 /// Options of a pipeline run.
@@ -48,7 +48,7 @@ pub struct PipelineReport {
     /// Each stage's outcome, in run order.
     pub stages: Vec<(String, StageOutcome)>,
     /// Key numbers of the study, when results exist.
-    pub summary: Option<StudySummary>,
+    pub summary: Option<ResultsSummary>,
     /// Total wall time in seconds.
     pub seconds: f64,
 }

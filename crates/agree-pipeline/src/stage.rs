@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use agree_schema::Table;
 use clap::{Args, FromArgMatches};
 
 use crate::PipelineError;
@@ -79,20 +80,22 @@ impl Stage {
         }
     }
 
-    /// Files and folders the stage writes, relative to the experiment directory.
-    pub fn outputs(self) -> &'static [&'static str] {
+    /// Files and folders the stage writes, relative to the experiment directory (its
+    /// tables' files as their contracts place them).
+    pub fn outputs(self) -> Vec<&'static str> {
+        let file = |t: Table| t.contract().file.as_str();
         match self {
-            Stage::Ingest => &[
+            Stage::Ingest => vec![
                 "manifest.json",
-                "samples.parquet",
-                "attributes.parquet",
-                "rejects.parquet",
+                file(Table::Samples),
+                file(Table::Attributes),
+                file(Table::Rejects),
                 "scores",
             ],
-            Stage::Stats => &["stats.parquet", "spectra.parquet"],
-            Stage::Train => &["predictions", "epochs.parquet", "runs.parquet"],
-            Stage::Analyze => &["results"],
-            Stage::Report => &["report"],
+            Stage::Stats => vec![file(Table::Stats), file(Table::Spectra)],
+            Stage::Train => vec!["predictions", file(Table::Epochs), file(Table::Runs)],
+            Stage::Analyze => vec!["results"],
+            Stage::Report => vec!["report"],
         }
     }
 
@@ -194,7 +197,7 @@ pub(crate) fn clear_for_fresh_run(stage: Stage, dir: &Path) -> Result<(), Pipeli
 pub(crate) fn existing_outputs(stage: Stage, dir: &Path) -> Vec<PathBuf> {
     stage
         .outputs()
-        .iter()
+        .into_iter()
         .map(|o| dir.join(o))
         .filter(|p| p.exists())
         .collect()

@@ -1,17 +1,9 @@
 //! The one-screen summary of a study: agreement against its bounds at the last epoch,
 //! and the statistics whose rank correlation with learning order is strongest.
 
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path};
 
-use agree_schema::{ExperimentDir, read_table};
-use arrow::{
-    array::{Array, ArrayRef, AsArray, RecordBatch},
-    compute::concat_batches,
-    datatypes::{DataType, Float64Type, Int64Type},
-};
+use agree_schema::{CheckedTable, ExperimentDir, Table};
 use serde::Serialize;
 
 use crate::PipelineError;
@@ -58,9 +50,10 @@ pub struct Correlation {
     pub n: i64,
 }
 
-/// Key numbers of a study.
+/// Key numbers of a study, read from its `results/` tables (what `agree pipeline`
+/// prints at the end; not agree-train's `StudySummary`, what one `agree train` study did).
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct StudySummary {
+pub struct ResultsSummary {
     /// Final-epoch agreement per group and split.
     pub agreement: Vec<FinalAgreement>,
     /// The strongest correlations (same-architecture groups), by |ρ|; `None` when
@@ -70,109 +63,26 @@ pub struct StudySummary {
     pub report: Option<String>,
 }
 
-/// A result table read whole, its columns looked up by name; every error names the
-/// table's file, and the column (and row) at fault.
-struct ResultTable {
-    path: PathBuf,
-    batch: RecordBatch,
-}
-
-impl ResultTable {
-    /// Reads `results/<table>.parquet` and checks it against its contract; `None` when
-    /// the file does not exist.
-    fn read(exp: &ExperimentDir, table: agree_schema::Table) -> Result<Option<Self>, PipelineError> {
-        let path = exp.table(table);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let io = |message: String| PipelineError::Io {
-            path: path.clone(),
-            message,
-        };
-        let (schema, batches) = read_table(&path).map_err(|e| io(e.to_string()))?;
-        table.contract().check(&schema).map_err(|e| io(e.to_string()))?;
-        let batch = concat_batches(&schema, &batches).map_err(|e| io(e.to_string()))?;
-        Ok(Some(ResultTable { path, batch }))
-    }
-
-    fn rows(&self) -> usize {
-        self.batch.num_rows()
-    }
-
-    fn error(&self, column: &str, problem: &str) -> PipelineError {
-        PipelineError::Io {
-            path: self.path.clone(),
-            message: format!("column `{column}` {problem}"),
-        }
-    }
-
-    /// Column `name` cast to `to`.
-    fn column(&self, name: &str, to: &DataType) -> Result<ArrayRef, PipelineError> {
-        let c = self
-            .batch
-            .column_by_name(name)
-            .ok_or_else(|| self.error(name, "is missing"))?;
-        arrow::compute::cast(c, to).map_err(|e| self.error(name, &format!("cannot be read as {to}: {e}")))
-    }
-
-    /// A column without nulls, as strings.
-    fn texts(&self, name: &str) -> Result<Vec<String>, PipelineError> {
-        let c = self.column(name, &DataType::Utf8)?;
-        let c = c.as_string::<i32>();
-        (0..c.len())
-            .map(|row| {
-                (!c.is_null(row))
-                    .then(|| c.value(row).to_string())
-                    .ok_or_else(|| self.error(name, &format!("is null in row {row}")))
-            })
-            .collect()
-    }
-
-    /// A column without nulls, as integers.
-    fn ints(&self, name: &str) -> Result<Vec<i64>, PipelineError> {
-        let c = self.column(name, &DataType::Int64)?;
-        let c = c.as_primitive::<Int64Type>();
-        (0..c.len())
-            .map(|row| {
-                (!c.is_null(row))
-                    .then(|| c.value(row))
-                    .ok_or_else(|| self.error(name, &format!("is null in row {row}")))
-            })
-            .collect()
-    }
-
-    /// A column as numbers, nulls as `None`.
-    fn optional_floats(&self, name: &str) -> Result<Vec<Option<f64>>, PipelineError> {
-        let c = self.column(name, &DataType::Float64)?;
-        let c = c.as_primitive::<Float64Type>();
-        Ok((0..c.len())
-            .map(|row| (!c.is_null(row)).then(|| c.value(row)))
-            .collect())
-    }
-
-    /// A column without nulls, as numbers.
-    fn floats(&self, name: &str) -> Result<Vec<f64>, PipelineError> {
-        self.optional_floats(name)?
-            .into_iter()
-            .enumerate()
-            .map(|(row, v)| v.ok_or_else(|| self.error(name, &format!("is null in row {row}"))))
-            .collect()
-    }
+/// Reads `results/<table>.parquet`, checked against its contract; `None` when the
+/// file does not exist. Every error names the table's file, and the column (and
+/// row) at fault.
+fn read_result(exp: &ExperimentDir, table: Table) -> Result<Option<CheckedTable>, PipelineError> {
+    Ok(CheckedTable::read_if_exists(&exp.table(table), table)?)
 }
 
 /// Reads the summary from an experiment directory's `results/`; `None` when there
 /// are no results (the pipeline has no `[analyze]` stage).
-pub fn summarise(dir: &Path) -> Result<Option<StudySummary>, PipelineError> {
+pub fn summarise(dir: &Path) -> Result<Option<ResultsSummary>, PipelineError> {
     let exp = ExperimentDir::new(dir);
-    let Some(agreement) = ResultTable::read(&exp, agree_schema::Table::Agreement)? else {
+    let Some(agreement) = read_result(&exp, Table::Agreement)? else {
         return Ok(None);
     };
-    let correlations = match ResultTable::read(&exp, agree_schema::Table::StatisticCorrelation)? {
+    let correlations = match read_result(&exp, Table::StatisticCorrelation)? {
         Some(table) => Some(strongest_correlations(&table)?),
         None => None,
     };
     let report = exp.report_dir().join("index.html");
-    Ok(Some(StudySummary {
+    Ok(Some(ResultsSummary {
         agreement: final_agreement(&agreement)?,
         correlations,
         report: report.exists().then(|| report.display().to_string()),
@@ -180,9 +90,13 @@ pub fn summarise(dir: &Path) -> Result<Option<StudySummary>, PipelineError> {
 }
 
 /// Each group's and split's row at its last epoch, ordered by group and split.
-fn final_agreement(a: &ResultTable) -> Result<Vec<FinalAgreement>, PipelineError> {
-    let (kind, name, split) = (a.texts("group_kind")?, a.texts("group_name")?, a.texts("split")?);
-    let epoch = a.ints("epoch")?;
+fn final_agreement(a: &CheckedTable) -> Result<Vec<FinalAgreement>, PipelineError> {
+    let (kind, name, split) = (
+        a.req_strings("group_kind")?,
+        a.req_strings("group_name")?,
+        a.req_strings("split")?,
+    );
+    let epoch = a.req_i64s("epoch")?;
     let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     for row in 0..a.rows() {
         let at = last.entry((&kind[row], &name[row], &split[row])).or_insert(row);
@@ -190,11 +104,11 @@ fn final_agreement(a: &ResultTable) -> Result<Vec<FinalAgreement>, PipelineError
             *at = row;
         }
     }
-    let n_networks = a.ints("n_networks")?;
-    let agreement = a.floats("agreement")?;
-    let lower_bound = a.floats("lower_bound")?;
-    let independent = a.floats("independent")?;
-    let mean_accuracy = a.floats("mean_accuracy")?;
+    let n_networks = a.req_i64s("n_networks")?;
+    let agreement = a.req_f64s("agreement")?;
+    let lower_bound = a.req_f64s("lower_bound")?;
+    let independent = a.req_f64s("independent")?;
+    let mean_accuracy = a.req_f64s("mean_accuracy")?;
     Ok(last
         .into_iter()
         .map(|((group_kind, group_name, split), row)| FinalAgreement {
@@ -213,13 +127,17 @@ fn final_agreement(a: &ResultTable) -> Result<Vec<FinalAgreement>, PipelineError
 
 /// The strongest correlations of same-architecture groups, by |ρ| (rows without a ρ
 /// left out).
-fn strongest_correlations(c: &ResultTable) -> Result<Vec<Correlation>, PipelineError> {
-    let (kind, name, split) = (c.texts("group_kind")?, c.texts("group_name")?, c.texts("split")?);
-    let statistic = c.texts("statistic")?;
-    let n = c.ints("n")?;
-    let rho = c.optional_floats("spearman_rho")?;
-    let ci_low = c.optional_floats("spearman_ci_low")?;
-    let ci_high = c.optional_floats("spearman_ci_high")?;
+fn strongest_correlations(c: &CheckedTable) -> Result<Vec<Correlation>, PipelineError> {
+    let (kind, name, split) = (
+        c.req_strings("group_kind")?,
+        c.req_strings("group_name")?,
+        c.req_strings("split")?,
+    );
+    let statistic = c.req_strings("statistic")?;
+    let n = c.req_i64s("n")?;
+    let rho = c.f64s("spearman_rho")?;
+    let ci_low = c.f64s("spearman_ci_low")?;
+    let ci_high = c.f64s("spearman_ci_high")?;
     let mut out: Vec<Correlation> = (0..c.rows())
         .filter(|&row| kind[row] == "same_arch")
         .filter_map(|row| {
@@ -239,7 +157,7 @@ fn strongest_correlations(c: &ResultTable) -> Result<Vec<Correlation>, PipelineE
     Ok(out)
 }
 
-impl StudySummary {
+impl ResultsSummary {
     /// The one-screen text form.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -290,15 +208,15 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::{
-        array::{Float64Array, Int32Array, Int64Array, StringArray},
-        datatypes::{Field, Schema},
+        array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray},
+        datatypes::{DataType, Field, Schema},
     };
 
     use super::*;
 
     /// Writes `results/<table>.parquet` with `rows` rows: the contract's columns (less
     /// `without`), each from `given` or else a constant.
-    fn write(dir: &Path, table: agree_schema::Table, rows: usize, given: &[(&str, ArrayRef)], without: &str) {
+    fn write(dir: &Path, table: Table, rows: usize, given: &[(&str, ArrayRef)], without: &str) {
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         for c in table.contract().columns.iter().filter(|c| c.name != without) {
@@ -331,7 +249,7 @@ mod tests {
     fn agreement(dir: &Path, without: &str) {
         write(
             dir,
-            agree_schema::Table::Agreement,
+            Table::Agreement,
             3,
             &[
                 ("group_kind", strings(&["same_arch"; 3])),
@@ -376,7 +294,7 @@ mod tests {
             "{e}"
         );
         agreement(tmp.path(), "");
-        write(tmp.path(), agree_schema::Table::StatisticCorrelation, 1, &[], "n");
+        write(tmp.path(), Table::StatisticCorrelation, 1, &[], "n");
         let e = summarise(tmp.path()).unwrap_err().to_string();
         assert!(
             e.contains("results/statistic_correlation.parquet") && e.contains("`n`"),
@@ -390,7 +308,7 @@ mod tests {
         agreement(tmp.path(), "");
         write(
             tmp.path(),
-            agree_schema::Table::StatisticCorrelation,
+            Table::StatisticCorrelation,
             4,
             &[
                 (

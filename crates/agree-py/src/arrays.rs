@@ -59,31 +59,39 @@ fn to_u8(v: u16) -> u8 {
 /// Reads an H×W or H×W×C (C = 1, 2, 3, 4) uint8 or uint16 array. Alpha is dropped
 /// (C = 2 → grey, C = 4 → RGB), as when `agree stats` decodes a file.
 pub fn image(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<OwnedImage> {
-    let (shape, samples): (Vec<usize>, Vec<u8>) = if let Ok(b) = PyBuffer::<u8>::get(obj) {
-        (b.shape().to_vec(), b.to_vec(obj.py())?)
-    } else if let Ok(b) = PyBuffer::<u16>::get(obj) {
-        (b.shape().to_vec(), b.to_vec(obj.py())?.into_iter().map(to_u8).collect())
-    } else {
+    let Some(read) = samples_8bit(obj) else {
         return Err(refuse(format!(
             "{what} must be a uint8 or uint16 array, got {}",
             dtype_of(obj)
         )));
     };
+    let (shape, samples) = read?;
     from_samples(&shape, samples, what)
+}
+
+/// The shape and 8-bit samples of a uint8 or uint16 array (`None` for another type).
+fn samples_8bit(obj: &Bound<'_, PyAny>) -> Option<PyResult<(Vec<usize>, Vec<u8>)>> {
+    if let Ok(b) = PyBuffer::<u8>::get(obj) {
+        Some(b.to_vec(obj.py()).map(|v| (b.shape().to_vec(), v)))
+    } else if let Ok(b) = PyBuffer::<u16>::get(obj) {
+        Some(
+            b.to_vec(obj.py())
+                .map(|v| (b.shape().to_vec(), v.into_iter().map(to_u8).collect())),
+        )
+    } else {
+        None
+    }
 }
 
 /// Splits an N×H×W[×C] batch of samples into images.
 pub fn image_batch(obj: &Bound<'_, PyAny>) -> PyResult<Vec<OwnedImage>> {
-    let (shape, samples): (Vec<usize>, Vec<u8>) = if let Ok(b) = PyBuffer::<u8>::get(obj) {
-        (b.shape().to_vec(), b.to_vec(obj.py())?)
-    } else if let Ok(b) = PyBuffer::<u16>::get(obj) {
-        (b.shape().to_vec(), b.to_vec(obj.py())?.into_iter().map(to_u8).collect())
-    } else {
+    let Some(read) = samples_8bit(obj) else {
         return Err(refuse(format!(
             "images must be a list of arrays or a uint8/uint16 N×H×W[×C] array, got {}",
             dtype_of(obj)
         )));
     };
+    let (shape, samples) = read?;
     if !(3..=4).contains(&shape.len()) {
         return Err(refuse(format!(
             "an image batch array must be N×H×W or N×H×W×C, got shape {shape:?}"

@@ -87,12 +87,28 @@ pub fn ingest(
     py.detach(|| agree_ingest::cli::run(&args, quiet)).map_err(to_py)
 }
 
+/// Runs `agree <stage> DIR [options]` with the stage's clap definition `A`, without
+/// the GIL.
+fn dir_stage<A, E>(
+    py: Python<'_>,
+    stage: &str,
+    dir: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+    run: impl FnOnce(&A) -> Result<(), E> + Send,
+) -> PyResult<()>
+where
+    A: Args + FromArgMatches + Sync,
+    E: std::fmt::Display + Send,
+{
+    let args: A = parse(command_line(stage, &[path_text(dir)?], options)?)?;
+    py.detach(|| run(&args)).map_err(to_py)
+}
+
 /// `agree stats DIR [options]`.
 #[pyfunction]
 #[pyo3(signature = (dir, quiet=false, **options))]
 pub fn stats(py: Python<'_>, dir: &Bound<'_, PyAny>, quiet: bool, options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-    let args: agree_imstats::cli::StatsArgs = parse(command_line("stats", &[path_text(dir)?], options)?)?;
-    py.detach(|| agree_imstats::cli::run(&args, quiet)).map_err(to_py)
+    dir_stage(py, "stats", dir, options, |args| agree_imstats::cli::run(args, quiet))
 }
 
 /// `agree analyze DIR [options]`.
@@ -104,8 +120,9 @@ pub fn analyze(
     quiet: bool,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
-    let args: agree_sql::cli::AnalyzeArgs = parse(command_line("analyze", &[path_text(dir)?], options)?)?;
-    py.detach(|| agree_sql::cli::run_analyze(&args, quiet)).map_err(to_py)
+    dir_stage(py, "analyze", dir, options, |args| {
+        agree_sql::cli::run_analyze(args, quiet)
+    })
 }
 
 /// `agree report DIR [options]`.
@@ -117,6 +134,5 @@ pub fn report(
     quiet: bool,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
-    let args: agree_report::cli::ReportArgs = parse(command_line("report", &[path_text(dir)?], options)?)?;
-    py.detach(|| agree_report::cli::run(&args, quiet)).map_err(to_py)
+    dir_stage(py, "report", dir, options, |args| agree_report::cli::run(args, quiet))
 }

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use agree_schema::ExperimentDir;
+use agree_schema::{ExperimentDir, Table};
 
 use crate::{
     error::Error,
@@ -121,10 +121,9 @@ pub fn statistic_names(inputs: &ReportInputs) -> Vec<String> {
 /// contracts, its unit.
 pub fn statistic_label(name: &str) -> String {
     let column = name.split_once('.').map_or(name, |(_, c)| c);
-    let unit = ["stats", "attributes", "scores"]
-        .iter()
-        .filter_map(|t| agree_schema::contract(t).ok())
-        .find_map(|c| c.column(column).map(|col| col.unit.clone()))
+    let unit = [Table::Stats, Table::Attributes, Table::Scores]
+        .into_iter()
+        .find_map(|t| t.contract().column(column).map(|col| col.unit.clone()))
         .unwrap_or_default();
     match unit.as_str() {
         "" | "count" | "fraction" => column.to_string(),

@@ -176,6 +176,8 @@ pub struct DecodedImage {
     channels: usize,
     pixels: Vec<u8>,
     raw: Vec<u8>,
+    /// (channels, bits per channel) as stored, see [`DecodedImage::stored_layout`].
+    stored: (u8, u8),
 }
 
 impl DecodedImage {
@@ -221,6 +223,9 @@ impl DecodedImage {
     /// `width` and `height` are only used for `rgb8`, whose bytes carry no header.
     /// Alpha is dropped; 16-bit samples are scaled to 0..255 as ⌊v·255/65535 + ½⌋;
     /// float samples are clamped to 0..1 and scaled likewise.
+    ///
+    /// Three phases: the header check, reading the samples as the file stores them,
+    /// and their conversion to 8-bit pixels.
     pub fn decode_within(
         &mut self,
         bytes: &[u8],
@@ -231,20 +236,41 @@ impl DecodedImage {
     ) -> Result<(), ImageError> {
         header_size(bytes, format, width, height, max_pixels)?;
         if format == "rgb8" {
-            let expected = width * height * 3;
-            if bytes.len() != expected {
-                return Err(ImageError::RawSize {
-                    width,
-                    height,
-                    expected,
-                    found: bytes.len(),
-                });
-            }
-            self.set_size(width, height, 3)?;
-            self.pixels.clear();
-            self.pixels.extend_from_slice(bytes);
-            return Ok(());
+            return self.take_rgb8(bytes, width, height);
         }
+        let color = self.read_encoded(bytes, format)?;
+        self.convert_samples(color, format)
+    }
+
+    /// The layout the last decoded image is stored in, before its conversion to
+    /// 8-bit grey or RGB: (channels, bits per channel), e.g. (4, 16) for a 16-bit
+    /// RGBA PNG, (3, 8) for `rgb8`.
+    pub fn stored_layout(&self) -> (u8, u8) {
+        self.stored
+    }
+
+    /// Raw `rgb8` bytes: checked against `width × height × 3` and copied.
+    fn take_rgb8(&mut self, bytes: &[u8], width: usize, height: usize) -> Result<(), ImageError> {
+        let expected = width * height * 3;
+        if bytes.len() != expected {
+            return Err(ImageError::RawSize {
+                width,
+                height,
+                expected,
+                found: bytes.len(),
+            });
+        }
+        self.set_size(width, height, 3)?;
+        self.pixels.clear();
+        self.pixels.extend_from_slice(bytes);
+        self.stored = (3, 8);
+        Ok(())
+    }
+
+    /// Decodes an encoded file into `raw`, its samples as the decoder yields them,
+    /// and sizes the image (1 output channel for grey, 3 for colour); returns the
+    /// stored colour type.
+    fn read_encoded(&mut self, bytes: &[u8], format: &str) -> Result<ColorType, ImageError> {
         let image_format = file_format(format)?;
         let undecodable = |e: image::ImageError| ImageError::Undecodable {
             format: format.to_string(),
@@ -264,49 +290,23 @@ impl DecodedImage {
         self.set_size(w as usize, h as usize, out_channels)?;
         self.raw.resize(total, 0);
         decoder.read_image(&mut self.raw).map_err(undecodable)?;
-        let n = self.width * self.height;
-        self.pixels.resize(n * out_channels, 0);
-        let keep = out_channels;
+        Ok(color)
+    }
+
+    /// Converts the samples in `raw` (of colour type `color`) into the 8-bit pixels:
+    /// alpha dropped, 16-bit and float samples scaled to 0..255.
+    fn convert_samples(&mut self, color: ColorType, format: &str) -> Result<(), ImageError> {
+        let channels_in = usize::from(color.channel_count());
+        let keep = self.channels;
+        self.pixels.resize(self.width * self.height * keep, 0);
         match color {
             ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-                if channels_in == keep {
-                    self.pixels.copy_from_slice(&self.raw[..n * keep]);
-                } else {
-                    for (dst, src) in self
-                        .pixels
-                        .chunks_exact_mut(keep)
-                        .zip(self.raw.chunks_exact(channels_in))
-                    {
-                        dst.copy_from_slice(&src[..keep]);
-                    }
-                }
+                copy_8bit(&mut self.pixels, &self.raw, channels_in, keep);
             }
             ColorType::L16 | ColorType::La16 | ColorType::Rgb16 | ColorType::Rgba16 => {
-                // `read_image` yields native-endian u16 samples.
-                for (dst, src) in self
-                    .pixels
-                    .chunks_exact_mut(keep)
-                    .zip(self.raw.chunks_exact(2 * channels_in))
-                {
-                    for (c, d) in dst.iter_mut().enumerate() {
-                        let v = u32::from(u16::from_ne_bytes([src[2 * c], src[2 * c + 1]]));
-                        *d = ((v * 255 + 32767) / 65535) as u8;
-                    }
-                }
+                scale_16bit(&mut self.pixels, &self.raw, channels_in, keep);
             }
-            ColorType::Rgb32F | ColorType::Rgba32F => {
-                for (dst, src) in self
-                    .pixels
-                    .chunks_exact_mut(keep)
-                    .zip(self.raw.chunks_exact(4 * channels_in))
-                {
-                    for (c, d) in dst.iter_mut().enumerate() {
-                        let v = f32::from_ne_bytes([src[4 * c], src[4 * c + 1], src[4 * c + 2], src[4 * c + 3]]);
-                        let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-                        *d = (f64::from(v) * 255.0 + 0.5).floor() as u8;
-                    }
-                }
-            }
+            ColorType::Rgb32F | ColorType::Rgba32F => scale_float(&mut self.pixels, &self.raw, channels_in, keep),
             other => {
                 return Err(ImageError::Undecodable {
                     format: format.to_string(),
@@ -314,6 +314,7 @@ impl DecodedImage {
                 });
             }
         }
+        self.stored = (color.channel_count(), (color.bits_per_pixel() / u16::from(color.channel_count())) as u8);
         Ok(())
     }
 
@@ -355,6 +356,41 @@ impl DecodedImage {
     }
 }
 
+/// 8-bit samples, `channels_in` a pixel, into `pixels` of `keep` channels a pixel
+/// (alpha, the last channel, dropped).
+fn copy_8bit(pixels: &mut [u8], raw: &[u8], channels_in: usize, keep: usize) {
+    if channels_in == keep {
+        pixels.copy_from_slice(&raw[..pixels.len()]);
+    } else {
+        for (dst, src) in pixels.chunks_exact_mut(keep).zip(raw.chunks_exact(channels_in)) {
+            dst.copy_from_slice(&src[..keep]);
+        }
+    }
+}
+
+/// Native-endian 16-bit samples (as `read_image` yields them) scaled to 0..255 as
+/// ⌊v·255/65535 + ½⌋.
+fn scale_16bit(pixels: &mut [u8], raw: &[u8], channels_in: usize, keep: usize) {
+    for (dst, src) in pixels.chunks_exact_mut(keep).zip(raw.chunks_exact(2 * channels_in)) {
+        for (c, d) in dst.iter_mut().enumerate() {
+            let v = u32::from(u16::from_ne_bytes([src[2 * c], src[2 * c + 1]]));
+            *d = ((v * 255 + 32767) / 65535) as u8;
+        }
+    }
+}
+
+/// Native-endian f32 samples clamped to 0..1 (non-finite ones to 0) and scaled to
+/// 0..255 as ⌊v·255 + ½⌋.
+fn scale_float(pixels: &mut [u8], raw: &[u8], channels_in: usize, keep: usize) {
+    for (dst, src) in pixels.chunks_exact_mut(keep).zip(raw.chunks_exact(4 * channels_in)) {
+        for (c, d) in dst.iter_mut().enumerate() {
+            let v = f32::from_ne_bytes([src[4 * c], src[4 * c + 1], src[4 * c + 2], src[4 * c + 3]]);
+            let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+            *d = (f64::from(v) * 255.0 + 0.5).floor() as u8;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +414,7 @@ mod tests {
         d.decode(&png_bytes(grey.into()), "png", 0, 0).unwrap();
         assert_eq!((d.view().channels, d.view().pixels), (1, &[7u8, 9][..]));
         assert_eq!(d.to_rgb(), [7u8, 7, 7, 9, 9, 9]);
+        assert_eq!(d.stored_layout(), (2, 8));
     }
 
     #[test]
@@ -387,6 +424,7 @@ mod tests {
         d.decode(&png_bytes(image::DynamicImage::ImageLuma16(img)), "png", 0, 0)
             .unwrap();
         assert_eq!(d.view().pixels, &[0u8, 255, 100][..]);
+        assert_eq!(d.stored_layout(), (1, 16));
     }
 
     #[test]
@@ -404,5 +442,6 @@ mod tests {
         assert!(matches!(d.decode(&[], "xcf", 1, 1), Err(ImageError::UnknownFormat(_))));
         d.decode(&[1, 2, 3], "rgb8", 1, 1).unwrap();
         assert_eq!(d.view().pixels, &[1u8, 2, 3][..]);
+        assert_eq!(d.stored_layout(), (3, 8));
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use agree_schema::{ExperimentDir, TableContract};
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use agree_schema::{CheckedTable, ExperimentDir, Manifest, Table, TableContract};
+use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
@@ -20,7 +20,7 @@ use crate::predictions::{RunState, list_prediction_runs, plan_epochs};
 use crate::query::read_only_options;
 use crate::session::{ExperimentSession, open_session_with, register_batches};
 use crate::staging::{AnalysisInputs, ResultsStaging};
-use crate::statistics::{Statistic, expand_each_statistic, uses_each_statistic};
+use crate::statistics::{StatisticColumn, expand_each_statistic, uses_each_statistic};
 use crate::step_tables::{ResultSink, StepTables};
 
 /// Settings of one analysis.
@@ -83,56 +83,22 @@ pub struct AnalysisReport {
     pub statistics: usize,
 }
 
-/// Reads `runs.parquet` (when present) for the status of each network.
+/// Reads `runs.parquet` (when present, checked against its contract) for the
+/// status of each network.
 fn read_run_states(path: &Path) -> Result<HashMap<String, RunState>, SqlError> {
-    let mut states = HashMap::new();
-    if !path.is_file() {
-        return Ok(states);
-    }
-    let (_, batches) = agree_schema::read_table(path)?;
-    let input = |message: String| SqlError::Input {
-        path: path.to_path_buf(),
-        message,
+    let Some(runs) = CheckedTable::read_if_exists(path, Table::Runs)? else {
+        return Ok(HashMap::new());
     };
-    for batch in batches {
-        let column = |name: &str, ty: &DataType| -> Result<ArrayRef, SqlError> {
-            let c = batch
-                .column_by_name(name)
-                .ok_or_else(|| input(format!("no column `{name}`")))?;
-            arrow::compute::cast(c, ty).map_err(|e| input(format!("column `{name}`: {e}")))
-        };
-        let run_id = column("run_id", &DataType::Utf8)?;
-        let status = column("status", &DataType::Utf8)?;
-        let planned = column("epochs_planned", &DataType::Int32)?;
-        let (run_id, status) = (run_id.as_string::<i32>(), status.as_string::<i32>());
-        let planned = planned.as_primitive::<arrow::datatypes::Int32Type>();
-        for i in 0..batch.num_rows() {
-            if run_id.is_valid(i) && status.is_valid(i) && planned.is_valid(i) {
-                let state = RunState {
-                    status: status.value(i).to_string(),
-                    epochs_planned: planned.value(i),
-                };
-                states.insert(run_id.value(i).to_string(), state);
-            }
-        }
+    let run_ids = runs.req_strings("run_id")?;
+    let statuses = runs.req_strings("status")?;
+    let planned = runs.req_i64s("epochs_planned")?;
+    let mut states = HashMap::with_capacity(run_ids.len());
+    for (row, ((run_id, status), planned)) in run_ids.into_iter().zip(statuses).zip(planned).enumerate() {
+        let epochs_planned = i32::try_from(planned)
+            .map_err(|_| runs.error(format!("column `epochs_planned` is {planned} in row {row}")))?;
+        states.insert(run_id, RunState { status, epochs_planned });
     }
     Ok(states)
-}
-
-/// The `dataset` field of manifest.json, if there is one.
-fn read_dataset_name(path: &Path) -> Result<Option<String>, SqlError> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| SqlError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| SqlError::Input {
-        path: path.to_path_buf(),
-        message: format!("not JSON: {e}"),
-    })?;
-    Ok(json.get("dataset").and_then(|d| d.as_str()).map(str::to_string))
 }
 
 /// Casts string columns to dictionaries: intermediate tables repeat a handful of
@@ -180,48 +146,45 @@ pub(crate) fn dictionary_encode(
     Ok((encoded_schema, out))
 }
 
-/// Brings a step's output into its contract's schema: columns by name in
-/// contract order, cast to the contract's types; a missing or extra column, or a
-/// null in a non-nullable column, is an error naming the step.
-pub fn conform(step: &str, contract: &TableContract, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, SqlError> {
-    let schema = contract.schema();
-    let fail = |message: String| SqlError::Result {
+/// A result step's rows laid out as its table by [`TableContract::conform`]
+/// (columns by name in contract order, strict casts to the contract's types); a
+/// missing or extra column, or a null in a non-nullable column, is an error
+/// naming the step's SQL file.
+pub(crate) fn conform_result(
+    step: &str,
+    contract: &TableContract,
+    batch: &RecordBatch,
+) -> Result<RecordBatch, SqlError> {
+    contract.conform(batch).map_err(|e| SqlError::Result {
         step: format!("{step}.sql"),
-        message,
-    };
-    let mut out = Vec::with_capacity(batches.len());
-    for batch in batches {
-        for f in batch.schema().fields() {
-            if contract.column(f.name()).is_none() {
-                return Err(fail(format!(
-                    "column `{}` is not in schemas/{}.toml",
-                    f.name(),
-                    contract.name
-                )));
-            }
-        }
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for field in schema.fields() {
-            let column = batch.column_by_name(field.name()).ok_or_else(|| {
-                fail(format!(
-                    "the query returns no column `{}` (schemas/{}.toml)",
-                    field.name(),
-                    contract.name
-                ))
-            })?;
-            let cast = arrow::compute::cast(column, field.data_type())
-                .map_err(|e| fail(format!("column `{}` to {}: {e}", field.name(), field.data_type())))?;
-            if !field.is_nullable() && cast.null_count() > 0 {
-                return Err(fail(format!(
-                    "column `{}` has nulls but schemas/ says it has none",
-                    field.name()
-                )));
-            }
-            columns.push(cast);
-        }
-        out.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(e.to_string()))?);
+        message: e.to_string(),
+    })
+}
+
+/// A step's rows as the analysis keeps them: a result step's laid out as its
+/// table ([`conform_result`], with the contract's schema), an intermediate step's
+/// checked against its contract in steps.toml (with one column per statistic
+/// where it has them) and returned as they are.
+pub fn step_output(
+    step: &AnalysisStep,
+    statistics: &[StatisticColumn],
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
+    if let Some(table) = step.result {
+        let contract = table.contract();
+        let batches = batches
+            .iter()
+            .map(|b| conform_result(&step.name, contract, b))
+            .collect::<Result<_, _>>()?;
+        return Ok((contract.schema(), batches));
     }
-    Ok(out)
+    let contract = OutputContract::new(step, statistics);
+    contract.check_schema(&schema)?;
+    for b in &batches {
+        contract.check_batch(b)?;
+    }
+    Ok((schema, batches))
 }
 
 fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaRef, RecordBatch), SqlError> {
@@ -279,13 +242,14 @@ pub(crate) enum WorkFolder<'a> {
     Elsewhere(&'a Path),
 }
 
-/// The dataset name for `dataset_summary`, with a note when manifest.json has none.
+/// The dataset name for `dataset_summary` (from the typed manifest.json; a
+/// malformed one is an error naming it), with a note when there is no manifest.
 fn dataset_name(dir: &ExperimentDir, notes: &mut Vec<String>) -> Result<String, SqlError> {
-    Ok(match read_dataset_name(&dir.manifest())? {
-        Some(name) => name,
+    Ok(match Manifest::read_in(dir)? {
+        Some(manifest) => manifest.dataset,
         None => {
             notes.push(format!(
-                "{}: no dataset name; dataset_summary says `unknown`",
+                "{}: no manifest, so no dataset name; dataset_summary says `unknown`",
                 dir.manifest().display()
             ));
             "unknown".to_string()
@@ -346,7 +310,7 @@ async fn materialise_statistics(
 fn expanded_sql(
     step: &AnalysisStep,
     options: &AnalysisOptions,
-    statistics: &[Statistic],
+    statistics: &[StatisticColumn],
 ) -> Result<Option<String>, SqlError> {
     let sql = step_sql(step, options.sql_dir.as_deref())?;
     if uses_each_statistic(&sql) && statistics.is_empty() {
@@ -363,7 +327,11 @@ fn expanded_sql(
 /// Checks, before any step runs, that every step reads only the tables the
 /// manifest lists for it (so that an edited step cannot read a table that is
 /// not yet there, and `agree sql --step` computes every input it needs).
-fn check_step_reads(ctx: &SessionContext, options: &AnalysisOptions, statistics: &[Statistic]) -> Result<(), SqlError> {
+fn check_step_reads(
+    ctx: &SessionContext,
+    options: &AnalysisOptions,
+    statistics: &[StatisticColumn],
+) -> Result<(), SqlError> {
     let state = ctx.state();
     for step in analysis_steps()? {
         let Some(sql) = expanded_sql(step, options, statistics)? else {
@@ -398,7 +366,7 @@ pub(crate) async fn prepare(
 ) -> Result<PreparedAnalysis, SqlError> {
     check_same_dataset(dir)?;
     let runs = list_prediction_runs(&dir.predictions_dir())?;
-    let states = read_run_states(&dir.table(agree_schema::Table::Runs))?;
+    let states = read_run_states(&dir.table(Table::Runs))?;
     let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;
     let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
     check_inputs(dir, &inputs.predictions, &inputs.tables)?;
@@ -578,20 +546,93 @@ pub async fn run_one_step(
         .map_err(|e| SqlError::datafusion(&file, e))?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.map_err(|e| SqlError::datafusion(&file, e))?;
-    let (schema, batches) = if let Some(table) = target.result {
-        let contract = table.contract();
-        (contract.schema(), conform(name, contract, &batches)?)
-    } else {
-        let contract = OutputContract::new(target, statistics);
-        contract.check_schema(&schema)?;
-        for b in &batches {
-            contract.check_batch(b)?;
-        }
-        (schema, batches)
-    };
+    let (schema, batches) = step_output(target, statistics, schema, batches)?;
     Ok(StepOutput {
         schema,
         batches,
         notes: prepared.report.notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::analysis_sql::SESSION_TABLES;
+    use crate::synthetic_run::{SyntheticRun, write_sample_table};
+
+    /// Every table of the session's catalogs (`information_schema` aside).
+    fn registered_tables(ctx: &SessionContext) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for catalog in ctx.catalog_names() {
+            let Some(catalog) = ctx.catalog(&catalog) else { continue };
+            for schema in catalog.schema_names() {
+                if schema == "information_schema" {
+                    continue;
+                }
+                if let Some(schema) = catalog.schema(&schema) {
+                    names.extend(schema.table_names());
+                }
+            }
+        }
+        names
+    }
+
+    fn names<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+        items.into_iter().map(str::to_string).collect()
+    }
+
+    /// agree-schema's `SESSION_TABLES` (kept by hand, so that ingest can refuse a
+    /// score table that a session table would shadow) is exactly what an analysis
+    /// registers itself: the tables the session defines before the first step
+    /// (agree-sql's `SESSION_TABLES`) and the intermediate steps of steps.toml,
+    /// neither more nor less; and agree-sql's list is exactly what the session
+    /// registers besides the experiment's files.
+    #[tokio::test]
+    async fn session_tables_are_what_the_session_registers_and_the_intermediate_steps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path().join("run"));
+        let run = SyntheticRun {
+            archs: vec!["a".into(), "b".into()],
+            networks: 2,
+            epochs: 3,
+            n_test: 20,
+            n_train: 20,
+            seed: 3,
+        };
+        run.write(&dir).unwrap();
+        let ids: Vec<i64> = (0..40).collect();
+        let x = ids.iter().map(|&i| Some(i as f64)).collect();
+        write_sample_table(&dir.scores("hand"), Table::Scores, &ids, &[("x", x)]).unwrap();
+        let options = AnalysisOptions {
+            bootstrap_replicates: 2,
+            ..AnalysisOptions::default()
+        };
+        let mut prepared = prepare(&dir, &options, WorkFolder::Elsewhere(tmp.path()))
+            .await
+            .unwrap();
+        let files = names(prepared.session.tables.iter().map(|t| t.name.as_str()));
+        assert!(files.contains("hand") && files.contains("stats"), "{files:?}");
+        let own: BTreeSet<String> = &registered_tables(&prepared.session.ctx) - &files;
+        assert_eq!(
+            own,
+            names(SESSION_TABLES),
+            "agree-sql's SESSION_TABLES against what the session registers before the first step"
+        );
+
+        let steps = analysis_steps().unwrap();
+        for step in steps {
+            assert!(run_step(&mut prepared, step, &options, None).await.unwrap().is_some());
+        }
+        let results = names(steps.iter().filter(|s| s.result.is_some()).map(|s| s.name.as_str()));
+        let intermediate = names(steps.iter().filter(|s| s.result.is_none()).map(|s| s.name.as_str()));
+        let defined = &(&registered_tables(&prepared.session.ctx) - &files) - &results;
+        assert_eq!(&defined, &(&own | &intermediate));
+        assert_eq!(
+            names(agree_schema::SESSION_TABLES),
+            defined,
+            "agree_schema::SESSION_TABLES against the tables an analysis defines itself"
+        );
+    }
 }

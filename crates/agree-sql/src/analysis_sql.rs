@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::catalog::STAGE_TABLES;
 use crate::error::SqlError;
-use crate::statistics::Statistic;
+use crate::statistics::StatisticColumn;
 
 include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
 
@@ -238,9 +238,7 @@ pub fn reserved_by(name: &str) -> Option<String> {
     if SESSION_TABLES.contains(&name) {
         return Some(format!("the session table `{name}`"));
     }
-    agree_schema::contract(name)
-        .ok()
-        .map(|c| format!("the table `{name}` of schemas/{}.toml", c.name))
+    Table::from_name(name).map(|t| format!("the table `{name}` of schemas/{}.toml", t.name()))
 }
 
 /// The SQL of `step`: `<sql_dir>/<name>.sql` when that file exists, else the embedded one.
@@ -296,7 +294,7 @@ pub struct OutputContract {
 
 impl OutputContract {
     /// `step`'s contract with one column per statistic where it has them.
-    pub fn new(step: &AnalysisStep, statistics: &[Statistic]) -> Self {
+    pub fn new(step: &AnalysisStep, statistics: &[StatisticColumn]) -> Self {
         let mut columns = step.columns.clone();
         if let Some((data_type, nullable)) = &step.per_statistic {
             columns.extend(statistics.iter().map(|s| StepColumn {
@@ -382,7 +380,7 @@ mod tests {
         assert_eq!(names.first(), Some(&"group_members"));
         assert_eq!(names.len(), SQL_FILES.len());
         for s in steps.iter().filter(|s| s.result.is_some()) {
-            assert!(agree_schema::contract(&s.name).is_ok(), "{}", s.name);
+            assert_eq!(s.result.map(Table::name), Some(s.name.as_str()));
         }
         assert!(step("sample_bins").per_statistic.is_some());
     }
@@ -432,6 +430,20 @@ mod tests {
                 "{t}"
             );
         }
+        // Both ways: agree-schema's hand-kept list is exactly this crate's session
+        // tables and intermediate steps (analysis.rs checks them against a session).
+        let mut defined: Vec<&str> = SESSION_TABLES.to_vec();
+        defined.extend(
+            analysis_steps()
+                .unwrap()
+                .iter()
+                .filter(|s| s.result.is_none())
+                .map(|s| s.name.as_str()),
+        );
+        defined.sort_unstable();
+        let mut listed = agree_schema::SESSION_TABLES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(listed, defined, "agree_schema::SESSION_TABLES");
         assert!(reserved_by("samples").unwrap().contains("schemas/samples.toml"));
         assert_eq!(reserved_by("cifar10h"), None);
     }
@@ -441,7 +453,7 @@ mod tests {
         use arrow::array::{Int32Array, Int64Array};
         use arrow::datatypes::Field;
         use std::sync::Arc;
-        let stats = [Statistic {
+        let stats = [StatisticColumn {
             table: "stats".into(),
             column: "a".into(),
         }];

@@ -18,8 +18,9 @@ use arrow::datatypes::{DataType, Float32Type, Float64Type, Int32Type, Int64Type,
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 
-use crate::catalog::{TableFile, TableKind};
+use crate::catalog::TableFile;
 use crate::error::SqlError;
+use crate::statistics::is_statistic_table;
 
 fn input(path: &Path, message: String) -> SqlError {
     SqlError::Input {
@@ -329,12 +330,7 @@ pub fn check_inputs(dir: &ExperimentDir, files: &[PredictionFile], tables: &[Tab
         None
     };
     check_in_parallel(files, |f| check_prediction_file(f, samples.as_ref()))?;
-    let statistic_tables: Vec<&TableFile> = tables
-        .iter()
-        .filter(|t| {
-            t.kind == TableKind::Score || (t.kind == TableKind::Stage && (t.name == "stats" || t.name == "attributes"))
-        })
-        .collect();
+    let statistic_tables: Vec<&TableFile> = tables.iter().filter(|t| is_statistic_table(t)).collect();
     check_in_parallel(&statistic_tables, |t| check_finite(&t.path))
 }
 

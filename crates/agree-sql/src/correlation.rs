@@ -249,90 +249,22 @@ impl Resample<'_> {
     /// tree over the x tie groups. All counts are exact integers, so the result is the
     /// same whatever the walk.
     pub fn kendall(&mut self) -> Option<f64> {
-        let pairs = self.pairs;
-        let levels = pairs.levels;
-        let tree = &mut self.tree;
-        tree.fill(0);
-        let table = &mut self.table;
-        table.fill(0);
-        let per_group = &mut self.per_group;
-        per_group.fill([0; 2]);
-        let (mut ties_y, mut ties_xy, mut discordant) = (0u128, 0u128, 0u128);
-        let mut inserted = 0u64;
-        let small = pairs.groups_x <= SMALL_GROUPS && !self.wide;
-        if pairs.y_ends.is_empty() && small {
-            // Each position is its own y group: its copies tie with each other in x and y.
-            let stretches = kendall_stretches(&self.weights, &pairs.x_group);
-            let mut earlier = [0u64; SMALL_GROUPS];
-            for stretch in &stretches {
-                discordant += stretch.discordant;
-                ties_y += stretch.ties;
-                // Pairs across stretches: an earlier stretch's point with a larger x group.
-                let mut above = 0u64;
-                for g in (0..SMALL_GROUPS).rev() {
-                    discordant += u128::from(stretch.weight[g]) * u128::from(above);
-                    above += earlier[g];
-                }
-                for (total, &w) in earlier.iter_mut().zip(&stretch.weight) {
-                    *total += w;
-                }
-            }
-            for (slot, &w) in per_group.iter_mut().zip(&earlier) {
-                slot[0] = w;
-            }
-            inserted = earlier.iter().sum();
-            ties_xy = ties_y;
-        } else if pairs.y_ends.is_empty() {
-            for (&w, &g) in self.weights.iter().zip(&pairs.x_group) {
-                let w = u64::from(w);
-                discordant += u128::from(w) * u128::from(query_insert(tree, levels, g, w));
-                ties_y += pairs_among(w);
-                per_group[g as usize][0] += w;
-                inserted += w;
-            }
-            ties_xy = ties_y;
-        } else {
-            let mut start = 0usize;
-            for &end in &pairs.y_ends {
-                let end = end as usize;
-                let weights = &self.weights[start..end];
-                let groups = &pairs.x_group[start..end];
-                let (mut t, mut joint) = (0u64, 0u64);
-                let mut previous = groups[0];
-                for (&w, &g) in weights.iter().zip(groups) {
-                    let w = u64::from(w);
-                    // Joint (x, y) ties are consecutive inside a y group because of the (y, x) order.
-                    if g != previous {
-                        ties_xy += pairs_among(joint);
-                        joint = 0;
-                        previous = g;
-                    }
-                    joint += w;
-                    t += w;
-                    // Earlier y groups only: the tree holds no point of this y group yet.
-                    let greater = if small {
-                        small_greater(table, g)
-                    } else {
-                        query_insert(tree, levels, g, 0)
-                    };
-                    discordant += u128::from(w) * u128::from(greater);
-                }
-                ties_xy += pairs_among(joint);
-                ties_y += pairs_among(t);
-                for (&w, &g) in weights.iter().zip(groups) {
-                    let w = u64::from(w);
-                    if small {
-                        small_insert(table, g, w as u32);
-                    } else {
-                        query_insert(tree, levels, g, w);
-                    }
-                    per_group[g as usize][0] += w;
-                }
-                inserted += t;
-                start = end;
-            }
-        }
-        let ties_x: u128 = per_group.iter().map(|&[t, _]| pairs_among(t)).sum();
+        self.tree.fill(0);
+        self.table.fill(0);
+        self.per_group.fill([0; 2]);
+        let small = self.pairs.groups_x <= SMALL_GROUPS && !self.wide;
+        let counts = match (self.pairs.y_ends.is_empty(), small) {
+            (true, true) => self.kendall_distinct_y_few_groups(),
+            (true, false) => self.kendall_distinct_y(),
+            (false, _) => self.kendall_tied_y(small),
+        };
+        let KendallCounts {
+            ties_y,
+            ties_xy,
+            discordant,
+            inserted,
+        } = counts;
+        let ties_x: u128 = self.per_group.iter().map(|&[t, _]| pairs_among(t)).sum();
         let n0 = pairs_among(inserted);
         // Pairs tied in x but not in y are neither concordant nor discordant.
         let score = n0 as i128 - ties_x as i128 - ties_y as i128 + ties_xy as i128 - 2 * discordant as i128;
@@ -342,6 +274,111 @@ impl Resample<'_> {
         }
         Some((score as f64 / denominator).clamp(-1.0, 1.0))
     }
+
+    /// Kendall's walk when every y is distinct and there are few x groups: the
+    /// points in stretches (see [`kendall_stretches`]), their counts combined.
+    fn kendall_distinct_y_few_groups(&mut self) -> KendallCounts {
+        let pairs = self.pairs;
+        let mut counts = KendallCounts::default();
+        // Each position is its own y group: its copies tie with each other in x and y.
+        let stretches = kendall_stretches(&self.weights, &pairs.x_group);
+        let mut earlier = [0u64; SMALL_GROUPS];
+        for stretch in &stretches {
+            counts.discordant += stretch.discordant;
+            counts.ties_y += stretch.ties;
+            // Pairs across stretches: an earlier stretch's point with a larger x group.
+            let mut above = 0u64;
+            for g in (0..SMALL_GROUPS).rev() {
+                counts.discordant += u128::from(stretch.weight[g]) * u128::from(above);
+                above += earlier[g];
+            }
+            for (total, &w) in earlier.iter_mut().zip(&stretch.weight) {
+                *total += w;
+            }
+        }
+        for (slot, &w) in self.per_group.iter_mut().zip(&earlier) {
+            slot[0] = w;
+        }
+        counts.inserted = earlier.iter().sum();
+        counts.ties_xy = counts.ties_y;
+        counts
+    }
+
+    /// Kendall's walk when every y is distinct: each point counted against the
+    /// tree of the points before it.
+    fn kendall_distinct_y(&mut self) -> KendallCounts {
+        let pairs = self.pairs;
+        let mut counts = KendallCounts::default();
+        for (&w, &g) in self.weights.iter().zip(&pairs.x_group) {
+            let w = u64::from(w);
+            counts.discordant += u128::from(w) * u128::from(query_insert(&mut self.tree, pairs.levels, g, w));
+            counts.ties_y += pairs_among(w);
+            self.per_group[g as usize][0] += w;
+            counts.inserted += w;
+        }
+        counts.ties_xy = counts.ties_y;
+        counts
+    }
+
+    /// Kendall's walk over y tie groups: each group's points counted against the
+    /// earlier groups only (in the suffix-sum table when `small`, else the tree),
+    /// then inserted.
+    fn kendall_tied_y(&mut self, small: bool) -> KendallCounts {
+        let pairs = self.pairs;
+        let (tree, table) = (&mut self.tree, &mut self.table);
+        let mut counts = KendallCounts::default();
+        let mut start = 0usize;
+        for &end in &pairs.y_ends {
+            let end = end as usize;
+            let weights = &self.weights[start..end];
+            let groups = &pairs.x_group[start..end];
+            let (mut t, mut joint) = (0u64, 0u64);
+            let mut previous = groups[0];
+            for (&w, &g) in weights.iter().zip(groups) {
+                let w = u64::from(w);
+                // Joint (x, y) ties are consecutive inside a y group because of the (y, x) order.
+                if g != previous {
+                    counts.ties_xy += pairs_among(joint);
+                    joint = 0;
+                    previous = g;
+                }
+                joint += w;
+                t += w;
+                // Earlier y groups only: the tree holds no point of this y group yet.
+                let greater = if small {
+                    small_greater(table, g)
+                } else {
+                    query_insert(tree, pairs.levels, g, 0)
+                };
+                counts.discordant += u128::from(w) * u128::from(greater);
+            }
+            counts.ties_xy += pairs_among(joint);
+            counts.ties_y += pairs_among(t);
+            for (&w, &g) in weights.iter().zip(groups) {
+                let w = u64::from(w);
+                if small {
+                    small_insert(table, g, w as u32);
+                } else {
+                    query_insert(tree, pairs.levels, g, w);
+                }
+                self.per_group[g as usize][0] += w;
+            }
+            counts.inserted += t;
+            start = end;
+        }
+        counts
+    }
+}
+
+/// Kendall's pair counts over one walk: pairs tied in y, pairs tied in both x
+/// and y, discordant pairs, and the total weight inserted (the pairs tied in x
+/// follow from the per-group weights).
+#[derive(Debug, Default, Clone, Copy)]
+struct KendallCounts {
+    ties_y: u128,
+    ties_xy: u128,
+    discordant: u128,
+    inserted: u64,
 }
 
 /// Kendall's counts over one stretch of the walk (≤ 64 x groups, all y distinct).

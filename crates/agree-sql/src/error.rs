@@ -84,6 +84,15 @@ pub enum SqlError {
     Output(String),
 }
 
+impl From<agree_schema::TableReadError> for SqlError {
+    fn from(e: agree_schema::TableReadError) -> Self {
+        SqlError::Input {
+            path: e.path,
+            message: e.problem,
+        }
+    }
+}
+
 impl SqlError {
     /// This error, said as running out of memory under `limit` when the memory
     /// pool refused a reservation (other errors are returned unchanged).

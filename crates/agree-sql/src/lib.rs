@@ -31,7 +31,7 @@ mod statistics;
 mod step_tables;
 pub mod synthetic_run;
 
-pub use analysis::{AnalysisOptions, AnalysisReport, StepOutput, WrittenTable, analyze, conform, run_one_step};
+pub use analysis::{AnalysisOptions, AnalysisReport, StepOutput, WrittenTable, analyze, run_one_step, step_output};
 pub use analysis_sql::{
     AnalysisStep, OutputContract, SESSION_TABLES, StepColumn, analysis_steps, export_sql, find_step, reserved_by,
     step_sql,
@@ -54,6 +54,6 @@ pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, open_session_with, register_batches};
 pub use staging::{AnalysisInputs, ResultsStaging, analysis_id};
 pub use statistics::{
-    Statistic, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,
+    StatisticColumn, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,
     statistic_wide_sql, uses_each_statistic,
 };

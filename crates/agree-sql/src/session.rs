@@ -21,7 +21,7 @@ use crate::error::SqlError;
 use crate::functions::register_functions;
 use crate::predictions::{PredictionRun, list_prediction_runs};
 use crate::statistics::{
-    Statistic, discover_statistics, statistic_index_sql, statistic_values_sql, statistic_wide_sql,
+    StatisticColumn, discover_statistics, statistic_index_sql, statistic_values_sql, statistic_wide_sql,
 };
 
 /// A session over one experiment directory, and what was found in it.
@@ -33,7 +33,7 @@ pub struct ExperimentSession {
     /// The networks with prediction files.
     pub runs: Vec<PredictionRun>,
     /// The statistics found in stats, attributes and score tables.
-    pub statistics: Vec<Statistic>,
+    pub statistics: Vec<StatisticColumn>,
     /// The epochs registered in `predictions` (all present, or those chosen).
     pub epochs: Vec<i32>,
 }

@@ -3,34 +3,40 @@
 
 use std::fs::File;
 
+use agree_schema::Table;
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::catalog::{TableFile, TableKind};
 use crate::error::SqlError;
 
-/// One statistic: a numeric column of a per-sample table.
+/// A statistic as the analysis finds it: one numeric column of a per-sample table
+/// (`stats`, `attributes` or a score table), discovered in the experiment's files.
+/// (Not agree-imstats' `Statistic`, which names a measure `agree stats` computes:
+/// those land here as columns of `stats`, beside attributes and imported scores.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statistic {
+pub struct StatisticColumn {
     /// The table's query name (`stats`, `attributes`, or the score table's name).
     pub table: String,
     /// The column.
     pub column: String,
 }
 
-impl Statistic {
+impl StatisticColumn {
     /// `<table>.<column>`, the name results use.
     pub fn name(&self) -> String {
         format!("{}.{}", self.table, self.column)
     }
 }
 
-fn is_statistic_table(t: &TableFile) -> bool {
-    t.kind == TableKind::Score || (t.kind == TableKind::Stage && (t.name == "stats" || t.name == "attributes"))
+/// Whether the columns of `t` are statistics: a score table, `stats` or `attributes`.
+pub(crate) fn is_statistic_table(t: &TableFile) -> bool {
+    let per_sample = [Table::Stats, Table::Attributes];
+    t.kind == TableKind::Score || (t.kind == TableKind::Stage && per_sample.iter().any(|s| s.name() == t.name))
 }
 
 /// The statistics of the per-sample tables among `tables`, in table then column order.
-pub fn discover_statistics(tables: &[TableFile]) -> Result<Vec<Statistic>, SqlError> {
+pub fn discover_statistics(tables: &[TableFile]) -> Result<Vec<StatisticColumn>, SqlError> {
     let mut found = Vec::new();
     for table in tables.iter().filter(|t| is_statistic_table(t)) {
         let input = |message: String| SqlError::Input {
@@ -49,7 +55,7 @@ pub fn discover_statistics(tables: &[TableFile]) -> Result<Vec<Statistic>, SqlEr
         for field in schema.fields() {
             let numeric = field.data_type().is_numeric() && !matches!(field.data_type(), DataType::Float16);
             if numeric && field.name() != "sample_id" {
-                found.push(Statistic {
+                found.push(StatisticColumn {
                     table: table.name.clone(),
                     column: field.name().clone(),
                 });
@@ -70,7 +76,7 @@ fn quote_literal(text: &str) -> String {
 /// SQL of the long table `statistic_values(sample_id BIGINT, statistic VARCHAR,
 /// value DOUBLE)`: one row per sample and statistic (null values kept). Plain SQL
 /// that DuckDB runs as well.
-pub fn statistic_values_sql(statistics: &[Statistic]) -> String {
+pub fn statistic_values_sql(statistics: &[StatisticColumn]) -> String {
     if statistics.is_empty() {
         return "SELECT CAST(NULL AS BIGINT) AS sample_id, CAST(NULL AS VARCHAR) AS statistic, \
                 CAST(NULL AS DOUBLE) AS value WHERE 1 = 0"
@@ -94,7 +100,7 @@ pub fn statistic_values_sql(statistics: &[Statistic]) -> String {
 /// one row per sample, one column per statistic, named by the statistic, in the
 /// order of `statistics` — the form in which many statistics are aggregated in one
 /// pass. Pivots `statistic_values`; plain SQL that DuckDB runs as well.
-pub fn statistic_wide_sql(statistics: &[Statistic]) -> String {
+pub fn statistic_wide_sql(statistics: &[StatisticColumn]) -> String {
     let columns: String = statistics
         .iter()
         .map(|s| {
@@ -111,7 +117,7 @@ pub fn statistic_wide_sql(statistics: &[Statistic]) -> String {
 /// SQL of `statistic_index(statistic_index INT, statistic VARCHAR)`: the 1-based
 /// position of each statistic in `statistic_wide` and in the lists that
 /// `{each statistic: …}` builds, for turning such lists back into rows.
-pub fn statistic_index_sql(statistics: &[Statistic]) -> String {
+pub fn statistic_index_sql(statistics: &[StatisticColumn]) -> String {
     if statistics.is_empty() {
         return "SELECT CAST(NULL AS INT) AS statistic_index, CAST(NULL AS VARCHAR) AS statistic WHERE 1 = 0".into();
     }
@@ -224,7 +230,7 @@ fn parse_construct(inner: &str) -> Result<(String, &str), String> {
 }
 
 /// `fragment` once per statistic, with its placeholders filled in, joined by `separator`.
-fn repeat_fragment(fragment: &str, separator: &str, statistics: &[Statistic]) -> String {
+fn repeat_fragment(fragment: &str, separator: &str, statistics: &[StatisticColumn]) -> String {
     statistics
         .iter()
         .enumerate()
@@ -251,7 +257,7 @@ pub fn uses_each_statistic(sql: &str) -> bool {
 /// construct the analysis files add to it. Inside string literals, quoted
 /// identifiers and comments it is left alone. The error names the line of what
 /// is malformed.
-pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<String, String> {
+pub fn expand_each_statistic(sql: &str, statistics: &[StatisticColumn]) -> Result<String, String> {
     let mut out = String::with_capacity(sql.len());
     let mut copied = 0;
     while let Some(start) = next_construct(sql, copied) {
@@ -272,10 +278,10 @@ pub fn expand_each_statistic(sql: &str, statistics: &[Statistic]) -> Result<Stri
 mod tests {
     use super::*;
 
-    fn stats(names: &[&str]) -> Vec<Statistic> {
+    fn stats(names: &[&str]) -> Vec<StatisticColumn> {
         names
             .iter()
-            .map(|c| Statistic {
+            .map(|c| StatisticColumn {
                 table: "stats".into(),
                 column: (*c).into(),
             })
@@ -352,7 +358,7 @@ mod tests {
 
     #[test]
     fn sql_quotes_names() {
-        let s = [Statistic {
+        let s = [StatisticColumn {
             table: "stats".into(),
             column: "it's \"odd\"".into(),
         }];

@@ -22,7 +22,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::analysis::{conform, dictionary_encode};
+use crate::analysis::{conform_result, dictionary_encode};
 use crate::analysis_sql::OutputContract;
 use crate::error::SqlError;
 use crate::query::read_only_options;
@@ -112,9 +112,7 @@ impl StepTables {
                 contract.check_batch(&batch)?;
             }
             if let Some(sink) = sink.as_mut() {
-                for b in conform(name, sink.contract, std::slice::from_ref(&batch))? {
-                    sink.writer.write(&b)?;
-                }
+                sink.writer.write(&conform_result(name, sink.contract, &batch)?)?;
             }
             if file.is_none() {
                 let size = batch.get_array_memory_size();

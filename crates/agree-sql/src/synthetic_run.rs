@@ -3,10 +3,11 @@
 //! benchmark. (The real tables come from `agree train` and `agree stats`; this
 //! lets the analysis be tested and timed without training.)
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use agree_schema::{ExperimentDir, TableWriter};
+use agree_schema::{ExperimentDir, Manifest, Table, TableWriter};
 use arrow::array::{
     ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -37,7 +38,7 @@ pub fn write_prediction_file(
     epoch: i32,
     rows: &[PredictionRow],
 ) -> Result<(), SqlError> {
-    let contract = agree_schema::Table::Predictions.contract();
+    let contract = Table::Predictions.contract();
     let schema = contract.schema();
     let run_id = format!("{arch}-s{network}");
     let n = rows.len();
@@ -87,15 +88,15 @@ pub fn write_prediction_file(
 }
 
 /// Writes a per-sample table (`stats`, `attributes` or a score table) at `path`
-/// with `sample_id` and the given float columns; `contract` names the schema file
-/// whose declared columns the table must follow (open tables accept the rest).
+/// with `sample_id` and the given float columns; `table` is the contract whose
+/// declared columns the table must follow (open tables accept the rest).
 pub fn write_sample_table(
     path: &Path,
-    contract: &str,
+    table: Table,
     sample_ids: &[i64],
     columns: &[(&str, Vec<Option<f64>>)],
 ) -> Result<(), SqlError> {
-    let contract = agree_schema::contract(contract)?;
+    let contract = table.contract();
     let mut fields = vec![Field::new("sample_id", DataType::Int64, false)];
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(sample_ids.to_vec()))];
     for (name, values) in columns {
@@ -130,7 +131,7 @@ pub fn write_sample_table(
 
 /// Writes `runs.parquet` with one row per `(arch, network, epochs_planned, status)`.
 pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Result<(), SqlError> {
-    let contract = agree_schema::Table::Runs.contract();
+    let contract = Table::Runs.contract();
     let schema = contract.schema();
     let n = runs.len();
     let ids: Vec<String> = runs.iter().map(|(a, s, _, _)| format!("{a}-s{s}")).collect();
@@ -157,7 +158,7 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
         columns.push(column);
     }
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| SqlError::Output(e.to_string()))?;
-    let mut writer = TableWriter::create(dir.table(agree_schema::Table::Runs), contract, schema)?;
+    let mut writer = TableWriter::create(dir.table(Table::Runs), contract, schema)?;
     writer.write(&batch)?;
     writer.finish()?;
     Ok(())
@@ -166,27 +167,23 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
 /// Writes `samples.parquet` for `(sample_id, split)` pairs: label = id mod 10,
 /// class `class<label>`, key `<split>/class<label>/<id>.png`, an empty image.
 pub fn write_samples(dir: &ExperimentDir, samples: &[(i64, &str)]) -> Result<(), SqlError> {
-    let contract = agree_schema::Table::Samples.contract();
+    let contract = Table::Samples.contract();
     let schema = contract.schema();
     let n = samples.len();
-    let label = |id: i64| (id % 10) as i32;
+    let label = |id: i64| label_of(id).0;
     let mut columns: Vec<ArrayRef> = Vec::new();
     for field in schema.fields() {
         let column: ArrayRef = match field.name().as_str() {
             "sample_id" => Arc::new(Int64Array::from_iter_values(samples.iter().map(|s| s.0))),
             "split" => Arc::new(StringArray::from_iter_values(samples.iter().map(|s| s.1))),
             "key" => Arc::new(StringArray::from_iter_values(
-                samples
-                    .iter()
-                    .map(|(id, split)| format!("{split}/class{}/{id}.png", label(*id))),
+                samples.iter().map(|(id, split)| key_of(*id, split)),
             )),
             "label" => Arc::new(Int32Array::from_iter_values(samples.iter().map(|s| label(s.0)))),
             "labels" => Arc::new(ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
                 samples.iter().map(|s| Some(vec![Some(label(s.0))])),
             )),
-            "class_name" => Arc::new(StringArray::from_iter_values(
-                samples.iter().map(|s| format!("class{}", label(s.0))),
-            )),
+            "class_name" => Arc::new(StringArray::from_iter_values(samples.iter().map(|s| label_of(s.0).1))),
             "width" | "height" => Arc::new(Int32Array::from(vec![32; n])),
             "channels" => Arc::new(Int32Array::from(vec![3; n])),
             "bit_depth" => Arc::new(Int32Array::from(vec![8; n])),
@@ -203,17 +200,60 @@ pub fn write_samples(dir: &ExperimentDir, samples: &[(i64, &str)]) -> Result<(),
     Ok(())
 }
 
-/// Writes `manifest.json` naming the dataset.
-pub fn write_manifest(dir: &ExperimentDir, dataset: &str) -> Result<(), SqlError> {
+/// The label and class name [`write_samples`] gives sample `id`.
+fn label_of(id: i64) -> (i32, String) {
+    let label = (id % 10) as i32;
+    (label, format!("class{label}"))
+}
+
+/// The key [`write_samples`] gives sample `id` of `split`.
+fn key_of(id: i64, split: &str) -> String {
+    format!("{split}/{}/{id}.png", label_of(id).1)
+}
+
+/// A full manifest, as `agree ingest` would write it, for a generated or
+/// hand-built run of `samples` `(sample_id, split)` labelled as [`write_samples`]
+/// labels them (ten classes `class0`…`class9`). Nothing was read, so `sources` is
+/// empty and nothing was rejected; `created_unix_s` is 0 so that the analysis id
+/// of a generated run is the same on every machine. `samples_digest` sums a hash
+/// of every key (the images are empty), order-independent as ingest's is; there
+/// is no `dataset_fingerprint`, as [`write_samples`] records none (tests that
+/// check identity set one).
+pub fn synthetic_manifest(dataset: &str, samples: &[(i64, &str)]) -> Manifest {
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut digest = 0u64;
+    for &(id, split) in samples {
+        *counts
+            .entry(split.to_string())
+            .or_default()
+            .entry(label_of(id).1)
+            .or_default() += 1;
+        digest = digest.wrapping_add(key_of(id, split).bytes().fold(0x5EED, |h, b| mix(h ^ u64::from(b))));
+    }
+    Manifest {
+        dataset: dataset.to_string(),
+        tool: "agree-sql synthetic_run".to_string(),
+        created_unix_s: 0,
+        sources: Vec::new(),
+        classes: (0..10).map(|l| format!("class{l}")).collect(),
+        multi_label: false,
+        samples: samples.len() as u64,
+        rejected: 0,
+        counts,
+        samples_digest: format!("{digest:016x}"),
+        dataset_fingerprint: None,
+        options: serde_json::Value::Object(serde_json::Map::new()),
+    }
+}
+
+/// Writes `manifest` as the directory's `manifest.json` (creating the directory).
+pub fn write_manifest(dir: &ExperimentDir, manifest: &Manifest) -> Result<(), SqlError> {
     std::fs::create_dir_all(dir.root()).map_err(|source| SqlError::Io {
         path: dir.root().to_path_buf(),
         source,
     })?;
-    let text = serde_json::json!({ "dataset": dataset }).to_string();
-    std::fs::write(dir.manifest(), text).map_err(|source| SqlError::Io {
-        path: dir.manifest(),
-        source,
-    })
+    manifest.write(&dir.manifest())?;
+    Ok(())
 }
 
 /// SplitMix64: a tiny deterministic hash, so generated runs are identical everywhere.
@@ -292,7 +332,7 @@ impl SyntheticRun {
                 }
             }
         }
-        let stats = agree_schema::Table::Stats.contract();
+        let stats = Table::Stats.contract();
         let mut columns: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
         for (k, column) in stats.columns.iter().enumerate() {
             if column.name == "sample_id" || !column.data_type.is_numeric() {
@@ -314,9 +354,14 @@ impl SyntheticRun {
                 .collect();
             columns.push((column.name.as_str(), values));
         }
-        write_sample_table(&dir.stats(), "stats", &ids, &columns)?;
+        write_sample_table(&dir.stats(), Table::Stats, &ids, &columns)?;
         let difficulty = ids.iter().map(|&id| Some(self.difficulty(id))).collect();
-        write_sample_table(&dir.attributes(), "attributes", &ids, &[("difficulty", difficulty)])?;
+        write_sample_table(
+            &dir.attributes(),
+            Table::Attributes,
+            &ids,
+            &[("difficulty", difficulty)],
+        )?;
         let mut runs = Vec::new();
         for arch in &self.archs {
             for net in 0..self.networks {
@@ -326,6 +371,6 @@ impl SyntheticRun {
         write_runs(dir, &runs)?;
         let samples: Vec<(i64, &str)> = ids.iter().map(|&id| (id, split(id))).collect();
         write_samples(dir, &samples)?;
-        write_manifest(dir, "synthetic")
+        write_manifest(dir, &synthetic_manifest("synthetic", &samples))
     }
 }

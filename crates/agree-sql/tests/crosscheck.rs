@@ -2,8 +2,7 @@
 //! learned_epoch, and Spearman/Kendall of every statistic against an independent
 //! numpy/scipy implementation of the reference formulas (tests/python/crosscheck.py),
 //! equal to 1e-9. Needs the project's `.venv/bin/python` with numpy, pyarrow and
-//! scipy (`cargo xtask setup` installs them); when missing, the test fails under
-//! `CI=true` and is skipped with the reason elsewhere.
+//! scipy (`cargo xtask setup` installs them); when missing, the test fails saying so.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,44 +12,32 @@ use agree_sql::synthetic_run::SyntheticRun;
 use agree_sql::{AnalysisOptions, analyze};
 use indicatif::ProgressBar;
 
-/// Under `CI=true` a missing prerequisite fails the test; elsewhere it is skipped.
-fn missing_prerequisite(why: &str) {
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "crosscheck cannot run: {why}"
-    );
-    eprintln!("SKIPPED crosscheck: {why}");
-}
-
-fn python() -> Option<PathBuf> {
+/// The project's venv python, with numpy, pyarrow and scipy; a missing one fails
+/// the test, saying how to install it (a cross-check that skips proves nothing).
+fn python() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = root.join(".venv/bin/python");
-    if !python.is_file() {
-        missing_prerequisite(&format!(
-            "{} not found (create the venv: cargo xtask setup)",
-            python.display()
-        ));
-        return None;
-    }
+    assert!(
+        python.is_file(),
+        "crosscheck needs {} (create the venv: cargo xtask setup)",
+        python.display()
+    );
     let probe = Command::new(&python)
         .args(["-c", "import numpy, pyarrow, scipy"])
         .output()
         .expect("running the venv's python");
-    if !probe.status.success() {
-        missing_prerequisite(&format!(
-            "{} lacks numpy/pyarrow/scipy ({}); run cargo xtask setup",
-            python.display(),
-            String::from_utf8_lossy(&probe.stderr).trim()
-        ));
-        return None;
-    }
-    Some(python)
+    assert!(
+        probe.status.success(),
+        "crosscheck needs numpy, pyarrow and scipy in {} ({}); run cargo xtask setup",
+        python.display(),
+        String::from_utf8_lossy(&probe.stderr).trim()
+    );
+    python
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_equal_numpy_and_scipy_reference() {
-    let Some(python) = python() else { return };
+    let python = python();
     let tmp = tempfile::tempdir().unwrap();
     let dir = ExperimentDir::new(tmp.path());
     // 2 architectures × 3 networks × 8 epochs × 4,000 samples = 192,000 prediction rows.

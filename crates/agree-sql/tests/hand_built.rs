@@ -1,8 +1,10 @@
 //! The analysis on tiny hand-built prediction tables whose every result is
 //! computed by hand in the comments.
 
-use agree_schema::ExperimentDir;
-use agree_sql::synthetic_run::{PredictionRow, write_manifest, write_prediction_file, write_runs, write_sample_table};
+use agree_schema::{ExperimentDir, Table};
+use agree_sql::synthetic_run::{
+    PredictionRow, synthetic_manifest, write_manifest, write_prediction_file, write_runs, write_sample_table,
+};
 use agree_sql::{AnalysisOptions, SqlError, analyze, open_session, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type};
@@ -55,8 +57,9 @@ fn build(dir: &ExperimentDir) {
     let ids: Vec<i64> = (0..6).collect();
     let x = [3.0, 1.0, 2.0, 2.0, 5.0, 6.0].map(Some).to_vec();
     // `x` is not a column of schemas/stats.toml (closed), so it lives in a score table.
-    write_sample_table(&dir.scores("hand"), "scores", &ids, &[("x", x)]).unwrap();
-    write_manifest(dir, "handmade").unwrap();
+    write_sample_table(&dir.scores("hand"), Table::Scores, &ids, &[("x", x)]).unwrap();
+    let samples: Vec<(i64, &str)> = rows(&[true; 4]).iter().map(|r| (r.sample_id, r.split)).collect();
+    write_manifest(dir, &synthetic_manifest("handmade", &samples)).unwrap();
 }
 
 async fn analysed(bins: u32) -> (tempfile::TempDir, ExperimentDir) {
@@ -248,7 +251,7 @@ async fn statistic_tables_match_hand_computation() {
 #[tokio::test]
 async fn results_follow_their_contracts() {
     let (_tmp, dir) = analysed(5).await;
-    for table in agree_schema::Table::ALL.into_iter().filter(|t| t.is_result()) {
+    for table in Table::ALL.into_iter().filter(|t| t.is_result()) {
         let (schema, batches) = agree_schema::read_table(&dir.table(table)).unwrap();
         table.contract().check(&schema).unwrap();
         assert!(

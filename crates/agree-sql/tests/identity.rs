@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use agree_schema::{ExperimentDir, identity};
-use agree_sql::synthetic_run::{PredictionRow, write_prediction_file};
+use agree_sql::synthetic_run::{PredictionRow, synthetic_manifest, write_manifest, write_prediction_file};
 use agree_sql::{AnalysisOptions, analyze};
 use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -29,8 +29,10 @@ fn build(dir: &ExperimentDir) {
     for network in 0..2 {
         write_prediction_file(dir, "a", network, 1, &rows).unwrap();
     }
-    let manifest = format!("{{\"dataset\": \"handmade\", \"dataset_fingerprint\": \"{NOW}\"}}");
-    std::fs::write(dir.manifest(), manifest).unwrap();
+    let samples: Vec<(i64, &str)> = rows.iter().map(|r| (r.sample_id, r.split)).collect();
+    let mut manifest = synthetic_manifest("handmade", &samples);
+    manifest.dataset_fingerprint = Some(NOW.to_string());
+    write_manifest(dir, &manifest).unwrap();
 }
 
 fn stamp(folder: &std::path::Path, fp: &str) {
@@ -96,4 +98,20 @@ async fn inputs_of_the_same_data_are_analysed() {
         .await
         .unwrap();
     assert!(dir.table(agree_schema::Table::Agreement).is_file());
+}
+
+#[tokio::test]
+async fn a_malformed_manifest_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ExperimentDir::new(tmp.path());
+    build(&dir);
+    // A manifest that is JSON but not a manifest (most fields missing).
+    std::fs::write(dir.manifest(), "{\"dataset\": \"handmade\"}").unwrap();
+    let err = analysis_error(&dir).await;
+    let path = dir.manifest().display().to_string();
+    assert!(
+        err.contains(&path) && err.contains("malformed manifest") && err.contains("missing field"),
+        "{err}"
+    );
+    assert!(!dir.results_dir().exists(), "nothing was written");
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agree_schema::{ANALYSIS_ID_KEY, ExperimentDir, read_key_value, temporary_name};
+use agree_schema::{ANALYSIS_ID_KEY, ExperimentDir, Table, read_key_value, temporary_name};
 use agree_sql::synthetic_run::{PredictionRow, SyntheticRun, write_prediction_file, write_sample_table, write_samples};
 use agree_sql::{AnalysisOptions, analyze};
 use indicatif::ProgressBar;
@@ -130,7 +130,7 @@ fn non_finite_statistics_and_scores_are_refused() {
         let mut x: Vec<Option<f64>> = ids.iter().map(|&i| Some(i as f64)).collect();
         x[7] = Some(bad);
         x[3] = None; // a null is a missing value, not an error
-        write_sample_table(&dir.scores("human"), "scores", &ids, &[("x", x)]).unwrap();
+        write_sample_table(&dir.scores("human"), Table::Scores, &ids, &[("x", x)]).unwrap();
         let err = analysis_error(&dir);
         assert_names(&err, &["scores/human.parquet", "row 7", "column `x`", word]);
     }
@@ -138,7 +138,7 @@ fn non_finite_statistics_and_scores_are_refused() {
     let dir = synthetic(tmp.path());
     let mut d: Vec<Option<f64>> = ids.iter().map(|_| Some(0.5)).collect();
     d[44] = Some(f64::NAN);
-    write_sample_table(&dir.attributes(), "attributes", &ids, &[("difficulty", d)]).unwrap();
+    write_sample_table(&dir.attributes(), Table::Attributes, &ids, &[("difficulty", d)]).unwrap();
     let err = analysis_error(&dir);
     assert_names(&err, &["attributes.parquet", "row 44", "column `difficulty`", "NaN"]);
 }

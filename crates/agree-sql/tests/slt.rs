@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use agree_sql::{OutputContract, Statistic, conform, expand_each_statistic, find_step, new_context, register_batches};
+use agree_sql::{StatisticColumn, expand_each_statistic, find_step, new_context, register_batches, step_output};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -24,7 +24,7 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 struct Session {
     ctx: SessionContext,
     rt: Arc<tokio::runtime::Runtime>,
-    statistics: Vec<Statistic>,
+    statistics: Vec<StatisticColumn>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,15 +103,7 @@ impl Session {
         let (schema, batches) = self.sql(&sql).await?;
         let registered = batches.first().map_or_else(|| schema.clone(), RecordBatch::schema);
         register_batches(&self.ctx, name, registered, batches.clone()).map_err(fail)?;
-        if let Some(table) = step.result {
-            let contract = table.contract();
-            return rows(&contract.schema(), &conform(name, contract, &batches).map_err(fail)?);
-        }
-        let contract = OutputContract::new(step, &self.statistics);
-        contract.check_schema(&schema).map_err(fail)?;
-        for b in &batches {
-            contract.check_batch(b).map_err(fail)?;
-        }
+        let (schema, batches) = step_output(step, &self.statistics, schema, batches).map_err(fail)?;
         rows(&schema, &batches)
     }
 
@@ -125,7 +117,7 @@ impl Session {
                         .trim()
                         .split_once('.')
                         .ok_or_else(|| fail(format!("`{s}`: TABLE.COLUMN")))?;
-                    Ok(Statistic {
+                    Ok(StatisticColumn {
                         table: table.into(),
                         column: column.into(),
                     })

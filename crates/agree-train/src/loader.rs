@@ -1,10 +1,7 @@
 //! Batches of network inputs, assembled by rayon workers, either on demand or on a
 //! producer thread that runs ahead of the training step (bounded prefetch).
 
-use std::{
-    sync::mpsc::{Receiver, sync_channel},
-    thread::Scope,
-};
+use std::{sync::mpsc::sync_channel, thread::Scope};
 
 use rayon::prelude::*;
 use tch::Tensor;
@@ -105,10 +102,22 @@ impl<'a> InputPipeline<'a> {
         Ok(Tensor::from_slice(&buf).view(shape))
     }
 
+    /// The batch of positions `start..start + len` of `order`.
+    fn batch(
+        &self,
+        order: &[usize],
+        (start, len): (usize, usize),
+        augment: Option<Augment>,
+    ) -> Result<Batch, TrainError> {
+        self.assemble(&order[start..start + len], augment)
+            .map(|images| Batch { start, len, images })
+    }
+
     /// The batches `bounds` of `order`, in order. With `prefetch` 0 each is assembled
     /// when asked for, on the calling thread (with rayon), so that nothing competes
-    /// with a CPU training step for its cores; otherwise a producer thread runs up to
-    /// `prefetch` batches ahead.
+    /// with a CPU training step for its cores; otherwise a producer thread assembles
+    /// them ahead of the consumer, at most `prefetch` batches in flight (dropping the
+    /// iterator stops it).
     pub fn batches<'scope>(
         self,
         scope: &'scope Scope<'scope, '_>,
@@ -121,41 +130,19 @@ impl<'a> InputPipeline<'a> {
         'a: 'scope,
     {
         if prefetch == 0 {
-            Box::new(bounds.into_iter().map(move |(start, len)| {
-                self.assemble(&order[start..start + len], augment)
-                    .map(|images| Batch { start, len, images })
-            }))
-        } else {
-            Box::new(self.spawn(scope, order, bounds, augment, prefetch).into_iter())
+            return Box::new(bounds.into_iter().map(move |bound| self.batch(&order, bound, augment)));
         }
-    }
-
-    /// Starts a producer that assembles the batches `bounds` of `order` ahead of the
-    /// consumer, at most `prefetch` batches in flight. Dropping the receiver stops it.
-    fn spawn<'scope>(
-        self,
-        scope: &'scope Scope<'scope, '_>,
-        order: Vec<usize>,
-        bounds: Vec<(usize, usize)>,
-        augment: Option<Augment>,
-        prefetch: usize,
-    ) -> Receiver<Result<Batch, TrainError>>
-    where
-        'a: 'scope,
-    {
-        let (tx, rx) = sync_channel(prefetch.max(1));
+        let (tx, rx) = sync_channel(prefetch);
         scope.spawn(move || {
-            for (start, len) in bounds {
-                let batch =
-                    self.assemble(&order[start..start + len], augment)
-                        .map(|images| Batch { start, len, images });
+            for bound in bounds {
+                let batch = self.batch(&order, bound, augment);
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     break;
                 }
             }
         });
-        rx
+        Box::new(rx.into_iter())
     }
 }
 

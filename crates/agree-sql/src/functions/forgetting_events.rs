@@ -14,6 +14,8 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 
+use super::row_selected;
+
 /// Correct→incorrect transitions in observations coded `epoch * 2 + correct`.
 /// Each epoch counts once (the first observation of a duplicated epoch).
 pub fn count_forgetting(codes: &mut [i64]) -> i64 {
@@ -93,10 +95,9 @@ fn batch_codes<'a>(
 ) -> impl Iterator<Item = (usize, i64)> + 'a {
     let epoch = values[0].as_primitive::<Int64Type>();
     let correct = values[1].as_boolean();
-    (0..epoch.len()).filter_map(move |i| {
-        let selected = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
-        (selected && epoch.is_valid(i) && correct.is_valid(i)).then(|| (i, code(epoch.value(i), correct.value(i))))
-    })
+    (0..epoch.len())
+        .filter(move |&i| row_selected(opt_filter, i) && epoch.is_valid(i) && correct.is_valid(i))
+        .map(move |i| (i, code(epoch.value(i), correct.value(i))))
 }
 
 fn codes_to_list(groups: Vec<Vec<i64>>) -> ListArray {

@@ -17,6 +17,7 @@ mod forgetting_events;
 mod precise;
 mod rank_correlation;
 
+use arrow::array::{Array, BooleanArray};
 use datafusion::logical_expr::AggregateUDF;
 use datafusion::prelude::SessionContext;
 
@@ -37,4 +38,10 @@ pub fn register_functions(ctx: &SessionContext) {
     for f in functions {
         ctx.register_udaf(f);
     }
+}
+
+/// Whether row `i` passes a groups accumulator's optional filter (a null filter
+/// value drops the row, as SQL's `FILTER (WHERE …)` does).
+fn row_selected(filter: Option<&BooleanArray>, i: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(i) && f.value(i))
 }

@@ -25,6 +25,8 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 
+use super::row_selected;
+
 /// An unevaluated sum `hi + lo` with |lo| ≤ ulp(hi)/2.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DoubleDouble {
@@ -408,11 +410,6 @@ struct PreciseGroups {
     groups: Vec<Moments>,
 }
 
-/// Whether row `i` passes the optional filter.
-fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
-    filter.is_none_or(|f| f.is_valid(i) && f.value(i))
-}
-
 impl GroupsAccumulator for PreciseGroups {
     fn update_batch(
         &mut self,
@@ -424,7 +421,7 @@ impl GroupsAccumulator for PreciseGroups {
         self.groups.resize(total_num_groups, Moments::default());
         let values = as_f64(&values[0])?;
         for (i, &g) in group_indices.iter().enumerate() {
-            if values.is_valid(i) && selected(opt_filter, i) {
+            if values.is_valid(i) && row_selected(opt_filter, i) {
                 self.groups[g].add(values.value(i));
             }
         }
@@ -456,7 +453,7 @@ impl GroupsAccumulator for PreciseGroups {
         let rows: Vec<Moments> = (0..values.len())
             .map(|i| {
                 let mut m = Moments::default();
-                if values.is_valid(i) && selected(opt_filter, i) {
+                if values.is_valid(i) && row_selected(opt_filter, i) {
                     m.add(values.value(i));
                 }
                 m

@@ -30,38 +30,48 @@ fn residual(
     })
 }
 
+/// The body of a residual block: `conv<k>` then `bn<k>` for each `(c_in, c_out,
+/// kernel, stride, padding)` of `layers` (k from 1, parameters created in that
+/// order), with a ReLU between consecutive pairs.
+fn conv_bn_chain(
+    p: &nn::Path,
+    layers: &[(i64, i64, i64, i64, i64)],
+) -> impl Fn(&Tensor, bool) -> Tensor + Send + 'static {
+    let layers: Vec<(nn::Conv2D, nn::BatchNorm)> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, &(c_in, c_out, k, stride, pad))| {
+            let conv = conv(p / format!("conv{}", i + 1), c_in, c_out, k, stride, pad, false);
+            (conv, batch_norm(p / format!("bn{}", i + 1), c_out))
+        })
+        .collect();
+    move |xs, train| {
+        let Some(((conv1, bn1), rest)) = layers.split_first() else {
+            return xs.shallow_clone();
+        };
+        rest.iter().fold(xs.apply(conv1).apply_t(bn1, train), |ys, (conv, bn)| {
+            ys.relu().apply(conv).apply_t(bn, train)
+        })
+    }
+}
+
 fn basic_block(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::FuncT<'static> {
-    let conv1 = conv(&p / "conv1", c_in, c_out, 3, stride, 1, false);
-    let bn1 = batch_norm(&p / "bn1", c_out);
-    let conv2 = conv(&p / "conv2", c_out, c_out, 3, 1, 1, false);
-    let bn2 = batch_norm(&p / "bn2", c_out);
-    residual(shortcut(&p / "downsample", c_in, c_out, stride), move |xs, train| {
-        xs.apply(&conv1)
-            .apply_t(&bn1, train)
-            .relu()
-            .apply(&conv2)
-            .apply_t(&bn2, train)
-    })
+    // The body's parameters are created before the shortcut's (initialisation order).
+    let body = conv_bn_chain(&p, &[(c_in, c_out, 3, stride, 1), (c_out, c_out, 3, 1, 1)]);
+    residual(shortcut(&p / "downsample", c_in, c_out, stride), body)
 }
 
 fn bottleneck(p: nn::Path, c_in: i64, width: i64, stride: i64) -> nn::FuncT<'static> {
     let c_out = width * 4;
-    let conv1 = conv(&p / "conv1", c_in, width, 1, 1, 0, false);
-    let bn1 = batch_norm(&p / "bn1", width);
-    let conv2 = conv(&p / "conv2", width, width, 3, stride, 1, false);
-    let bn2 = batch_norm(&p / "bn2", width);
-    let conv3 = conv(&p / "conv3", width, c_out, 1, 1, 0, false);
-    let bn3 = batch_norm(&p / "bn3", c_out);
-    residual(shortcut(&p / "downsample", c_in, c_out, stride), move |xs, train| {
-        xs.apply(&conv1)
-            .apply_t(&bn1, train)
-            .relu()
-            .apply(&conv2)
-            .apply_t(&bn2, train)
-            .relu()
-            .apply(&conv3)
-            .apply_t(&bn3, train)
-    })
+    let body = conv_bn_chain(
+        &p,
+        &[
+            (c_in, width, 1, 1, 0),
+            (width, width, 3, stride, 1),
+            (width, c_out, 1, 1, 0),
+        ],
+    );
+    residual(shortcut(&p / "downsample", c_in, c_out, stride), body)
 }
 
 /// Which residual block a ResNet is made of.
@@ -84,18 +94,12 @@ fn resnet(p: &nn::Path, classes: i64, stem: Stem, block: Block, counts: [i64; 4]
         let lp = p / format!("layer{}", i + 1);
         for j in 0..count {
             let s = if j == 0 && i > 0 { 2 } else { 1 };
-            layers = match block {
-                Block::Basic => {
-                    let b = basic_block(&lp / j, c_in, width, s);
-                    c_in = width;
-                    layers.add(b)
-                }
-                Block::Bottleneck => {
-                    let b = bottleneck(&lp / j, c_in, width, s);
-                    c_in = width * 4;
-                    layers.add(b)
-                }
+            let (b, c_out) = match block {
+                Block::Basic => (basic_block(&lp / j, c_in, width, s), width),
+                Block::Bottleneck => (bottleneck(&lp / j, c_in, width, s), width * 4),
             };
+            c_in = c_out;
+            layers = layers.add(b);
         }
     }
     let fc = linear(p / "fc", c_in, classes);
