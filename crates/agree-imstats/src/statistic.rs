@@ -195,15 +195,27 @@ mod tests {
     #[test]
     fn every_stats_column_has_exactly_one_statistic_and_back() {
         for column in statistic_columns() {
-            let owners: Vec<_> = Statistic::ALL.into_iter().filter(|s| s.columns().any(|c| c == column)).collect();
-            assert_eq!(owners.len(), 1, "schemas/stats.toml column `{column}` is filled by {owners:?}");
+            let owners: Vec<_> = Statistic::ALL
+                .into_iter()
+                .filter(|s| s.columns().any(|c| c == column))
+                .collect();
+            assert_eq!(
+                owners.len(),
+                1,
+                "schemas/stats.toml column `{column}` is filled by {owners:?}"
+            );
         }
         for s in Statistic::ALL {
-            assert!(s.columns().count() > 0, "statistic {s} fills no column of schemas/stats.toml");
+            assert!(
+                s.columns().count() > 0,
+                "statistic {s} fills no column of schemas/stats.toml"
+            );
         }
         assert_eq!(
             Statistic::ColourMoments.columns().collect::<Vec<_>>(),
-            ["mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "skew_r", "skew_g", "skew_b"]
+            [
+                "mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "skew_r", "skew_g", "skew_b"
+            ]
         );
         assert_eq!(Statistic::of_column("sample_id"), None);
         assert_eq!(Statistic::of_column("error"), None);

@@ -123,7 +123,9 @@ impl StatsRows {
             }
         }
         let power: ArrayRef = Arc::new(power.finish());
-        let spectra = Table::Spectra.contract().batch([("sample_id", ids), ("power", power)])?;
+        let spectra = Table::Spectra
+            .contract()
+            .batch([("sample_id", ids), ("power", power)])?;
         Ok((stats, Some(spectra)))
     }
 }

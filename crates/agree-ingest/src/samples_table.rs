@@ -212,7 +212,10 @@ impl SampleBatch {
         ];
         self.rows = 0;
         self.bytes = 0;
-        Table::Samples.contract().batch(columns).map_err(|e| contract_error(path, e))
+        Table::Samples
+            .contract()
+            .batch(columns)
+            .map_err(|e| contract_error(path, e))
     }
 }
 

@@ -9,7 +9,9 @@ use arrow::{
     datatypes::DataType,
 };
 
-use crate::{Attribute, Catalog, IngestError, Result, catalog::Rejected, pipeline::Kept, samples_table::contract_error};
+use crate::{
+    Attribute, Catalog, IngestError, Result, catalog::Rejected, pipeline::Kept, samples_table::contract_error,
+};
 
 /// Writes `attributes.parquet` of the kept samples, or removes a stale one when the
 /// dataset has no attributes. Returns the table written, if any.

@@ -50,8 +50,8 @@ pub use checked::{CheckedTable, TableReadError};
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
 pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
-pub use on_error::OnError;
 pub use names::{SESSION_TABLES, is_reserved_table_name, is_table_identifier};
+pub use on_error::OnError;
 pub use split::Split;
 pub use table::Table;
 pub use table_file::{
