@@ -71,6 +71,23 @@ pub fn edge_density(
     scratch.class.clear();
     scratch.class.resize(n, 0);
     let class = &mut scratch.class[..];
+    suppress_non_maxima(mag, gx, gy, width, height, params, class);
+    let edges = hysteresis(class, width, &mut scratch.stack);
+    edges as f64 / n as f64
+}
+
+/// The non-maximum suppression phase: an interior pixel whose magnitude is at least
+/// `params.low` and at least its two neighbours' along the gradient is classed 1
+/// (weak) or, from `params.high` on, 2 (strong).
+fn suppress_non_maxima(
+    mag: &[f32],
+    gx: &[f32],
+    gy: &[f32],
+    width: usize,
+    height: usize,
+    params: &CannyParams,
+    class: &mut [u8],
+) {
     // tan(22.5°): below it the gradient is horizontal-ish, above tan(67.5°) vertical-ish.
     const TAN_22_5: f32 = 0.414_213_57;
     for y in 1..height - 1 {
@@ -95,6 +112,12 @@ pub fn edge_density(
             }
         }
     }
+}
+
+/// The hysteresis phase: every strong pixel and the weak ones connected to it
+/// (8-connectivity) become edges (class 3); returns how many.
+fn hysteresis(class: &mut [u8], width: usize, stack: &mut Vec<u32>) -> usize {
+    let n = class.len();
     // Hysteresis. Only interior pixels are ever classed, so every neighbour of a
     // classed pixel lies inside the image (and the frame's class is 0).
     let around = [
@@ -107,7 +130,6 @@ pub fn edge_density(
         width.wrapping_neg(),
         (width + 1).wrapping_neg(),
     ];
-    let stack = &mut scratch.stack;
     stack.clear();
     let mut edges = 0usize;
     for start in 0..n {
@@ -128,7 +150,7 @@ pub fn edge_density(
             }
         }
     }
-    edges as f64 / n as f64
+    edges
 }
 
 #[cfg(test)]

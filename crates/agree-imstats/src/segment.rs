@@ -57,7 +57,30 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
     if n == 0 {
         return 0;
     }
-    let mask = scratch.taps.get(params.sigma);
+    let planes = smooth_channels(image, params.sigma, scratch);
+    let SegmentScratch {
+        smooth,
+        keys,
+        keys_tmp,
+        nodes,
+        weights,
+        ..
+    } = scratch;
+    let rgb: [&[f32]; 3] = if planes == 1 {
+        [&smooth[0]; 3]
+    } else {
+        [&smooth[0], &smooth[1], &smooth[2]]
+    };
+    let counts = build_edges(rgb, width, height, keys, weights);
+    radix_sort_by_weight(keys, keys_tmp, &counts);
+    merge_regions(keys, width, n, params, nodes)
+}
+
+/// The smoothing phase: each channel of `image` as f32, Gaussian-smoothed into
+/// `scratch.smooth`; returns how many planes there are (1 for grey, 3 for RGB).
+fn smooth_channels(image: &ImageView, sigma: f32, scratch: &mut SegmentScratch) -> usize {
+    let (width, height) = (image.width, image.height);
+    let mask = scratch.taps.get(sigma);
     let planes = if image.channels == 1 { 1 } else { 3 };
     for c in 0..planes {
         scratch.channel.clear();
@@ -77,16 +100,24 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
             mask,
         );
     }
-    let (r, g, b) = if planes == 1 {
-        (&scratch.smooth[0], &scratch.smooth[0], &scratch.smooth[0])
-    } else {
-        (&scratch.smooth[0], &scratch.smooth[1], &scratch.smooth[2])
-    };
+    planes
+}
+
+/// The graph phase: every edge of the 8-connected grid as a sort key (see
+/// [`segment_count`]) in `keys`, in construction order; returns the digit
+/// histograms of the radix sort, counted on the way.
+fn build_edges(
+    [r, g, b]: [&[f32]; 3],
+    width: usize,
+    height: usize,
+    keys: &mut Vec<u64>,
+    weights: &mut [Vec<f32>; 4],
+) -> [[u32; 1 << 11]; 3] {
+    let n = width * height;
     // Graph: right, down, down-right, up-right, in the C++ order; the digit
     // histograms of the sort are counted on the way. The weights of one row of
     // pixels are computed per direction first (plain slice loops that vectorise,
     // same f32 operations), then emitted in construction order.
-    let keys = &mut scratch.keys;
     // Every slot below `edges` is written before it is read: no clearing needed.
     keys.resize(4 * n, 0);
     let mut counts = [[0u32; 1 << 11]; 3];
@@ -101,7 +132,7 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
         slots[edges] = (u64::from(bits) << 32) | slot as u64;
         edges += 1;
     };
-    let [w_right, w_down, w_diag_down, w_diag_up] = &mut scratch.weights;
+    let [w_right, w_down, w_diag_down, w_diag_up] = weights;
     for w in [&mut *w_right, &mut *w_down, &mut *w_diag_down, &mut *w_diag_up] {
         w.resize(width, 0.0);
     }
@@ -145,7 +176,12 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
         }
     }
     keys.truncate(edges);
-    radix_sort_by_weight(keys, &mut scratch.keys_tmp, &counts);
+    counts
+}
+
+/// The merging phase over the sorted edges: the Felzenszwalb–Huttenlocher pass,
+/// then the pass joining components under `min_size`; returns the regions left.
+fn merge_regions(keys: &[u64], width: usize, n: usize, params: &SegmentParams, nodes: &mut Vec<Node>) -> usize {
     // The far end of an edge from its pixel, per direction.
     let step = [1, width as isize, width as isize + 1, 1 - width as isize];
     let ends = |key: u64| {
@@ -156,7 +192,7 @@ pub fn segment_count(image: &ImageView, params: &SegmentParams, scratch: &mut Se
 
     let k = params.k;
     let min_size = params.min_size as u32;
-    let mut forest = Forest::new(n, k, min_size, &mut scratch.nodes);
+    let mut forest = Forest::new(n, k, min_size, nodes);
     for &key in keys.iter() {
         let w = f32::from_bits((key >> 32) as u32);
         let (p, q) = ends(key);

@@ -9,6 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+pub use agree_schema::OnError;
 use agree_schema::TableWriter;
 use arrow::{
     array::{Array, AsArray, RecordBatch},
@@ -27,16 +28,6 @@ use crate::{
     summary::StatsSummary,
     table::StatsRows,
 };
-
-/// What to do with an image that cannot be measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OnError {
-    /// Stop, naming the sample.
-    #[default]
-    Fail,
-    /// Write nulls and the reason in `error`, and go on.
-    Skip,
-}
 
 /// One run of the statistics stage.
 #[derive(Debug, Clone)]
@@ -191,12 +182,7 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
             source,
         })?;
         measure_batch(job, &batch, &mut rows, &mut summary)?;
-        let (stats, spectra) = rows
-            .take_batches(&stats_schema, &spectra_schema)
-            .map_err(|source| Error::Arrow {
-                path: job.stats.clone(),
-                source,
-            })?;
+        let (stats, spectra) = rows.take_batches()?;
         stats_out.write(&stats)?;
         if let (Some(out), Some(spectra)) = (spectra_out.as_mut(), spectra) {
             out.write(&spectra)?;

@@ -63,22 +63,26 @@ impl Statistic {
         }
     }
 
-    /// The `stats` columns this statistic fills.
-    pub fn columns(self) -> &'static [&'static str] {
-        match self {
-            Statistic::EntropyLocal => &["entropy_local"],
-            Statistic::EntropyGlobal => &["entropy_global"],
-            Statistic::Dct => &["dct_energy_pct", "dct_max_coeff"],
-            Statistic::SegmentCount => &["segment_count"],
-            Statistic::EdgeDensity => &["edge_density"],
-            Statistic::GradientMean => &["gradient_mean"],
-            Statistic::Spectrum => &["spectral_slope", "spectral_intercept", "high_freq_ratio"],
-            Statistic::ColourMoments => &[
-                "mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "skew_r", "skew_g", "skew_b",
-            ],
-            Statistic::Colorfulness => &["colorfulness"],
-            Statistic::RmsContrast => &["rms_contrast"],
-            Statistic::CompressRatio => &["compress_ratio"],
+    /// The `stats` columns this statistic fills, in contract order: read from
+    /// schemas/stats.toml (the one list of the names), by [`Statistic::of_column`].
+    pub fn columns(self) -> impl Iterator<Item = &'static str> {
+        statistic_columns().filter(move |&c| Statistic::of_column(c) == Some(self))
+    }
+
+    /// The statistic that fills `stats` column `column` (`None` for `sample_id`,
+    /// `error` and unknown names): a column is named after its statistic, or is one
+    /// of the DCT pair (`dct_*`), the spectrum fit (`spectral_*`, `high_freq_*`) or
+    /// the colour moments (`mean_*`, `std_*`, `skew_*`).
+    pub fn of_column(column: &str) -> Option<Statistic> {
+        let family = |prefixes: &[&str]| prefixes.iter().any(|p| column.starts_with(p));
+        if family(&["dct_"]) {
+            Some(Statistic::Dct)
+        } else if family(&["spectral_", "high_freq_"]) {
+            Some(Statistic::Spectrum)
+        } else if family(&["mean_", "std_", "skew_"]) {
+            Some(Statistic::ColourMoments)
+        } else {
+            Statistic::ALL.into_iter().find(|s| s.name() == column)
         }
     }
 
@@ -86,7 +90,7 @@ impl Statistic {
     pub fn parse(name: &str) -> Option<Statistic> {
         let name = name.trim();
         Statistic::ALL.into_iter().find(|s| {
-            s.name() == name || s.columns().contains(&name) || (name == "spectra" && *s == Statistic::Spectrum)
+            s.name() == name || s.columns().any(|c| c == name) || (name == "spectra" && *s == Statistic::Spectrum)
         })
     }
 
@@ -128,7 +132,7 @@ impl Selection {
 
     /// The selected `stats` columns in contract order.
     pub fn columns(self) -> impl Iterator<Item = &'static str> {
-        self.iter().flat_map(|s| s.columns().iter().copied())
+        statistic_columns().filter(move |&c| Statistic::of_column(c).is_some_and(|s| self.contains(s)))
     }
 
     /// Parses a comma-separated list of statistic or column names (`all` for all).
@@ -155,6 +159,17 @@ impl Selection {
     }
 }
 
+/// The statistic columns of schemas/stats.toml (every column but the key and
+/// `error`), in contract order.
+fn statistic_columns() -> impl Iterator<Item = &'static str> {
+    agree_schema::Table::Stats
+        .contract()
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|&n| n != "sample_id" && n != "error")
+}
+
 impl FromIterator<Statistic> for Selection {
     fn from_iter<I: IntoIterator<Item = Statistic>>(iter: I) -> Self {
         Selection(iter.into_iter().fold(0, |acc, s| acc | s.bit()))
@@ -175,5 +190,41 @@ mod tests {
         assert_eq!(s.columns().count(), 1 + 2 + 9);
         assert!(Selection::parse("entropy,dct").is_err());
         assert_eq!(Selection::parse("all").unwrap().columns().count(), 22);
+    }
+
+    #[test]
+    fn every_stats_column_has_exactly_one_statistic_and_back() {
+        for column in statistic_columns() {
+            let owners: Vec<_> = Statistic::ALL
+                .into_iter()
+                .filter(|s| s.columns().any(|c| c == column))
+                .collect();
+            assert_eq!(
+                owners.len(),
+                1,
+                "schemas/stats.toml column `{column}` is filled by {owners:?}"
+            );
+        }
+        for s in Statistic::ALL {
+            assert!(
+                s.columns().count() > 0,
+                "statistic {s} fills no column of schemas/stats.toml"
+            );
+        }
+        assert_eq!(
+            Statistic::ColourMoments.columns().collect::<Vec<_>>(),
+            [
+                "mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "skew_r", "skew_g", "skew_b"
+            ]
+        );
+        assert_eq!(Statistic::of_column("sample_id"), None);
+        assert_eq!(Statistic::of_column("error"), None);
+        // Every statistic column has its value in a fully computed ImageStats.
+        let pixels: Vec<u8> = (0..32 * 32 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let image = crate::ImageView::rgb(32, 32, &pixels).expect("32·32·3 bytes");
+        let stats = crate::compute_stats(&image, Selection::all(), &crate::StatsParams::default());
+        for column in statistic_columns() {
+            assert!(stats.column(column).is_some(), "ImageStats has no value for `{column}`");
+        }
     }
 }

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use agree_schema::{ContractError, Table};
 use arrow::{
     array::{ArrayRef, Float64Array, Float64Builder, Int64Array, ListBuilder, RecordBatch, StringArray},
     datatypes::{DataType, Field, SchemaRef},
-    error::ArrowError,
 };
 
 use crate::{
@@ -22,7 +22,6 @@ pub struct StatsRows {
     columns: Vec<&'static str>,
     sample_id: Vec<i64>,
     values: Vec<Vec<Option<f64>>>,
-    segment_count: Vec<Option<i64>>,
     error: Vec<Option<String>>,
     spectra: Vec<Option<[f64; BINS]>>,
 }
@@ -36,32 +35,24 @@ impl StatsRows {
             values: vec![Vec::new(); columns.len()],
             columns,
             sample_id: Vec::new(),
-            segment_count: Vec::new(),
             error: Vec::new(),
             spectra: Vec::new(),
         }
     }
 
     /// The `stats` schema of `selection`: sample_id, the selected columns, error.
-    pub fn stats_schema(selection: Selection) -> Result<SchemaRef, agree_schema::ContractError> {
-        let contract = agree_schema::Table::Stats.contract();
+    pub fn stats_schema(selection: Selection) -> Result<SchemaRef, ContractError> {
+        let contract = Table::Stats.contract();
         let fields: Vec<Field> = selection
             .columns()
-            .map(|c| {
-                let t = if c == "segment_count" {
-                    DataType::Int64
-                } else {
-                    DataType::Float64
-                };
-                Field::new(c, t, true)
-            })
+            .filter_map(|c| contract.column(c).map(|c| c.field()))
             .collect();
         contract.schema_with(&fields)
     }
 
     /// The `spectra` schema.
-    pub fn spectra_schema() -> Result<SchemaRef, agree_schema::ContractError> {
-        Ok(agree_schema::Table::Spectra.contract().schema())
+    pub fn spectra_schema() -> Result<SchemaRef, ContractError> {
+        Ok(Table::Spectra.contract().schema())
     }
 
     /// Rows held.
@@ -82,7 +73,6 @@ impl StatsRows {
                 for (column, values) in self.columns.iter().zip(&mut self.values) {
                     values.push(stats.column(column));
                 }
-                self.segment_count.push(stats.segment_count);
                 self.error.push(None);
                 self.spectra.push(stats.spectrum);
             }
@@ -90,7 +80,6 @@ impl StatsRows {
                 for values in &mut self.values {
                     values.push(None);
                 }
-                self.segment_count.push(None);
                 self.error.push(Some(reason));
                 self.spectra.push(None);
             }
@@ -98,25 +87,27 @@ impl StatsRows {
     }
 
     /// Drains the rows into a `stats` batch and, when the spectrum is selected, a
-    /// `spectra` batch.
-    pub fn take_batches(
-        &mut self,
-        stats_schema: &SchemaRef,
-        spectra_schema: &SchemaRef,
-    ) -> Result<(RecordBatch, Option<RecordBatch>), ArrowError> {
+    /// `spectra` batch, both laid out by column name by their contracts. A column
+    /// the contract types as an integer (`segment_count`) is written as one.
+    pub fn take_batches(&mut self) -> Result<(RecordBatch, Option<RecordBatch>), ContractError> {
+        let stats_contract = Table::Stats.contract();
         let ids: ArrayRef = Arc::new(Int64Array::from(std::mem::take(&mut self.sample_id)));
-        let mut arrays: Vec<ArrayRef> = vec![ids.clone()];
-        let segment_count = std::mem::take(&mut self.segment_count);
-        for (column, values) in self.columns.iter().zip(&mut self.values) {
+        let mut columns: Vec<(&str, ArrayRef)> = vec![("sample_id", ids.clone())];
+        for (&column, values) in self.columns.iter().zip(&mut self.values) {
             let values = std::mem::take(values);
-            if *column == "segment_count" {
-                arrays.push(Arc::new(Int64Array::from(segment_count.clone())));
+            let integer = stats_contract
+                .column(column)
+                .is_some_and(|c| c.data_type == DataType::Int64);
+            let array: ArrayRef = if integer {
+                // Whole counts, exact in f64 (ImageStats::column widened them).
+                Arc::new(values.into_iter().map(|v| v.map(|v| v as i64)).collect::<Int64Array>())
             } else {
-                arrays.push(Arc::new(Float64Array::from(values)));
-            }
+                Arc::new(Float64Array::from(values))
+            };
+            columns.push((column, array));
         }
-        arrays.push(Arc::new(StringArray::from(std::mem::take(&mut self.error))));
-        let stats = RecordBatch::try_new(stats_schema.clone(), arrays)?;
+        columns.push(("error", Arc::new(StringArray::from(std::mem::take(&mut self.error)))));
+        let stats = stats_contract.batch(columns)?;
         let spectra_rows = std::mem::take(&mut self.spectra);
         if !self.selection.contains(Statistic::Spectrum) {
             return Ok((stats, None));
@@ -131,7 +122,10 @@ impl StatsRows {
                 None => power.append(false),
             }
         }
-        let spectra = RecordBatch::try_new(spectra_schema.clone(), vec![ids, Arc::new(power.finish())])?;
+        let power: ArrayRef = Arc::new(power.finish());
+        let spectra = Table::Spectra
+            .contract()
+            .batch([("sample_id", ids), ("power", power)])?;
         Ok((stats, Some(spectra)))
     }
 }

@@ -95,8 +95,7 @@ impl DatasetReader for Cifar10 {
             rejected,
             on_duplicate: on_error,
         };
-        let catalog = Catalog::new(parts, &sources)?;
-        Ok(Catalogued { catalog, sources })
+        Catalogued::new(parts, sources)
     }
 
     fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {

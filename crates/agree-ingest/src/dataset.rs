@@ -25,6 +25,15 @@ pub(crate) struct Catalogued {
     pub sources: Vec<SourceInfo>,
 }
 
+impl Catalogued {
+    /// A format reader's findings put in `sample_id` order ([`Catalog::new`]) with
+    /// the inputs they came from.
+    pub(crate) fn new(parts: crate::CatalogParts, sources: Vec<SourceInfo>) -> Result<Self> {
+        let catalog = Catalog::new(parts, &sources)?;
+        Ok(Catalogued { catalog, sources })
+    }
+}
+
 /// One dataset format.
 pub(crate) trait DatasetReader: Sync {
     /// The cheap pass over names and metadata. Bad inputs are errors, or under

@@ -77,7 +77,13 @@ pub fn inspect_rgb8(width: u32, height: u32, pixels: &[u8]) -> Result<ImageInfo,
 
 /// Decodes `bytes` as `format` with the shared decoder and records what ingest keeps
 /// of it: the size and the layout the image is stored in.
-fn decode_info(bytes: &[u8], format: &'static str, width: u32, height: u32, max_pixels: u64) -> Result<ImageInfo, String> {
+fn decode_info(
+    bytes: &[u8],
+    format: &'static str,
+    width: u32,
+    height: u32,
+    max_pixels: u64,
+) -> Result<ImageInfo, String> {
     let mut decoded = DecodedImage::new();
     decoded
         .decode_within(bytes, format, width as usize, height as usize, max_pixels)

@@ -92,8 +92,7 @@ impl DatasetReader for KthTips2b {
                 reason: "no KTH-TIPS2-b images (MATERIAL/sample_X/*.png) found".into(),
             });
         }
-        let catalog = Catalog::new(catalog_parts(placed, rejected, on_error), &sources)?;
-        Ok(Catalogued { catalog, sources })
+        Catalogued::new(catalog_parts(placed, rejected, on_error), sources)
     }
 
     fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {

@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::mpsc, time::Instant};
 
+pub use agree_schema::OnError;
 use agree_schema::{
     ExperimentDir,
     identity::{self, FingerprintBuilder},
@@ -24,16 +25,6 @@ use crate::{
     side_tables::{write_attributes_or_remove, write_rejects_or_remove},
     tree::DEFAULT_MAX_MEMBER_BYTES,
 };
-
-/// What to do with a bad input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OnError {
-    /// Stop with an error naming the input; write nothing.
-    #[default]
-    Fail,
-    /// Leave the input out, record it in `rejects.parquet`, and go on.
-    Skip,
-}
 
 /// Options of the streaming pass.
 #[derive(Debug, Clone)]

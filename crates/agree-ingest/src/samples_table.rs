@@ -7,13 +7,13 @@ use std::{
     sync::Arc,
 };
 
-use agree_schema::{ExperimentDir, TableWriter, contract, read_table, writer_properties};
+use agree_schema::{ExperimentDir, Table, TableWriter, read_table, writer_properties};
 use arrow::{
     array::{
         Array, ArrayRef, BinaryBuilder, Int32Builder, Int64Array, Int64Builder, ListBuilder, RecordBatch, StringArray,
         StringBuilder,
     },
-    datatypes::{DataType, Field, SchemaRef},
+    datatypes::{DataType, Field},
 };
 use parquet::{
     basic::Compression,
@@ -45,7 +45,8 @@ pub(crate) fn samples_properties() -> WriterProperties {
 /// batches of bounded rows and bytes.
 pub(crate) struct SamplesWriter {
     writer: TableWriter,
-    schema: SchemaRef,
+    /// The table's final path (errors name it).
+    path: PathBuf,
     batch: SampleBatch,
 }
 
@@ -66,15 +67,16 @@ pub(crate) struct SampleRow<'a> {
 impl SamplesWriter {
     /// Starts writing `out`'s samples table under a temporary name.
     pub(crate) fn create(out: &ExperimentDir) -> Result<Self> {
-        let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
-            path: out.samples(),
-            reason: e.to_string(),
-        })?;
-        let schema = samples_contract.schema();
-        let writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), samples_properties())?;
+        let samples_contract = Table::Samples.contract();
+        let writer = TableWriter::create_with(
+            out.samples(),
+            samples_contract,
+            samples_contract.schema(),
+            samples_properties(),
+        )?;
         Ok(SamplesWriter {
             writer,
-            schema,
+            path: out.samples(),
             batch: SampleBatch::default(),
         })
     }
@@ -91,7 +93,7 @@ impl SamplesWriter {
     /// Writes the rows appended since the last batch.
     pub(crate) fn write_batch(&mut self) -> Result<()> {
         if self.batch.rows > 0 {
-            self.writer.write(&self.batch.finish(&self.schema)?)?;
+            self.writer.write(&self.batch.finish(&self.path)?)?;
             if self.writer.in_progress_size() >= ROW_GROUP_BYTES {
                 self.writer.flush()?;
             }
@@ -192,47 +194,58 @@ impl SampleBatch {
         self.rows += 1;
     }
 
-    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.sample_id.finish()),
-            Arc::new(self.split.finish()),
-            Arc::new(self.key.finish()),
-            Arc::new(self.label.finish()),
-            Arc::new(self.labels.finish()),
-            Arc::new(self.class_name.finish()),
-            Arc::new(self.width.finish()),
-            Arc::new(self.height.finish()),
-            Arc::new(self.channels.finish()),
-            Arc::new(self.bit_depth.finish()),
-            Arc::new(self.format.finish()),
-            Arc::new(self.image.finish()),
+    /// The rows appended so far as a `samples` batch, laid out by column name.
+    fn finish(&mut self, path: &Path) -> Result<RecordBatch> {
+        let columns: [(&str, ArrayRef); 12] = [
+            ("sample_id", Arc::new(self.sample_id.finish())),
+            ("split", Arc::new(self.split.finish())),
+            ("key", Arc::new(self.key.finish())),
+            ("label", Arc::new(self.label.finish())),
+            ("labels", Arc::new(self.labels.finish())),
+            ("class_name", Arc::new(self.class_name.finish())),
+            ("width", Arc::new(self.width.finish())),
+            ("height", Arc::new(self.height.finish())),
+            ("channels", Arc::new(self.channels.finish())),
+            ("bit_depth", Arc::new(self.bit_depth.finish())),
+            ("format", Arc::new(self.format.finish())),
+            ("image", Arc::new(self.image.finish())),
         ];
         self.rows = 0;
         self.bytes = 0;
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
-            table: "samples",
-            source,
-        })
+        Table::Samples
+            .contract()
+            .batch(columns)
+            .map_err(|e| contract_error(path, e))
+    }
+}
+
+/// A batch that does not follow its contract (a bug), naming the table's file.
+pub(crate) fn contract_error(path: &Path, e: agree_schema::ContractError) -> IngestError {
+    IngestError::Dataset {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     }
 }
 
 /// Rewrites the staged samples file with dense ids after rejections.
 fn renumber(staged: &Path, out: &ExperimentDir, dropped: &[usize], fingerprint: &str) -> Result<PathBuf> {
-    let samples_contract = contract("samples").map_err(|e| IngestError::Dataset {
-        path: out.samples(),
-        reason: e.to_string(),
-    })?;
+    let samples_contract = Table::Samples.contract();
     let file = std::fs::File::open(staged).map_err(|e| IngestError::io(staged, e))?;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
         .map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
-    let schema = samples_contract.schema();
-    let mut writer = TableWriter::create_with(out.samples(), samples_contract, schema.clone(), samples_properties())?;
+    let mut writer = TableWriter::create_with(
+        out.samples(),
+        samples_contract,
+        samples_contract.schema(),
+        samples_properties(),
+    )?;
     writer.record_dataset(fingerprint);
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::bad(staged, None, e.to_string()))?;
         let ids = batch
-            .column(0)
+            .column_by_name("sample_id")
+            .ok_or_else(|| IngestError::bad(staged, None, "no sample_id column"))?
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| IngestError::bad(staged, None, "sample_id is not int64"))?;
@@ -240,12 +253,16 @@ fn renumber(staged: &Path, out: &ExperimentDir, dropped: &[usize], fingerprint: 
             .iter()
             .map(|v| v.map(|old| old - dropped.partition_point(|&d| (d as i64) < old) as i64))
             .collect();
-        let mut columns = batch.columns().to_vec();
-        columns[0] = Arc::new(renumbered);
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| IngestError::Arrow {
-            table: "samples",
-            source,
-        })?;
+        let schema = batch.schema();
+        let columns = schema.fields().iter().zip(batch.columns()).map(|(f, c)| {
+            let values = if f.name() == "sample_id" {
+                Arc::new(renumbered.clone()) as ArrayRef
+            } else {
+                c.clone()
+            };
+            (f.name().as_str(), values)
+        });
+        let batch = samples_contract.batch(columns).map_err(|e| contract_error(staged, e))?;
         writer.write(&batch)?;
         if writer.in_progress_size() >= ROW_GROUP_BYTES {
             writer.flush()?;

@@ -9,7 +9,7 @@ use std::{
     sync::Arc,
 };
 
-use agree_schema::{ExperimentDir, TableContract, TableWriter, contract, read_table};
+use agree_schema::{ExperimentDir, Table, TableContract, TableWriter, read_table};
 use arrow::{
     array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray},
     compute::{cast, concat_batches, take},
@@ -107,7 +107,7 @@ pub fn import_with(file: &Path, out: &Path, opts: &ScoreOptions) -> Result<Score
         return Err(IngestError::bad(file, None, problem));
     }
     let (columns, nulled) = finite_columns(file, scores.columns, opts.non_finite, &scores.row_name)?;
-    let c = contract("scores").map_err(|e| IngestError::bad(file, None, e.to_string()))?;
+    let c = Table::Scores.contract();
     let batch = score_batch(file, c, &scores.ids, &columns)?;
     let path = dir.scores(&scores.table_name);
     let mut writer = TableWriter::create(&path, c, batch.schema())?;
@@ -148,25 +148,12 @@ fn read_score_file(file: &Path, samples: &[(i64, String, String)], name: Option<
             let (batch, lines) = read_csv(file)?;
             let row_name: Box<dyn Fn(usize) -> String> =
                 Box::new(move |r| format!("line {}", lines.get(r).copied().unwrap_or(0)));
-            let (ids, columns) = keyed_columns(file, &batch, samples, &row_name)?;
-            Ok(ScoreFile {
-                table_name: named(&stem),
-                ids,
-                columns,
-                row_name,
-            })
+            keyed_file(file, &batch, samples, named(&stem), row_name)
         }
         "parquet" => {
             let (schema, batches) = read_table(file)?;
             let batch = concat_batches(&schema, &batches).map_err(|e| IngestError::bad(file, None, e.to_string()))?;
-            let row_name = by_index();
-            let (ids, columns) = keyed_columns(file, &batch, samples, &row_name)?;
-            Ok(ScoreFile {
-                table_name: named(&stem),
-                ids,
-                columns,
-                row_name,
-            })
+            keyed_file(file, &batch, samples, named(&stem), by_index())
         }
         _ => Err(IngestError::bad(
             file,
@@ -174,6 +161,23 @@ fn read_score_file(file: &Path, samples: &[(i64, String, String)], name: Option<
             "score files must be .csv, .parquet or CIFAR-10H .npy",
         )),
     }
+}
+
+/// A score table keyed by its `key` or `sample_id` column (CSV and Parquet alike).
+fn keyed_file(
+    file: &Path,
+    batch: &RecordBatch,
+    samples: &[(i64, String, String)],
+    table_name: String,
+    row_name: Box<dyn Fn(usize) -> String>,
+) -> Result<ScoreFile> {
+    let (ids, columns) = keyed_columns(file, batch, samples, &row_name)?;
+    Ok(ScoreFile {
+        table_name,
+        ids,
+        columns,
+        row_name,
+    })
 }
 
 /// The score table's batch: rows in `sample_id` order, columns in the contract's order.

@@ -3,13 +3,15 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use agree_schema::{ExperimentDir, TableContract, TableWriter, contract};
+use agree_schema::{ExperimentDir, Table, TableContract, TableWriter};
 use arrow::{
-    array::{Array, ArrayRef, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder},
-    datatypes::{DataType, Field},
+    array::{ArrayRef, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder},
+    datatypes::DataType,
 };
 
-use crate::{Attribute, Catalog, IngestError, Result, catalog::Rejected, pipeline::Kept};
+use crate::{
+    Attribute, Catalog, IngestError, Result, catalog::Rejected, pipeline::Kept, samples_table::contract_error,
+};
 
 /// Writes `attributes.parquet` of the kept samples, or removes a stale one when the
 /// dataset has no attributes. Returns the table written, if any.
@@ -36,64 +38,46 @@ pub(crate) fn write_rejects_or_remove(rejects: &[Rejected], out: &ExperimentDir)
 }
 
 fn write_attributes(catalog: &Catalog, kept: &Kept, out: &ExperimentDir) -> Result<PathBuf> {
-    let attrs_contract = contract("attributes").map_err(|e| IngestError::Dataset {
-        path: out.attributes(),
-        reason: e.to_string(),
-    })?;
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
+    let attrs_contract = Table::Attributes.contract();
     let mut ids = Int64Builder::with_capacity(kept.indices().len());
     for &i in kept.indices() {
         ids.append_value(kept.final_id(i) as i64);
     }
-    columns.push(Arc::new(ids.finish()));
+    let mut columns: Vec<(&str, ArrayRef)> = vec![("sample_id", Arc::new(ids.finish()))];
     for (col, name) in catalog.attribute_names.iter().enumerate() {
-        let (field, array) = attribute_column(catalog, kept, col, name, attrs_contract);
-        fields.push(field);
-        columns.push(array);
+        let array = attribute_column(catalog, kept, col, name, attrs_contract);
+        columns.push((name, array));
     }
-    let schema = attrs_contract.schema_with(&fields).map_err(|e| IngestError::Dataset {
-        path: out.attributes(),
-        reason: e.to_string(),
-    })?;
-    // schema_with orders contract columns first; reorder the arrays to match.
-    let ordered: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == "sample_id" {
-                columns[0].clone()
-            } else {
-                let pos = catalog.attribute_names.iter().position(|n| n == f.name()).unwrap_or(0);
-                columns[pos + 1].clone()
-            }
-        })
-        .collect();
-    let batch = RecordBatch::try_new(schema.clone(), ordered).map_err(|source| IngestError::Arrow {
-        table: "attributes",
-        source,
-    })?;
-    let mut writer = TableWriter::create(out.attributes(), attrs_contract, schema)?;
-    writer.write(&batch)?;
+    let batch = attrs_contract
+        .batch(columns)
+        .map_err(|e| contract_error(&out.attributes(), e))?;
+    write_one(&out.attributes(), attrs_contract, &batch)
+}
+
+/// Writes `batch` as the whole table `contract` at `path`.
+fn write_one(path: &std::path::Path, contract: &TableContract, batch: &RecordBatch) -> Result<PathBuf> {
+    let mut writer = TableWriter::create(path, contract, batch.schema())?;
+    writer.write(batch)?;
     Ok(writer.finish()?)
 }
 
 /// Attribute `col` (named `name`) of the kept samples: its type is the first value's,
-/// or with no value at all (every sample rejected) the contract's.
+/// or with no value at all (every sample rejected) the contract's (to which
+/// [`TableContract::batch`] casts a column the contract declares).
 fn attribute_column(
     catalog: &Catalog,
     kept: &Kept,
     col: usize,
     name: &str,
     attrs_contract: &TableContract,
-) -> (Field, ArrayRef) {
+) -> ArrayRef {
     let values = kept
         .indices()
         .iter()
         .map(|&i| catalog.entries[i].attributes.get(col).and_then(Option::as_ref));
     let first = values.clone().flatten().next();
     let declared = attrs_contract.column(name).map(|c| c.data_type.clone());
-    let (array, dtype): (ArrayRef, DataType) = match (first, declared) {
+    match (first, declared) {
         (Some(Attribute::Int(_)), _) | (None, Some(DataType::Int32)) => {
             let mut b = Int32Builder::new();
             for v in values {
@@ -103,7 +87,7 @@ fn attribute_column(
                     None
                 });
             }
-            (Arc::new(b.finish()), DataType::Int32)
+            Arc::new(b.finish())
         }
         (Some(Attribute::Text(_)), _) | (None, Some(DataType::Utf8)) => {
             let mut b = StringBuilder::new();
@@ -114,7 +98,7 @@ fn attribute_column(
                     None
                 });
             }
-            (Arc::new(b.finish()), DataType::Utf8)
+            Arc::new(b.finish())
         }
         _ => {
             let mut b = Float64Builder::new();
@@ -125,18 +109,12 @@ fn attribute_column(
                     _ => None,
                 });
             }
-            (Arc::new(b.finish()), DataType::Float64)
+            Arc::new(b.finish())
         }
-    };
-    let nullable = array.null_count() > 0 || attrs_contract.column(name).is_some_and(|c| c.nullable);
-    (Field::new(name, dtype, nullable), array)
+    }
 }
 
 fn write_rejects(rejects: &[Rejected], out: &ExperimentDir) -> Result<PathBuf> {
-    let c = contract("rejects").map_err(|e| IngestError::Dataset {
-        path: out.rejects(),
-        reason: e.to_string(),
-    })?;
     let mut source = StringBuilder::new();
     let mut member = StringBuilder::new();
     let mut reason = StringBuilder::new();
@@ -145,21 +123,14 @@ fn write_rejects(rejects: &[Rejected], out: &ExperimentDir) -> Result<PathBuf> {
         member.append_option(r.member.as_deref());
         reason.append_value(&r.reason);
     }
-    let batch = RecordBatch::try_new(
-        c.schema(),
-        vec![
-            Arc::new(source.finish()),
-            Arc::new(member.finish()),
-            Arc::new(reason.finish()),
-        ],
-    )
-    .map_err(|source| IngestError::Arrow {
-        table: "rejects",
-        source,
-    })?;
-    let mut writer = TableWriter::create(out.rejects(), c, c.schema())?;
-    writer.write(&batch)?;
-    Ok(writer.finish()?)
+    let columns: [(&str, ArrayRef); 3] = [
+        ("source", Arc::new(source.finish())),
+        ("member", Arc::new(member.finish())),
+        ("reason", Arc::new(reason.finish())),
+    ];
+    let c = Table::Rejects.contract();
+    let batch = c.batch(columns).map_err(|e| contract_error(&out.rejects(), e))?;
+    write_one(&out.rejects(), c, &batch)
 }
 
 fn remove_stale(path: &std::path::Path) -> Result<()> {

@@ -290,8 +290,7 @@ impl DatasetReader for Synthetic<'_> {
             rejected: vec![],
             on_duplicate: OnError::Fail,
         };
-        let catalog = Catalog::new(parts, &sources)?;
-        Ok(Catalogued { catalog, sources })
+        Catalogued::new(parts, sources)
     }
 
     /// Renders in catalog (`sample_id`) order, so the table's rows are in id order.

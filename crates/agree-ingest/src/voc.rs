@@ -190,8 +190,7 @@ impl DatasetReader for Voc {
             rejected,
             on_duplicate: on_error,
         };
-        let catalog = Catalog::new(parts, &sources)?;
-        Ok(Catalogued { catalog, sources })
+        Catalogued::new(parts, sources)
     }
 
     fn stream(&self, catalog: &Catalog, push: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {

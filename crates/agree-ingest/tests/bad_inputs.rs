@@ -3,46 +3,20 @@
 //! file (or a reject row under `--on-error skip`) — never a panic, a misleading
 //! message, an unbounded read or a silently wrong number.
 
+mod common;
+
+use common::{encoded, opts, png, strings, table, write_tree};
 use std::{
-    io::{Cursor, Seek, SeekFrom, Write},
+    io::{Seek, SeekFrom, Write},
     os::unix::ffi::OsStrExt,
     path::Path,
 };
 
 use agree_ingest::{IngestOptions, OnError, cifar10, imagefolder, kth_tips2b, scores, voc};
-use agree_schema::{ExperimentDir, read_table};
-use arrow::{
-    array::{Array, Float64Array, RecordBatch, StringArray},
-    compute::concat_batches,
-};
+use agree_schema::ExperimentDir;
+use arrow::array::{Array, Float64Array};
 use clap::Parser;
-use image::{ImageFormat, RgbImage};
-
-fn opts(on_error: OnError) -> IngestOptions {
-    IngestOptions {
-        on_error,
-        ..Default::default()
-    }
-}
-
-fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    encoded(w, h, seed, ImageFormat::Png)
-}
-
-fn encoded(w: u32, h: u32, seed: u8, format: ImageFormat) -> Vec<u8> {
-    let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 ^ seed, y as u8, seed]));
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
-}
-
-fn write_tree(root: &Path, files: &[(&str, Vec<u8>)]) {
-    for (path, bytes) in files {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-}
+use image::ImageFormat;
 
 fn file_header(size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
@@ -50,21 +24,6 @@ fn file_header(size: u64) -> tar::Header {
     h.set_mode(0o644);
     h.set_cksum();
     h
-}
-
-fn table(path: &Path) -> RecordBatch {
-    let (schema, batches) = read_table(path).unwrap();
-    concat_batches(&schema, &batches).unwrap()
-}
-
-fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
-    let a = b
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    a.iter().map(|v| v.unwrap_or("").to_string()).collect()
 }
 
 /// (member, reason) of every reject row.

@@ -2,46 +2,18 @@
 //! bad-input case: clear errors naming the file, nothing left behind, and
 //! `--on-error skip` recording rejects.
 
-use std::{
-    collections::HashMap,
-    io::{Cursor, Write},
-    path::Path,
-};
+mod common;
 
-use agree_ingest::{
-    IngestOptions, OnError, cifar10, imagefolder, kth_tips2b, manifest::Manifest, scores, synthetic, voc,
-};
-use agree_schema::{ExperimentDir, read_table};
-use arrow::{
-    array::{Array, BinaryArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray},
-    compute::concat_batches,
-};
-use image::{ImageFormat, RgbImage};
+use common::{encoded, opts, strings, table, write_tree};
+use std::{collections::HashMap, io::Write, path::Path};
+
+use agree_ingest::{OnError, cifar10, imagefolder, kth_tips2b, manifest::Manifest, scores, synthetic, voc};
+use agree_schema::ExperimentDir;
+use arrow::array::{Array, BinaryArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch};
+use image::ImageFormat;
 
 /// (path, bytes) of files in a fixture tree.
 type Files = Vec<(&'static str, Vec<u8>)>;
-
-fn opts(on_error: OnError) -> IngestOptions {
-    IngestOptions {
-        on_error,
-        ..Default::default()
-    }
-}
-
-fn encoded(w: u32, h: u32, seed: u8, format: ImageFormat) -> Vec<u8> {
-    let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 ^ seed, y as u8, seed]));
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
-}
-
-fn write_tree(root: &Path, files: &[(&str, Vec<u8>)]) {
-    for (path, bytes) in files {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-}
 
 fn tar_gz(dest: &Path, files: &[(&str, Vec<u8>)], gzip: bool) {
     let mut builder = tar::Builder::new(Vec::new());
@@ -60,21 +32,6 @@ fn tar_gz(dest: &Path, files: &[(&str, Vec<u8>)], gzip: bool) {
     } else {
         std::fs::write(dest, tar).unwrap();
     }
-}
-
-fn table(path: &Path) -> RecordBatch {
-    let (schema, batches) = read_table(path).unwrap();
-    concat_batches(&schema, &batches).unwrap()
-}
-
-fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
-    let a = b
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    a.iter().map(|v| v.unwrap_or("").to_string()).collect()
 }
 
 fn ints64(b: &RecordBatch, col: &str) -> Vec<i64> {

@@ -3,26 +3,19 @@
 //! as before, other data (refused), or other data with `--force` (stale downstream
 //! outputs removed).
 
-use std::{io::Cursor, path::Path};
+mod common;
+
+use std::path::Path;
+
+use common::write_tree;
+
+/// A 4×4 PNG whose pixels depend on `seed`.
+fn png(seed: u8) -> Vec<u8> {
+    common::png(4, 4, seed)
+}
 
 use agree_ingest::{IngestOptions, OnError, imagefolder, manifest::Manifest};
 use agree_schema::{ExperimentDir, identity};
-use image::{ImageFormat, RgbImage};
-
-fn png(seed: u8) -> Vec<u8> {
-    let img = RgbImage::from_fn(4, 4, |x, y| image::Rgb([x as u8 ^ seed, y as u8, seed]));
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-fn write_tree(root: &Path, files: &[(&str, Vec<u8>)]) {
-    for (path, bytes) in files {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-}
 
 fn ingest(input: &Path, out: &Path, force: bool) -> agree_ingest::Result<agree_ingest::IngestSummary> {
     let opts = IngestOptions {

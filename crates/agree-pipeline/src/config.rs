@@ -77,7 +77,8 @@ impl PipelineFile {
         Self::parse(path, &text)
     }
 
-    /// Parses and validates pipeline-file text (`path` is for messages).
+    /// Parses and validates pipeline-file text (`path` is for messages): the TOML, then
+    /// each section — `[pipeline]`'s own keys, or a stage's options.
     pub fn parse(path: &Path, text: &str) -> Result<Self, PipelineError> {
         let err = |line: usize, message: String| PipelineError::Config {
             file: path.to_path_buf(),
@@ -93,66 +94,69 @@ impl PipelineFile {
         })?;
         let allowed_sections = std::iter::once("pipeline")
             .chain(Stage::ALL.iter().map(|s| s.name()))
-            .collect::<Vec<_>>();
-        let mut name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut out = None;
-        let mut description = None;
-        let mut stages = Vec::new();
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut file = PipelineFile {
+            path: path.to_path_buf(),
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            out: None,
+            description: None,
+            stages: Vec::new(),
+        };
         for (section, value) in &table {
             let toml::Value::Table(body) = value else {
                 return Err(err(
                     line_of(text, "", Some(section)),
-                    format!(
-                        "`{section}` must be a section like [{section}]; allowed sections: {}",
-                        allowed_sections.join(", ")
-                    ),
+                    format!("`{section}` must be a section like [{section}]; allowed sections: {allowed_sections}"),
                 ));
             };
             if section == "pipeline" {
-                for (k, v) in body {
-                    let line = line_of(text, section, Some(k));
-                    match (k.as_str(), v) {
-                        ("name", toml::Value::String(s)) => name = s.clone(),
-                        ("out", toml::Value::String(s)) => out = Some(PathBuf::from(s)),
-                        ("description", toml::Value::String(s)) => description = Some(s.clone()),
-                        (k, _) if PIPELINE_KEYS.contains(&k) => {
-                            return Err(err(line, format!("[pipeline] `{k}` must be a string")));
-                        }
-                        (k, _) => {
-                            return Err(err(
-                                line,
-                                format!(
-                                    "[pipeline] unknown key `{k}`; allowed keys: {}",
-                                    PIPELINE_KEYS.join(", ")
-                                ),
-                            ));
-                        }
-                    }
-                }
+                file.pipeline_section(body, text, &err)?;
                 continue;
             }
             let Some(stage) = Stage::from_name(section) else {
                 return Err(err(
                     line_of(text, section, None),
-                    format!(
-                        "unknown section [{section}]; allowed sections: {}",
-                        allowed_sections.join(", ")
-                    ),
+                    format!("unknown section [{section}]; allowed sections: {allowed_sections}"),
                 ));
             };
-            stages.push(Self::stage_section(stage, section, body, text, &err)?);
+            file.stages.push(Self::stage_section(stage, section, body, text, &err)?);
         }
-        stages.sort_by_key(|s| s.stage);
-        Ok(PipelineFile {
-            path: path.to_path_buf(),
-            name,
-            out,
-            description,
-            stages,
-        })
+        file.stages.sort_by_key(|s| s.stage);
+        Ok(file)
+    }
+
+    /// The `[pipeline]` section's keys (name, out, description), each a string.
+    fn pipeline_section(
+        &mut self,
+        body: &toml::Table,
+        text: &str,
+        err: &dyn Fn(usize, String) -> PipelineError,
+    ) -> Result<(), PipelineError> {
+        for (k, v) in body {
+            let line = line_of(text, "pipeline", Some(k));
+            match (k.as_str(), v) {
+                ("name", toml::Value::String(s)) => self.name = s.clone(),
+                ("out", toml::Value::String(s)) => self.out = Some(PathBuf::from(s)),
+                ("description", toml::Value::String(s)) => self.description = Some(s.clone()),
+                (k, _) if PIPELINE_KEYS.contains(&k) => {
+                    return Err(err(line, format!("[pipeline] `{k}` must be a string")));
+                }
+                (k, _) => {
+                    return Err(err(
+                        line,
+                        format!(
+                            "[pipeline] unknown key `{k}`; allowed keys: {}",
+                            PIPELINE_KEYS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One stage section parsed into the stage's arguments: each key looked up among

@@ -89,13 +89,21 @@ pub fn summarise(dir: &Path) -> Result<Option<ResultsSummary>, PipelineError> {
     }))
 }
 
+/// The (group_kind, group_name, split) columns of a result table, none null.
+type GroupColumns = (Vec<String>, Vec<String>, Vec<String>);
+
+/// The group and split of every row of a result table.
+fn group_columns(t: &CheckedTable) -> Result<GroupColumns, PipelineError> {
+    Ok((
+        t.req_strings("group_kind")?,
+        t.req_strings("group_name")?,
+        t.req_strings("split")?,
+    ))
+}
+
 /// Each group's and split's row at its last epoch, ordered by group and split.
 fn final_agreement(a: &CheckedTable) -> Result<Vec<FinalAgreement>, PipelineError> {
-    let (kind, name, split) = (
-        a.req_strings("group_kind")?,
-        a.req_strings("group_name")?,
-        a.req_strings("split")?,
-    );
+    let (kind, name, split) = group_columns(a)?;
     let epoch = a.req_i64s("epoch")?;
     let mut last: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     for row in 0..a.rows() {
@@ -128,11 +136,7 @@ fn final_agreement(a: &CheckedTable) -> Result<Vec<FinalAgreement>, PipelineErro
 /// The strongest correlations of same-architecture groups, by |ρ| (rows without a ρ
 /// left out).
 fn strongest_correlations(c: &CheckedTable) -> Result<Vec<Correlation>, PipelineError> {
-    let (kind, name, split) = (
-        c.req_strings("group_kind")?,
-        c.req_strings("group_name")?,
-        c.req_strings("split")?,
-    );
+    let (kind, name, split) = group_columns(c)?;
     let statistic = c.req_strings("statistic")?;
     let n = c.req_i64s("n")?;
     let rho = c.f64s("spearman_rho")?;

@@ -2,7 +2,10 @@
 
 use plotters::{coord::Shift, prelude::*, style::RGBColor};
 
-use crate::{font::FAMILY, line_panel::tick_label, shaping::Histogram};
+use crate::{
+    line_panel::{chart_frame, style_mesh, tick_label},
+    shaping::Histogram,
+};
 
 /// A histogram with its title and axis description.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,26 +32,16 @@ impl HistogramPanel {
         let x1 = h.low + h.width * h.counts.len() as f64;
         // Ticks at a rounding error from zero read as zero.
         let zero = (x1 - x0).abs() * 1e-9;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, (FAMILY, 16))
-            .margin(8)
-            .margin_right(16)
-            .x_label_area_size(42)
-            .y_label_area_size(62)
+        let mut chart = chart_frame(area, &self.title)
             .build_cartesian_2d(x0..x1, 0.0..top)
             .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
+        style_mesh(&mut chart.configure_mesh())
             .x_desc(&self.x_label)
             .y_desc("samples (%)")
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&|x| tick_label(if x.abs() < zero { 0.0 } else { *x }))
             .y_label_formatter(&|y| format!("{}%", tick_label(*y)))
-            .axis_desc_style((FAMILY, 14))
-            .label_style((FAMILY, 12))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(RGBColor(245, 245, 245))
             .draw()
             .map_err(|e| e.to_string())?;
         chart

@@ -2,7 +2,8 @@
 //! and error bars: the building block of every curve figure.
 
 use plotters::{
-    coord::Shift,
+    chart::{ChartContext, MeshStyle},
+    coord::{Shift, types::RangedCoordf64},
     prelude::*,
     style::{RGBColor, ShapeStyle},
 };
@@ -139,17 +140,45 @@ impl LinePanel {
         .map_or(SeriesLabelPosition::UpperLeft, |(p, _)| p)
     }
 
-    /// Draws the chart into `area`.
+    /// Draws the chart into `area`: frame and axes, the bands under every line, each
+    /// curve, then the legend.
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let ((x0, x1), (y0, y1)) = self.ranges();
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, (FAMILY, 16))
-            .margin(8)
-            .margin_right(16)
-            .x_label_area_size(42)
-            .y_label_area_size(62)
+        let mut chart = chart_frame(area, &self.title)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| e.to_string())?;
+        self.draw_axes(&mut chart, (x0, x1), (y0, y1))?;
+        for c in &self.curves {
+            draw_band(&mut chart, c)?;
+        }
+        for c in &self.curves {
+            draw_curve(&mut chart, c, y1 - y0)?;
+        }
+        if self.curves.iter().any(|c| !c.label.is_empty()) {
+            let corner = self
+                .legend
+                .clone()
+                .unwrap_or_else(|| self.emptiest_corner((x0, x1), (y0, y1)));
+            chart
+                .configure_series_labels()
+                .position(corner)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(190, 190, 190))
+                .label_font((FAMILY, 12))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The grid, ticks and axis descriptions: integer x ticks ("never" at
+    /// [`LinePanel::x_never`]), y ticks in percent or as compact numbers.
+    fn draw_axes<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        (x0, x1): (f64, f64),
+        (y0, y1): (f64, f64),
+    ) -> Result<(), String> {
         let never = self.x_never;
         let x_fmt = move |x: &f64| {
             if never.is_some_and(|n| (x - n).abs() < 1e-6) {
@@ -169,77 +198,93 @@ impl LinePanel {
         };
         // Integer x ticks only: one label per epoch when they fit, otherwise plotters' spacing.
         let span = (x1 - x0).round() as usize + 1;
-        chart
-            .configure_mesh()
+        style_mesh(&mut chart.configure_mesh())
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .x_labels(span.clamp(2, 12))
             .y_labels(6)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .axis_desc_style((FAMILY, 14))
-            .label_style((FAMILY, 12))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(RGBColor(245, 245, 245))
             .draw()
-            .map_err(|e| e.to_string())?;
-        for c in &self.curves {
-            if c.band.len() >= 2 {
-                let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
-                outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(outline, c.colour.mix(0.18).filled())))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        for c in &self.curves {
-            let style = ShapeStyle::from(c.colour).stroke_width(2);
-            let legend_style = style;
-            let dashed = c.dashed;
-            let anno = if c.dashed {
-                chart.draw_series(DashedLineSeries::new(c.points.iter().copied(), 7, 5, style))
-            } else {
-                chart.draw_series(LineSeries::new(c.points.iter().copied(), style))
-            }
-            .map_err(|e| e.to_string())?;
-            if !c.label.is_empty() {
-                anno.label(&c.label).legend(move |(x, y)| {
-                    // A dashed series gets a dashed sample: two strokes with a gap.
-                    let first_end = if dashed { 8 } else { 10 };
-                    let second_start = if dashed { 12 } else { 10 };
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (first_end, 0)], legend_style)
-                        + PathElement::new(vec![(second_start, 0), (20, 0)], legend_style)
-                });
-            }
-            if c.markers {
-                chart
-                    .draw_series(c.points.iter().map(|&p| Circle::new(p, 3, c.colour.filled())))
-                    .map_err(|e| e.to_string())?;
-            }
-            // A bar of zero length (std 0) has nothing to stroke.
-            for &(x, lo, hi) in c.error_bars.iter().filter(|b| b.2 - b.1 > 1e-12 * (y1 - y0)) {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(vec![(x, lo), (x, hi)], style)))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        if self.curves.iter().any(|c| !c.label.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(
-                    self.legend
-                        .clone()
-                        .unwrap_or_else(|| self.emptiest_corner((x0, x1), (y0, y1))),
-                )
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(190, 190, 190))
-                .label_font((FAMILY, 12))
-                .draw()
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+            .map_err(|e| e.to_string())
     }
+}
+
+/// A chart over (f64, f64) as the panels draw it.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The frame every panel shares: its title as caption, margins and label areas.
+pub(crate) fn chart_frame<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &'b str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, (FAMILY, 16))
+        .margin(8)
+        .margin_right(16)
+        .x_label_area_size(42)
+        .y_label_area_size(62);
+    builder
+}
+
+/// The grid and label styles every panel shares.
+pub(crate) fn style_mesh<'m, 'a, 'b, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB>,
+) -> &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    mesh.axis_desc_style((FAMILY, 14))
+        .label_style((FAMILY, 12))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(RGBColor(245, 245, 245))
+}
+
+/// A curve's shaded band (needs two points or more).
+fn draw_band<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, c: &Curve) -> Result<(), String> {
+    if c.band.len() < 2 {
+        return Ok(());
+    }
+    let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
+    outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
+    chart
+        .draw_series(std::iter::once(Polygon::new(outline, c.colour.mix(0.18).filled())))
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A curve's line (with its legend entry), markers and error bars; `y_span` is the
+/// y axis's extent (bars shorter than a rounding error of it are not drawn).
+fn draw_curve<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>, c: &'a Curve, y_span: f64) -> Result<(), String> {
+    let style = ShapeStyle::from(c.colour).stroke_width(2);
+    let legend_style = style;
+    let dashed = c.dashed;
+    let anno = if c.dashed {
+        chart.draw_series(DashedLineSeries::new(c.points.iter().copied(), 7, 5, style))
+    } else {
+        chart.draw_series(LineSeries::new(c.points.iter().copied(), style))
+    }
+    .map_err(|e| e.to_string())?;
+    if !c.label.is_empty() {
+        anno.label(&c.label).legend(move |(x, y)| {
+            // A dashed series gets a dashed sample: two strokes with a gap.
+            let first_end = if dashed { 8 } else { 10 };
+            let second_start = if dashed { 12 } else { 10 };
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (first_end, 0)], legend_style)
+                + PathElement::new(vec![(second_start, 0), (20, 0)], legend_style)
+        });
+    }
+    if c.markers {
+        chart
+            .draw_series(c.points.iter().map(|&p| Circle::new(p, 3, c.colour.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    // A bar of zero length (std 0) has nothing to stroke.
+    for &(x, lo, hi) in c.error_bars.iter().filter(|b| b.2 - b.1 > 1e-12 * y_span) {
+        chart
+            .draw_series(std::iter::once(PathElement::new(vec![(x, lo), (x, hi)], style)))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Smallest and largest finite value.

@@ -135,94 +135,136 @@ pub fn statistic_label(name: &str) -> String {
 /// Builds every figure and the page; `tick` is called after each figure. Thumbnails
 /// of images above `max_pixels` (read from their headers) are left out with a note.
 pub fn build(inputs: &ReportInputs, max_pixels: u64, mut tick: impl FnMut(&str)) -> Result<Report, Error> {
-    let mut figures = Vec::new();
-    let mut notes = Vec::new();
+    let mut built = Built::default();
     let groups = shaping::groups(&inputs.agreement);
-    let focus = shaping::focus_group(&groups);
-    let statistics = statistic_names(inputs);
-
-    figures.push(agreement_figure(inputs, &groups)?);
+    built.figures.push(agreement_figure(inputs, &groups)?);
     tick("agreement");
-
-    let Some(focus) = focus else {
-        notes.push("the agreement table names no group: per-statistic figures skipped".into());
-        let html = page::render(inputs, &figures, &notes, None);
-        return Ok(Report { figures, notes, html });
+    let Some(focus) = shaping::focus_group(&groups) else {
+        built
+            .notes
+            .push("the agreement table names no group: per-statistic figures skipped".into());
+        return Ok(built.finish(inputs, None));
     };
+    statistic_figures(inputs, &focus, &mut built, &mut tick)?;
+    image_grids(inputs, &focus, max_pixels, &mut built, &mut tick)?;
+    Ok(built.finish(inputs, Some(&focus)))
+}
 
+/// Figures and notes as they are built, in page order.
+#[derive(Default)]
+struct Built {
+    figures: Vec<Figure>,
+    notes: Vec<String>,
+}
+
+impl Built {
+    /// Adds `figure`, or the note saying why there is none.
+    fn add(&mut self, figure: Option<Figure>, none: impl FnOnce() -> String) {
+        match figure {
+            Some(f) => self.figures.push(f),
+            None => self.notes.push(none()),
+        }
+    }
+
+    /// The report: these figures and notes, and the page showing them.
+    fn finish(self, inputs: &ReportInputs, focus: Option<&Group>) -> Report {
+        let html = page::render(inputs, &self.figures, &self.notes, focus);
+        Report {
+            figures: self.figures,
+            notes: self.notes,
+            html,
+        }
+    }
+}
+
+/// The per-statistic figures of the focus group (each, or a note why it is missing).
+fn statistic_figures(
+    inputs: &ReportInputs,
+    focus: &Group,
+    built: &mut Built,
+    tick: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    let statistics = statistic_names(inputs);
+    let no_rows = |table: &'static str| move || format!("{table} has no rows for {}", focus.label());
     match &inputs.by_statistic {
-        Some(rows) => match statistic_mean_figure(rows, &focus, &statistics)? {
-            Some(f) => figures.push(f),
-            None => notes.push(format!("agreement_by_statistic has no rows for {}", focus.label())),
-        },
-        None => notes.push(
+        Some(rows) => built.add(statistic_mean_figure(rows, focus, &statistics)?, no_rows("agreement_by_statistic")),
+        None => built.notes.push(
             "results/agreement_by_statistic.parquet is absent: no statistic-over-agreed-set figure (run `agree stats` then `agree analyze`)".into(),
         ),
     }
     tick("statistic_agreed_mean");
 
     match &inputs.by_quantile {
-        Some(rows) => match quantile_figure(rows, &focus, &statistics)? {
-            Some(f) => figures.push(f),
-            None => notes.push(format!("agreement_by_quantile has no rows for {}", focus.label())),
-        },
-        None => notes.push("results/agreement_by_quantile.parquet is absent: no per-quantile agreement figure".into()),
+        Some(rows) => built.add(
+            quantile_figure(rows, focus, &statistics)?,
+            no_rows("agreement_by_quantile"),
+        ),
+        None => built
+            .notes
+            .push("results/agreement_by_quantile.parquet is absent: no per-quantile agreement figure".into()),
     }
     tick("agreement_by_quantile");
 
-    let last_epoch = shaping::curve(&inputs.agreement, &focus).last().map_or(1, |r| r.epoch);
+    let last_epoch = shaping::curve(&inputs.agreement, focus).last().map_or(1, |r| r.epoch);
     match (&inputs.learning_order, &inputs.statistics) {
-        (Some(order), Some(stats)) => {
-            match learned_epoch_figure(order, stats, inputs.correlation.as_deref(), &focus, last_epoch)? {
-                Some(f) => figures.push(f),
-                None => notes.push(format!("no sample of {} has both a learned epoch and a statistic", focus.label())),
-            }
-        }
-        (None, _) => notes.push("results/learning_order.parquet is absent: no learned-epoch figures or image grids".into()),
-        (_, None) => notes.push("stats.parquet and attributes.parquet are absent: no learned-epoch-versus-statistic figure and no histograms".into()),
+        (Some(order), Some(stats)) => built.add(
+            learned_epoch_figure(order, stats, inputs.correlation.as_deref(), focus, last_epoch)?,
+            || format!("no sample of {} has both a learned epoch and a statistic", focus.label()),
+        ),
+        (None, _) => built.notes.push("results/learning_order.parquet is absent: no learned-epoch figures or image grids".into()),
+        (_, None) => built.notes.push("stats.parquet and attributes.parquet are absent: no learned-epoch-versus-statistic figure and no histograms".into()),
     }
     tick("learned_epoch_vs_statistic");
 
     if let Some(stats) = &inputs.statistics {
-        match histogram_figure(stats)? {
-            Some(f) => figures.push(f),
-            None => notes.push("the statistics tables hold no numeric value: no histograms".into()),
-        }
+        built.add(histogram_figure(stats)?, || {
+            "the statistics tables hold no numeric value: no histograms".into()
+        });
     }
     tick("statistic_histograms");
+    Ok(())
+}
 
-    match (&inputs.learning_order, &inputs.samples) {
-        (Some(order), Some(samples)) => {
-            let earliest = shaping::earliest_learned(order, &focus, THUMBS);
-            let latest = shaping::latest_learned(order, &focus, THUMBS);
-            for (name, title, rows, how) in [
-                (
-                    "earliest_learned",
-                    "Earliest-learned images",
-                    earliest,
-                    "smallest learned_epoch first, ties by higher confidence",
-                ),
-                (
-                    "latest_learned",
-                    "Latest-learned images",
-                    latest,
-                    "never-learned first, then largest learned_epoch, ties by lower confidence",
-                ),
-            ] {
-                let source = ThumbnailSource { samples, max_pixels };
-                match image_grid_figure(name, title, how, &rows, &source, &focus, &mut notes)? {
-                    Some(f) => figures.push(f),
-                    None => notes.push(format!("{title}: no image of {} could be shown", focus.label())),
-                }
-                tick(name);
-            }
+/// The grids of the focus group's earliest- and latest-learned images.
+fn image_grids(
+    inputs: &ReportInputs,
+    focus: &Group,
+    max_pixels: u64,
+    built: &mut Built,
+    tick: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    let (order, samples) = match (&inputs.learning_order, &inputs.samples) {
+        (Some(order), Some(samples)) => (order, samples),
+        (_, None) => {
+            built.notes.push("samples.parquet is absent: no image grids".into());
+            return Ok(());
         }
-        (_, None) => notes.push("samples.parquet is absent: no image grids".into()),
-        _ => {}
+        _ => return Ok(()),
+    };
+    let earliest = shaping::earliest_learned(order, focus, THUMBS);
+    let latest = shaping::latest_learned(order, focus, THUMBS);
+    for (name, title, rows, how) in [
+        (
+            "earliest_learned",
+            "Earliest-learned images",
+            earliest,
+            "smallest learned_epoch first, ties by higher confidence",
+        ),
+        (
+            "latest_learned",
+            "Latest-learned images",
+            latest,
+            "never-learned first, then largest learned_epoch, ties by lower confidence",
+        ),
+    ] {
+        let source = ThumbnailSource { samples, max_pixels };
+        let figure = image_grid_figure(name, title, how, &rows, &source, focus, &mut built.notes)?;
+        built.add(figure, || {
+            format!("{title}: no image of {} could be shown", focus.label())
+        });
+        tick(name);
     }
-
-    let html = page::render(inputs, &figures, &notes, Some(&focus));
-    Ok(Report { figures, notes, html })
+    Ok(())
 }
 
 /// The paper's main figure: per group, agreement against mean accuracy ± std, the lower
@@ -253,20 +295,17 @@ fn agreement_figure(inputs: &ReportInputs, groups: &[Group]) -> Result<Figure, E
             independent.dashed = true;
             independent.markers = false;
             let n = rows.first().map_or(0, |r| r.n_networks);
-            Panel::Line(LinePanel {
-                title: format!("{} ({} networks)", g.label(), n),
-                x_label: "epoch".into(),
-                y_label: "share of samples (%)".into(),
-                percent: true,
-                x_never: None,
-                curves: vec![
+            epoch_panel(
+                format!("{} ({} networks)", g.label(), n),
+                "share of samples (%)".into(),
+                true,
+                vec![
                     Curve::new("agreement", palette::qualitative(0), xy(&|r| r.agreement)),
                     accuracy,
                     independent,
                     lower,
                 ],
-                legend: None,
-            })
+            )
         })
         .collect();
     render_panels(
@@ -300,21 +339,15 @@ fn statistic_mean_figure(
             }
             let mut rest = Curve::new("rest", palette::qualitative(1), rest);
             rest.dashed = true;
-            Some(Panel::Line(LinePanel {
-                title: stat.clone(),
-                x_label: "epoch".into(),
-                y_label: format!("mean {}", statistic_label(stat)),
-                percent: false,
-                x_never: None,
-                curves: vec![Curve::new("agreed", palette::qualitative(0), agreed), rest],
-                legend: None,
-            }))
+            Some(epoch_panel(
+                stat.clone(),
+                format!("mean {}", statistic_label(stat)),
+                false,
+                vec![Curve::new("agreed", palette::qualitative(0), agreed), rest],
+            ))
         })
         .collect();
-    if panels.is_empty() {
-        return Ok(None);
-    }
-    render_panels(
+    statistic_figure(
         "statistic_agreed_mean",
         "Statistics of the agreed set over epochs",
         &format!(
@@ -323,12 +356,8 @@ fn statistic_mean_figure(
              (for complexity measures) and rises as harder images join it.",
             focus.label()
         ),
-        "",
         &panels,
-        STAT_COLUMNS,
-        PANEL_SIZE,
     )
-    .map(Some)
 }
 
 /// Agreement within each quantile bin of each statistic, over epochs.
@@ -355,21 +384,10 @@ fn quantile_figure(rows: &[QuantileRow], focus: &Group, statistics: &[String]) -
                     Curve::new(label, palette::sequential(i, n), points)
                 })
                 .collect();
-            Some(Panel::Line(LinePanel {
-                title: stat.clone(),
-                x_label: "epoch".into(),
-                y_label: "agreement in bin (%)".into(),
-                percent: true,
-                x_never: None,
-                curves,
-                legend: None,
-            }))
+            Some(epoch_panel(stat.clone(), "agreement in bin (%)".into(), true, curves))
         })
         .collect();
-    if panels.is_empty() {
-        return Ok(None);
-    }
-    render_panels(
+    statistic_figure(
         "agreement_by_quantile",
         "Agreement per quantile bin of each statistic",
         &format!(
@@ -378,12 +396,8 @@ fn quantile_figure(rows: &[QuantileRow], focus: &Group, statistics: &[String]) -
              the networks agree on.",
             focus.label()
         ),
-        "",
         &panels,
-        STAT_COLUMNS,
-        PANEL_SIZE,
     )
-    .map(Some)
 }
 
 /// For each statistic, its mean ± std over the samples learned at each epoch (never last).
@@ -433,10 +447,7 @@ fn learned_epoch_figure(
             }))
         })
         .collect();
-    if panels.is_empty() {
-        return Ok(None);
-    }
-    render_panels(
+    statistic_figure(
         "learned_epoch_vs_statistic",
         "Learned epoch versus each statistic",
         &format!(
@@ -445,12 +456,8 @@ fn learned_epoch_figure(
              Spearman correlation of learned_epoch with the statistic, with its bootstrap 95% interval.",
             focus.label()
         ),
-        "",
         &panels,
-        STAT_COLUMNS,
-        PANEL_SIZE,
     )
-    .map(Some)
 }
 
 /// The distribution of every statistic over all samples.
@@ -469,19 +476,33 @@ fn histogram_figure(stats: &SampleStatistics) -> Result<Option<Figure>, Error> {
             })
         })
         .collect();
-    if panels.is_empty() {
-        return Ok(None);
-    }
-    render_panels(
+    statistic_figure(
         "statistic_histograms",
         "Distributions of the statistics",
         "Histogram of each statistic over every sample with a value (30 equal-width bins), as a share of samples.",
-        "",
         &panels,
-        STAT_COLUMNS,
-        PANEL_SIZE,
     )
-    .map(Some)
+}
+
+/// A figure of per-statistic panels, [`STAT_COLUMNS`] to a row; `None` without panels.
+fn statistic_figure(name: &str, title: &str, caption: &str, panels: &[Panel]) -> Result<Option<Figure>, Error> {
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    render_panels(name, title, caption, "", panels, STAT_COLUMNS, PANEL_SIZE).map(Some)
+}
+
+/// A panel of curves over epochs, legend where the data leaves room.
+fn epoch_panel(title: String, y_label: String, percent: bool, curves: Vec<Curve>) -> Panel {
+    Panel::Line(LinePanel {
+        title,
+        x_label: "epoch".into(),
+        y_label,
+        percent,
+        x_never: None,
+        curves,
+        legend: None,
+    })
 }
 
 /// Where thumbnails come from: the stored images, decoded within a pixel budget.

@@ -180,9 +180,11 @@ pub struct NetworkFinal {
     pub wall_s: f64,
 }
 
-/// Reads `path` as `table`, checked against its contract.
+/// Reads `path` as `table`, checked against its contract (a file that is not
+/// Parquet is [`Error::Table`], whose message names the file once).
 fn read(path: &Path, table: Table) -> Result<CheckedTable, Error> {
-    Ok(CheckedTable::read(path, table)?)
+    let (schema, batches) = agree_schema::read_table(path)?;
+    Ok(CheckedTable::from_batches(path, table.contract(), schema, batches)?)
 }
 
 /// The group (kind, name, split) of every row.
@@ -298,7 +300,11 @@ pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
 
 /// Reads an optional table, or `None` when it is absent.
 fn read_optional(dir: &ExperimentDir, table: Table) -> Result<Option<CheckedTable>, Error> {
-    Ok(CheckedTable::read_if_exists(&dir.table(table), table)?)
+    let path = dir.table(table);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read(&path, table).map(Some)
 }
 
 /// Reads `results/agreement_by_statistic.parquet` if present.

@@ -141,7 +141,7 @@ fn malformed_agreement_fails_naming_the_file() {
     fs::create_dir_all(dir.results_dir()).expect("results");
     fs::write(dir.table(agree_schema::Table::Agreement), b"not parquet").expect("write");
     let err = report(&dir).expect_err("garbage agreement").to_string();
-    assert!(err.contains("agreement.parquet"), "{err}");
+    assert_eq!(err.matches("agreement.parquet").count(), 1, "{err}");
 
     // Parquet, but a different table's columns (written under the agreement file name).
     let path = dir.table(agree_schema::Table::Agreement);

@@ -39,6 +39,7 @@ mod contract;
 pub mod identity;
 mod layout;
 mod names;
+mod on_error;
 pub mod run_tables;
 pub mod sample_image;
 mod split;
@@ -50,6 +51,7 @@ pub use contract::{ColumnContract, ContractError, TableContract, contract, contr
 pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
 pub use names::{SESSION_TABLES, is_reserved_table_name, is_table_identifier};
+pub use on_error::OnError;
 pub use split::Split;
 pub use table::Table;
 pub use table_file::{

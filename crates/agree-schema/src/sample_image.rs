@@ -314,7 +314,10 @@ impl DecodedImage {
                 });
             }
         }
-        self.stored = (color.channel_count(), (color.bits_per_pixel() / u16::from(color.channel_count())) as u8);
+        self.stored = (
+            color.channel_count(),
+            (color.bits_per_pixel() / u16::from(color.channel_count())) as u8,
+        );
         Ok(())
     }
 
