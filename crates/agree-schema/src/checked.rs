@@ -10,7 +10,7 @@ use arrow::{
     datatypes::{DataType, Float64Type, Int64Type, SchemaRef},
 };
 
-use crate::{Table, TableContract, read_table};
+use crate::{Table, TableContract, TableFileError, read_table};
 
 /// Why a table could not be read by column name.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -50,7 +50,12 @@ impl CheckedTable {
     pub fn read_as(path: &Path, contract: &'static TableContract) -> Result<Self, TableReadError> {
         let (schema, batches) = read_table(path).map_err(|e| TableReadError {
             path: path.to_path_buf(),
-            problem: e.to_string(),
+            // The error names the file already; the problem is what it wraps.
+            problem: match e {
+                TableFileError::Io { source, .. } => source.to_string(),
+                TableFileError::Parquet { source, .. } => source.to_string(),
+                TableFileError::Contract { source, .. } => source.to_string(),
+            },
         })?;
         Self::from_batches(path, contract, schema, batches)
     }
@@ -241,6 +246,11 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        // A file that is not Parquet: named once, with what is wrong.
+        let junk = tmp.path().join("junk.parquet");
+        std::fs::write(&junk, b"not parquet").unwrap();
+        let msg = CheckedTable::read(&junk, Table::Stats).unwrap_err().to_string();
+        assert_eq!(msg.matches("junk.parquet").count(), 1, "{msg}");
         // The wrong contract is refused, naming the file.
         let msg = CheckedTable::read(&path, Table::Agreement).unwrap_err().to_string();
         assert!(

@@ -276,9 +276,11 @@ impl DecodedImage {
             format: format.to_string(),
             message: e.to_string(),
         };
-        let decoder = ImageReader::with_format(Cursor::new(bytes), image_format)
-            .into_decoder()
-            .map_err(undecodable)?;
+        // The pixel budget, checked from the header first, bounds the allocation; the
+        // `image` crate's own 512 MiB cap would refuse images the user raised it for.
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+        reader.no_limits();
+        let decoder = reader.into_decoder().map_err(undecodable)?;
         let (w, h) = decoder.dimensions();
         let color = decoder.color_type();
         let total = usize::try_from(decoder.total_bytes()).map_err(|_| ImageError::Undecodable {
