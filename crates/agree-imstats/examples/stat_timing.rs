@@ -19,11 +19,8 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).expect("usage: stat_timing SAMPLES.parquet [N] [REPEAT]");
-    let limit: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(5000);
-    let repeat: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(3);
+/// The first `limit` images of a samples.parquet, decoded to RGB.
+fn read_images(path: &str, limit: usize) -> Vec<(usize, usize, Vec<u8>)> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).expect("open"))
         .expect("parquet")
         .with_batch_size(4096)
@@ -31,7 +28,7 @@ fn main() {
         .expect("reader");
     let mut images: Vec<(usize, usize, Vec<u8>)> = Vec::new();
     let mut decoded = DecodedImage::new();
-    'outer: for batch in reader {
+    for batch in reader {
         let batch = batch.expect("batch");
         let bytes = batch.column_by_name("image").expect("image").as_binary::<i32>();
         let formats = batch.column_by_name("format").expect("format").as_string::<i32>();
@@ -41,10 +38,67 @@ fn main() {
             assert_eq!(v.channels, 3);
             images.push((v.width, v.height, v.pixels.to_vec()));
             if images.len() == limit {
-                break 'outer;
+                return images;
             }
         }
     }
+    images
+}
+
+/// DUMP=FILE: every stats column of every image (f64 LE, row-major, columns in
+/// Selection::all() order), to compare with a stats.parquet.
+fn dump(file: &str, images: &[(usize, usize, Vec<u8>)], params: &StatsParams) {
+    let sel = Selection::all();
+    let bytes: Vec<u8> = images
+        .iter()
+        .flat_map(|(w, h, px)| {
+            let view = ImageView::rgb(*w, *h, px).expect("rgb");
+            let s = compute_stats(&view, sel, params);
+            sel.columns()
+                .flat_map(|c| s.column(c).unwrap_or(f64::NAN).to_le_bytes())
+                .collect::<Vec<u8>>()
+        })
+        .collect();
+    std::fs::write(file, bytes).expect("dump");
+}
+
+/// Best-of-`repeat` CPU seconds for `selection` over every image, and a digest of
+/// every value computed.
+fn time_selection(
+    images: &[(usize, usize, Vec<u8>)],
+    selection: Selection,
+    params: &StatsParams,
+    repeat: usize,
+) -> (f64, u64) {
+    let mut best = f64::INFINITY;
+    let mut digest = 0u64;
+    for _ in 0..repeat {
+        digest = 0;
+        let start = cpu_ns();
+        for (w, h, px) in images {
+            let view = ImageView::rgb(*w, *h, px).expect("rgb");
+            let s = compute_stats(&view, selection, params);
+            for c in selection.columns() {
+                let v = s.column(c).unwrap_or(f64::NAN).to_bits();
+                digest = digest.rotate_left(5) ^ v;
+            }
+            if let Some(p) = s.spectrum {
+                for v in p {
+                    digest = digest.rotate_left(5) ^ v.to_bits();
+                }
+            }
+        }
+        best = best.min((cpu_ns() - start) as f64 * 1e-9);
+    }
+    (best, digest)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).expect("usage: stat_timing SAMPLES.parquet [N] [REPEAT]");
+    let limit: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let repeat: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(3);
+    let images = read_images(path, limit);
     let n = images.len();
     let params = StatsParams::default();
     let mut rows: Vec<(String, Selection)> = Statistic::ALL
@@ -56,43 +110,11 @@ fn main() {
     if let Some(only) = args.get(4) {
         rows.retain(|(name, _)| name.contains(only.as_str()));
     }
-    // DUMP=FILE: every stats column of every image (f64 LE, row-major, columns in
-    // Selection::all() order), to compare with a stats.parquet.
-    if let Ok(dump) = std::env::var("DUMP") {
-        let sel = Selection::all();
-        let bytes: Vec<u8> = images
-            .iter()
-            .flat_map(|(w, h, px)| {
-                let view = ImageView::rgb(*w, *h, px).expect("rgb");
-                let s = compute_stats(&view, sel, &params);
-                sel.columns()
-                    .flat_map(|c| s.column(c).unwrap_or(f64::NAN).to_le_bytes())
-                    .collect::<Vec<u8>>()
-            })
-            .collect();
-        std::fs::write(dump, bytes).expect("dump");
+    if let Ok(file) = std::env::var("DUMP") {
+        dump(&file, &images, &params);
     }
     for (name, selection) in rows {
-        let mut best = f64::INFINITY;
-        let mut digest = 0u64;
-        for _ in 0..repeat {
-            digest = 0;
-            let start = cpu_ns();
-            for (w, h, px) in &images {
-                let view = ImageView::rgb(*w, *h, px).expect("rgb");
-                let s = compute_stats(&view, selection, &params);
-                for c in selection.columns() {
-                    let v = s.column(c).unwrap_or(f64::NAN).to_bits();
-                    digest = digest.rotate_left(5) ^ v;
-                }
-                if let Some(p) = s.spectrum {
-                    for v in p {
-                        digest = digest.rotate_left(5) ^ v.to_bits();
-                    }
-                }
-            }
-            best = best.min((cpu_ns() - start) as f64 * 1e-9);
-        }
+        let (best, digest) = time_selection(&images, selection, &params, repeat);
         println!(
             "{name:<16} {:>9.2} µs/img {:>9.0} img/s  digest {digest:016x}",
             best / n as f64 * 1e6,
