@@ -34,6 +34,10 @@ enum Command {
     Report(agree_report::cli::ReportArgs),
     /// Run every stage from a pipeline file, skipping what is up to date.
     Pipeline(agree_pipeline::cli::PipelineArgs),
+    /// Start the scheduler of a Ballista cluster that runs agree's SQL (`--engine ballista://HOST:PORT`).
+    Scheduler(agree_sql::cluster::SchedulerArgs),
+    /// Start an executor of a Ballista cluster, joining the scheduler at --scheduler.
+    Executor(agree_sql::cluster::ExecutorArgs),
 }
 
 /// Input errors print as their message and causes only: `RUST_BACKTRACE=1` (common
@@ -79,6 +83,8 @@ fn run() -> Result<()> {
         Command::Train(args) => agree_train::cli::run(&args, cli.quiet)?,
         Command::Report(args) => agree_report::cli::run(&args, cli.quiet)?,
         Command::Pipeline(args) => agree_pipeline::cli::run(&args, cli.quiet)?,
+        Command::Scheduler(args) => agree_sql::cluster::run_scheduler(&args, cli.quiet)?,
+        Command::Executor(args) => agree_sql::cluster::run_executor(&args, cli.quiet)?,
     }
     Ok(())
 }

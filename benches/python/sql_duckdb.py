@@ -5,12 +5,15 @@ Parquet files.
 DuckDB has no rank-correlation aggregates, so statistic_correlation is left out
 (the Rust side reports that step separately), and the two aggregates of ours that
 have plain-SQL equivalents are substituted: fleiss_kappa by its formula over
-sums, forgetting_events by a list lambda over the epoch-ordered correct flags;
+sums, forgetting_events by a list lambda over the epoch-ordered correct flags,
+precise_avg by avg, and the two passes of the bounded exact median
+(median_window, window_median) by DuckDB's median over the same rows;
 DataFusion's make_array is DuckDB's list_value.
 
 Usage: sql_duckdb.py <experiment dir> <expanded sql dir> <query.sql> <out dir>
+                     [memory_limit [temp_directory]]
 (the sql dir holds steps.json, statistic_values.sql, statistic_wide.sql,
-statistic_index.sql and one file per analysis step)
+statistic_buckets.sql, statistic_index.sql and one file per analysis step)
 Prints one JSON line: seconds of the analysis, of each step, of the agreement
 query (best of 3), and peak RSS in MiB.
 """
@@ -18,6 +21,7 @@ query (best of 3), and peak RSS in MiB.
 import glob
 import json
 import os
+import re
 import sys
 import time
 
@@ -56,7 +60,7 @@ def analysis(con, root, sql_dir, out_dir):
         "CREATE TEMP TABLE analysis_parameters AS SELECT 5 AS quantile_bins, 200::BIGINT AS bootstrap_replicates,"
         " 0::BIGINT AS bootstrap_seed, 'synthetic' AS dataset"
     )
-    for name in ["statistic_values", "statistic_wide", "statistic_index"]:
+    for name in ["statistic_values", "statistic_wide", "statistic_buckets", "statistic_index"]:
         con.execute(f"CREATE TEMP TABLE {name} AS {read(sql_dir, name)}")
     steps = {}
     for step in json.load(open(os.path.join(sql_dir, "steps.json"))):
@@ -76,15 +80,27 @@ def read(sql_dir, name):
     sql = open(os.path.join(sql_dir, f"{name}.sql")).read()
     sql = sql.replace("fleiss_kappa(n_correct, n_networks)", FLEISS)
     sql = sql.replace("forgetting_events(epoch, correct)", FORGETTING)
+    sql = re.sub(r"window_median\(([^,()]+), [^,()]+, [^()]+\)", r"median(\1)", sql)
+    sql = re.sub(r"median_window\(([^()]+)\)", r"count(\1)", sql)
+    sql = sql.replace("precise_avg(", "avg(").replace("precise_sum(", "sum(").replace("precise_stddev_pop(", "stddev_pop(")
     return sql.replace("make_array(", "list_value(")
 
 
-def main(root, sql_dir, agreement_query_path, out_dir):
+def connect(memory_limit, temp_directory):
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+    return con
+
+
+def main(root, sql_dir, agreement_query_path, out_dir, memory_limit=None, temp_directory=None):
     agreement_query = open(agreement_query_path).read()
     os.makedirs(out_dir, exist_ok=True)
 
     start = time.perf_counter()
-    con = duckdb.connect()
+    con = connect(memory_limit, temp_directory)
     register(con, root)
     steps = analysis(con, root, sql_dir, out_dir)
     total = time.perf_counter() - start
@@ -92,7 +108,7 @@ def main(root, sql_dir, agreement_query_path, out_dir):
 
     query = []
     for _ in range(3):
-        con = duckdb.connect()
+        con = connect(memory_limit, temp_directory)
         start = time.perf_counter()
         register(con, root)
         rows = con.execute(agreement_query).fetchall()
@@ -106,4 +122,4 @@ def main(root, sql_dir, agreement_query_path, out_dir):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:7])

@@ -4,11 +4,12 @@
 /// Tables the SQL session defines itself: the unions and parameter tables it
 /// registers, and the analysis's intermediate steps (agree-sql checks in a test
 /// that every intermediate step is listed).
-pub const SESSION_TABLES: [&str; 12] = [
+pub const SESSION_TABLES: [&str; 13] = [
     "predictions",
     "networks",
     "statistic_values",
     "statistic_wide",
+    "statistic_buckets",
     "statistic_index",
     "analysis_epochs",
     "analysis_parameters",

@@ -289,7 +289,7 @@ async fn materialise_statistics(
     steps: &mut StepTables,
     report: &mut AnalysisReport,
 ) -> Result<(), SqlError> {
-    for name in ["statistic_values", "statistic_wide"] {
+    for name in ["statistic_values", "statistic_wide", "statistic_buckets"] {
         let started = Instant::now();
         steps
             .run(ctx, name, name, &format!("SELECT * FROM {name}"), None, None)

@@ -22,13 +22,14 @@ include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
 
 /// Tables the session registers before the first step (besides the stage tables):
 /// what a step may read that no step computes.
-pub const SESSION_TABLES: [&str; 7] = [
+pub const SESSION_TABLES: [&str; 8] = [
     "predictions",
     "networks",
     "analysis_epochs",
     "analysis_parameters",
     "statistic_values",
     "statistic_wide",
+    "statistic_buckets",
     "statistic_index",
 ];
 

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::{AnalysisOptions, analyze, run_one_step};
 use crate::analysis_sql::export_sql;
-use crate::engine::MemoryArgs;
+use crate::engine::SessionArgs;
 use crate::error::SqlError;
 use crate::query::{OutputFormat, describe_tables, run_query, write_batches};
 use crate::session::open_session_with;
@@ -28,9 +28,9 @@ pub struct AnalyzeArgs {
     /// Write the built-in SQL files and their manifest steps.toml into DIR (to read or edit them) and exit.
     #[arg(long, value_name = "DIR")]
     pub export_sql: Option<PathBuf>,
-    /// Memory limit and spill directory.
+    /// Engine, memory limit and spill directory.
     #[command(flatten)]
-    pub memory: MemoryArgs,
+    pub session: SessionArgs,
 }
 
 /// The parameters and SQL of an analysis, shared by `agree analyze` and `agree sql --step`.
@@ -52,13 +52,13 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    fn options(&self, memory: &MemoryArgs) -> AnalysisOptions {
+    fn options(&self, session: &SessionArgs) -> AnalysisOptions {
         AnalysisOptions {
             quantile_bins: self.bins,
             bootstrap_replicates: self.bootstrap,
             bootstrap_seed: self.seed,
             sql_dir: self.sql_dir.clone(),
-            session: memory.settings(),
+            session: session.settings(),
             step_table_memory: None,
         }
     }
@@ -96,9 +96,9 @@ pub struct SqlArgs {
     /// Parameters and SQL of the analysis (with --step).
     #[command(flatten)]
     pub analysis: AnalysisArgs,
-    /// Memory limit and spill directory.
+    /// Engine, memory limit and spill directory.
     #[command(flatten)]
-    pub memory: MemoryArgs,
+    pub session: SessionArgs,
 }
 
 /// Stack of the threads that plan and run queries. Planning and evaluation
@@ -107,7 +107,7 @@ pub struct SqlArgs {
 /// touched only as deep as a query goes).
 const QUERY_STACK_BYTES: usize = 256 << 20;
 
-fn runtime() -> Result<tokio::runtime::Runtime, SqlError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, SqlError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(QUERY_STACK_BYTES)
@@ -128,7 +128,7 @@ pub fn run_analyze(args: &AnalyzeArgs, quiet: bool) -> Result<(), SqlError> {
         }
         return Ok(());
     }
-    let options = args.analysis.options(&args.memory);
+    let options = args.analysis.options(&args.session);
     let progress = ProgressBar::new(0);
     if quiet {
         progress.set_draw_target(ProgressDrawTarget::hidden());
@@ -303,7 +303,7 @@ fn answer_step(rt: &tokio::runtime::Runtime, dir: &ExperimentDir, name: &str, ar
     if let Some(path) = &args.out {
         check_out_path(path, &args.dir, args.force)?;
     }
-    let options = args.analysis.options(&args.memory);
+    let options = args.analysis.options(&args.session);
     let work = options.session.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
     let output = rt
         .block_on(run_one_step(dir, &options, name, &work))
@@ -320,7 +320,7 @@ fn answer_sql(args: &SqlArgs, quiet: bool) -> Result<(), SqlError> {
     if let Some(name) = &args.step {
         return answer_step(&rt, &dir, name, args);
     }
-    let settings = args.memory.settings();
+    let settings = args.session.settings();
     let session = rt.block_on(open_session_with(&dir, None, &settings))?;
     let ctx = &session.ctx;
     if args.schema {
@@ -397,7 +397,7 @@ fn prompt(rt: &tokio::runtime::Runtime, ctx: &SessionContext, args: &SqlArgs, qu
             let statement = std::mem::take(&mut buffer);
             let _ = editor.add_history_entry(statement.trim());
             if let Err(e) = rt.block_on(answer(ctx, Some(statement.trim().trim_end_matches(';')), args)) {
-                eprintln!("{}", e.within_limit(args.memory.settings().memory_limit));
+                eprintln!("{}", e.within_limit(args.session.settings().memory_limit));
             }
         }
     }

@@ -1,5 +1,15 @@
-//! Within how much memory the SQL runs: the `--memory-limit` and `--spill-dir`
-//! options of `agree analyze` and `agree sql`, and the DataFusion context they make.
+//! Where and within how much memory the SQL runs: the `--engine`, `--memory-limit`
+//! and `--spill-dir` options of `agree analyze` and `agree sql`, and the DataFusion
+//! context they make.
+//!
+//! `--engine local` (the default) runs DataFusion in this process;
+//! `--engine ballista://HOST:PORT` makes the context a client of a running Apache
+//! Ballista cluster (started with `agree scheduler` and `agree executor`, see
+//! [`crate::cluster`]), and `--engine ballista-standalone` starts a scheduler and an
+//! executor inside this process. The same SQL runs on all three; on Ballista every
+//! table the session registers must be something a plan can ship to executors
+//! (Parquet files, `VALUES`), never an in-memory table ([`is_distributed`] says
+//! which kind of context a caller holds).
 //!
 //! With a memory limit, a `FairSpillPool` of that size backs every operator:
 //! sorts, joins and aggregations spill to the disk manager's directory
@@ -12,6 +22,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use ballista::prelude::SessionContextExt;
+use ballista_core::config::BallistaConfig;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
@@ -20,6 +32,72 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::SqlError;
 use crate::functions::register_functions;
+
+/// Where the SQL of a session runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// DataFusion in this process.
+    #[default]
+    Local,
+    /// A running Ballista cluster, by its scheduler's address.
+    Ballista {
+        /// The scheduler's host name or IP address.
+        host: String,
+        /// The scheduler's gRPC port.
+        port: u16,
+    },
+    /// A Ballista scheduler and one executor started inside this process.
+    BallistaStandalone,
+}
+
+impl FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        if text == "local" {
+            return Ok(Engine::Local);
+        }
+        if text == "ballista-standalone" {
+            return Ok(Engine::BallistaStandalone);
+        }
+        let Some(address) = text.strip_prefix("ballista://") else {
+            return Err(format!(
+                "`{s}`: an engine is `local`, `ballista://HOST:PORT` (a running cluster's scheduler) \
+                 or `ballista-standalone`"
+            ));
+        };
+        let (host, port) = parse_host_port(address.trim_end_matches('/'))
+            .map_err(|problem| format!("`{s}`: {problem} (e.g. ballista://127.0.0.1:50050)"))?;
+        Ok(Engine::Ballista { host, port })
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Local => f.write_str("local"),
+            Engine::Ballista { host, port } if host.contains(':') => write!(f, "ballista://[{host}]:{port}"),
+            Engine::Ballista { host, port } => write!(f, "ballista://{host}:{port}"),
+            Engine::BallistaStandalone => f.write_str("ballista-standalone"),
+        }
+    }
+}
+
+/// `HOST:PORT` (an IPv6 host in brackets) as its host and port.
+pub fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{text}` has no port: give HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("`{text}` has no host: give HOST:PORT"));
+    }
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("`{port}` in `{text}` is not a port (0–65535)"))?;
+    Ok((host.to_string(), port))
+}
 
 /// A memory size as the options take it: `512MiB`, `4GiB`, `4GB` (10⁹), `800M`,
 /// a plain number of bytes, or `none` for no limit.
@@ -104,9 +182,11 @@ pub fn default_memory_limit() -> Option<u64> {
     machine_memory().map(|m| (m as f64 * DEFAULT_MEMORY_FRACTION) as u64)
 }
 
-/// How a session is made: memory limit and spill directory.
+/// How a session is made: engine, memory limit and spill directory.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionSettings {
+    /// Where the SQL runs.
+    pub engine: Engine,
     /// The memory pool's size in bytes (`None`: unbounded).
     pub memory_limit: Option<u64>,
     /// Where spilled data goes (`None`: the OS temporary directory).
@@ -115,7 +195,13 @@ pub struct SessionSettings {
 
 /// The options every command that runs SQL takes.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct MemoryArgs {
+pub struct SessionArgs {
+    /// Where the SQL runs: `local` (this process), `ballista://HOST:PORT` (a Ballista
+    /// cluster started with `agree scheduler` and `agree executor`, whose processes
+    /// all see the experiment directory at the same path), or `ballista-standalone`
+    /// (a scheduler and an executor inside this process).
+    #[arg(long, value_name = "ENGINE", default_value = "local")]
+    pub engine: Engine,
     /// Memory the query engine may use (e.g. 512MiB, 4GiB, none); sorts, joins and
     /// aggregations spill to disk to stay within it. Default: 70% of the machine's memory.
     #[arg(long, value_name = "SIZE")]
@@ -125,10 +211,11 @@ pub struct MemoryArgs {
     pub spill_dir: Option<PathBuf>,
 }
 
-impl MemoryArgs {
+impl SessionArgs {
     /// The settings these options ask for.
     pub fn settings(&self) -> SessionSettings {
         SessionSettings {
+            engine: self.engine.clone(),
             memory_limit: match self.memory_limit {
                 Some(MemorySize(limit)) => limit,
                 None => default_memory_limit(),
@@ -183,6 +270,67 @@ pub fn local_context(settings: &SessionSettings) -> Result<SessionContext, SqlEr
     let ctx = SessionContext::new_with_state(state);
     register_functions(&ctx);
     Ok(ctx)
+}
+
+/// A context for `settings`: local, or the client of a Ballista cluster (reached
+/// first, so a wrong address is an error here rather than at the first query),
+/// with this crate's functions registered in either.
+pub async fn context(settings: &SessionSettings) -> Result<SessionContext, SqlError> {
+    let local = local_context(settings)?;
+    let engine = &settings.engine;
+    let failed = |problem: String| SqlError::Engine {
+        engine: format!("--engine {engine}"),
+        problem,
+    };
+    let ctx = match engine {
+        Engine::Local => return Ok(local),
+        Engine::Ballista { host, port } => {
+            reach(host, *port).map_err(failed)?;
+            SessionContext::remote_with_state(&format!("df://{host}:{port}"), local.state())
+                .await
+                .map_err(|e| failed(e.to_string()))?
+        }
+        // The in-process scheduler and executor take the state's functions.
+        Engine::BallistaStandalone => SessionContext::standalone_with_state(local.state())
+            .await
+            .map_err(|e| failed(format!("starting the in-process cluster: {e}")))?,
+    };
+    // Making a Ballista state rebuilds its function list: ours go in after.
+    register_functions(&ctx);
+    Ok(ctx)
+}
+
+/// Whether `ctx` runs its plans on a Ballista cluster (its tables must then be
+/// ones a plan can ship: files, not memory).
+pub fn is_distributed(ctx: &SessionContext) -> bool {
+    ctx.state()
+        .config()
+        .options()
+        .extensions
+        .get::<BallistaConfig>()
+        .is_some()
+}
+
+/// Opens (and closes) a TCP connection to `host:port`, so that an unreachable
+/// scheduler is named at once.
+fn reach(host: &str, port: u16) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addresses: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve the scheduler's host `{host}`: {e}"))?
+        .collect();
+    let timeout = std::time::Duration::from_secs(10);
+    let mut last = None;
+    for address in &addresses {
+        match std::net::TcpStream::connect_timeout(address, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => format!("cannot reach the Ballista scheduler at {host}:{port}: {e} (is `agree scheduler` running?)"),
+        None => format!("`{host}` resolves to no address"),
+    })
 }
 
 /// Whether `e` (or what it wraps) is the memory pool refusing a reservation.

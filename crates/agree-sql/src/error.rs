@@ -82,6 +82,14 @@ pub enum SqlError {
     /// Writing query output failed.
     #[error("writing output: {0}")]
     Output(String),
+    /// The engine could not be reached or started (`--engine`, `agree scheduler`, `agree executor`).
+    #[error("{engine}: {problem}")]
+    Engine {
+        /// The engine or role, e.g. `--engine ballista://127.0.0.1:50050`.
+        engine: String,
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 impl From<agree_schema::TableReadError> for SqlError {

@@ -17,6 +17,7 @@ mod analysis_sql;
 mod bootstrap;
 mod catalog;
 pub mod cli;
+pub mod cluster;
 mod consistency;
 mod correlation;
 mod engine;
@@ -40,9 +41,12 @@ pub use bootstrap::{RankMethod, bootstrap_ci, quantile_sorted};
 pub use catalog::{TableFile, TableKind, experiment_tables};
 pub use consistency::{PredictionFile, SampleIds, check_finite, check_inputs, check_prediction_file, read_sample_ids};
 pub use correlation::RankedPairs;
-pub use engine::{MemoryArgs, MemorySize, SessionSettings, default_memory_limit, format_size, local_context};
+pub use engine::{
+    Engine, MemorySize, SessionArgs, SessionSettings, context, default_memory_limit, format_size, is_distributed,
+    local_context, parse_host_port,
+};
 pub use error::SqlError;
-pub use functions::{fleiss_kappa, register_functions};
+pub use functions::{aggregate_functions, fleiss_kappa, register_functions};
 /// Progress display taken by [`analyze`] (re-exported so callers need no indicatif).
 pub use indicatif::ProgressBar;
 pub use predictions::{EpochPlan, PredictionRun, RunState, list_prediction_runs, plan_epochs};
@@ -54,6 +58,6 @@ pub use runtime::block_on;
 pub use session::{ExperimentSession, new_context, open_session, open_session_with, register_batches};
 pub use staging::{AnalysisInputs, ResultsStaging, analysis_id};
 pub use statistics::{
-    StatisticColumn, discover_statistics, expand_each_statistic, statistic_index_sql, statistic_values_sql,
-    statistic_wide_sql, uses_each_statistic,
+    StatisticColumn, bucket_width, discover_statistics, expand_each_statistic, statistic_buckets_sql,
+    statistic_index_sql, statistic_table_rows, statistic_values_sql, statistic_wide_sql, uses_each_statistic,
 };

@@ -16,12 +16,13 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::catalog::{TableFile, experiment_tables};
-use crate::engine::{SessionSettings, local_context, session_config};
+use crate::engine::{SessionSettings, context, is_distributed, session_config};
 use crate::error::SqlError;
 use crate::functions::register_functions;
 use crate::predictions::{PredictionRun, list_prediction_runs};
 use crate::statistics::{
-    StatisticColumn, discover_statistics, statistic_index_sql, statistic_values_sql, statistic_wide_sql,
+    StatisticColumn, bucket_width, discover_statistics, statistic_buckets_sql, statistic_index_sql,
+    statistic_table_rows, statistic_values_sql, statistic_wide_sql,
 };
 
 /// A session over one experiment directory, and what was found in it.
@@ -57,12 +58,18 @@ pub fn new_context() -> SessionContext {
 
 /// Registers an in-memory table under `name`, replacing any table of that name;
 /// batches are spread over the session's partitions so scans run in parallel.
+/// On a Ballista context, whose plans cannot carry an in-memory table, the rows
+/// become a `VALUES` view instead (meant for the few rows of a session's own
+/// tables: `networks`, `analysis_epochs`, `analysis_parameters`).
 pub fn register_batches(
     ctx: &SessionContext,
     name: &str,
     schema: Arc<Schema>,
     batches: Vec<RecordBatch>,
 ) -> Result<(), SqlError> {
+    if is_distributed(ctx) {
+        return register_values(ctx, name, &schema, &batches);
+    }
     let parts = ctx.state().config().target_partitions().max(1);
     let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
     for (i, b) in batches.into_iter().enumerate() {
@@ -72,6 +79,50 @@ pub fn register_batches(
     ctx.deregister_table(name).map_err(|e| SqlError::datafusion(name, e))?;
     ctx.register_table(name, Arc::new(table))
         .map_err(|e| SqlError::datafusion(name, e))?;
+    Ok(())
+}
+
+/// The rows of `batches` as a `VALUES` view named `name` with `schema`'s column
+/// names and types. No rows: one row of typed nulls that a filter no optimizer
+/// folds away drops again (an empty relation would lose its schema on the way to
+/// the executors).
+fn register_values(ctx: &SessionContext, name: &str, schema: &Schema, batches: &[RecordBatch]) -> Result<(), SqlError> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, col, lit};
+    let at = |e| SqlError::datafusion(format!("registering {name}"), e);
+    let mut rows: Vec<Vec<Expr>> = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let values = batch
+                .columns()
+                .iter()
+                .map(|c| ScalarValue::try_from_array(c, row).map(lit))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(at)?;
+            rows.push(values);
+        }
+    }
+    let empty = rows.is_empty();
+    if empty {
+        let nulls = schema
+            .fields()
+            .iter()
+            .map(|f| ScalarValue::try_from(f.data_type()).map(lit));
+        rows.push(nulls.collect::<Result<Vec<_>, _>>().map_err(at)?);
+    }
+    let mut plan = LogicalPlanBuilder::values(rows).map_err(at)?;
+    if empty {
+        plan = plan.filter(col("column1").is_not_null()).map_err(at)?;
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| cast(col(format!("column{}", i + 1)), f.data_type().clone()).alias(f.name()));
+    let plan = plan.project(columns).map_err(at)?.build().map_err(at)?;
+    let view = datafusion::dataframe::DataFrame::new(ctx.state(), plan).into_view();
+    ctx.deregister_table(name).map_err(at)?;
+    ctx.register_table(name, view).map_err(at)?;
     Ok(())
 }
 
@@ -88,7 +139,7 @@ pub async fn open_session_with(
     epochs: Option<&[i32]>,
     settings: &SessionSettings,
 ) -> Result<ExperimentSession, SqlError> {
-    let ctx = local_context(settings)?;
+    let ctx = context(settings).await?;
     let tables = experiment_tables(dir)?;
     for t in &tables {
         ctx.register_parquet(
@@ -116,6 +167,10 @@ pub async fn open_session_with(
     for (name, sql) in [
         ("statistic_values", statistic_values_sql(&statistics)),
         ("statistic_wide", statistic_wide_sql(&statistics)),
+        (
+            "statistic_buckets",
+            statistic_buckets_sql(&statistics, bucket_width(statistic_table_rows(&tables)?)),
+        ),
         ("statistic_index", statistic_index_sql(&statistics)),
     ] {
         let view = ctx

@@ -114,6 +114,55 @@ pub fn statistic_wide_sql(statistics: &[StatisticColumn]) -> String {
     format!("SELECT sample_id{columns}\nFROM statistic_values\nGROUP BY sample_id")
 }
 
+/// The number of rows of the largest per-sample table among `tables` (from the
+/// Parquet footers): an upper bound on how many samples any statistic has.
+pub fn statistic_table_rows(tables: &[TableFile]) -> Result<u64, SqlError> {
+    let mut most = 0u64;
+    for table in tables.iter().filter(|t| is_statistic_table(t)) {
+        let file = File::open(&table.path).map_err(|source| SqlError::Io {
+            path: table.path.clone(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SqlError::Input {
+            path: table.path.clone(),
+            message: e.to_string(),
+        })?;
+        most = most.max(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0));
+    }
+    Ok(most)
+}
+
+/// The rank-bucket width of `statistic_buckets` for statistics of up to `rows`
+/// samples: ⌈√(rows/2)⌉, so the first pass of an exact median counts about
+/// √(2·rows) buckets per group and the second keeps at most two buckets' values.
+pub fn bucket_width(rows: u64) -> u64 {
+    ((rows as f64 / 2.0).sqrt().ceil() as u64).max(1)
+}
+
+/// SQL of `statistic_buckets(sample_id BIGINT, "<statistic>" INT, …)`, the
+/// columns of `statistic_wide` with each value replaced by its rank bucket: the
+/// sample's 0-based rank among all samples by value (then `sample_id`) divided by
+/// `width`; null where the value is null. The buckets order the values and hold
+/// `width` samples each, which is what `median_window`/`window_median` need for
+/// an exact median in bounded memory. The ranks come from one sort, which spills.
+pub fn statistic_buckets_sql(statistics: &[StatisticColumn], width: u64) -> String {
+    let columns: String = statistics
+        .iter()
+        .map(|s| {
+            format!(
+                ",\n    max(CASE WHEN statistic = {} THEN bucket END) AS {}",
+                quote_literal(&s.name()),
+                quote_identifier(&s.name())
+            )
+        })
+        .collect();
+    format!(
+        "SELECT sample_id{columns}\nFROM (\n    SELECT sample_id, statistic,\n        \
+         CAST((row_number() OVER (PARTITION BY statistic ORDER BY value, sample_id) - 1) / {width} AS INT) AS bucket\n    \
+         FROM statistic_values\n    WHERE value IS NOT NULL\n) AS ranked\nGROUP BY sample_id"
+    )
+}
+
 /// SQL of `statistic_index(statistic_index INT, statistic VARCHAR)`: the 1-based
 /// position of each statistic in `statistic_wide` and in the lists that
 /// `{each statistic: …}` builds, for turning such lists back into rows.

@@ -6,7 +6,10 @@
 //! the analysis ends, and by the next analysis if this one was killed). So what an
 //! analysis holds stays inside the limit whatever the size of the run: the
 //! per-sample tables (`sample_agreement`, `learning_order`, …) grow with samples ×
-//! epochs × groups. Without a limit every step table stays in memory.
+//! epochs × groups. Without a limit every step table stays in memory. On a Ballista
+//! cluster every step table is a file, as executors cannot read this process's
+//! memory: the work folder must then be on storage every executor sees at the same
+//! path.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::analysis::{conform_result, dictionary_encode};
 use crate::analysis_sql::OutputContract;
+use crate::engine::is_distributed;
 use crate::error::SqlError;
 use crate::query::read_only_options;
 use crate::session::register_batches;
@@ -98,6 +102,8 @@ impl StepTables {
             contract.check_schema(&schema)?;
         }
         let mut stream = frame.execute_stream().await.map_err(at)?;
+        // A Ballista cluster reads every step table from its file.
+        let distributed = is_distributed(ctx);
         // This step replaces a table of the same name: its memory is free again.
         self.held.remove(name);
         let mut in_memory: usize = self.held.values().map(MemoryReservation::size).sum();
@@ -116,7 +122,8 @@ impl StepTables {
             }
             if file.is_none() {
                 let size = batch.get_array_memory_size();
-                let fits = in_memory.saturating_add(size) <= self.budget && reservation.try_grow(size).is_ok();
+                let fits =
+                    !distributed && in_memory.saturating_add(size) <= self.budget && reservation.try_grow(size).is_ok();
                 if fits {
                     in_memory += size;
                     batches.push(batch);
@@ -134,10 +141,16 @@ impl StepTables {
             }
         }
         drop(stream);
+        if distributed && file.is_none() {
+            file = Some(StepFile::create(&self.dir, name, &schema)?);
+        }
         match file {
             Some(f) => {
                 let path = f.finish()?;
-                self.register(ctx, name, &path).await?;
+                // Ballista's shuffles mix dictionary and plain strings of one column:
+                // a cluster reads the file's dictionaries as the plain strings they encode.
+                let plain = distributed.then(|| nullable(&schema));
+                self.register(ctx, name, &path, plain.as_ref()).await?;
             }
             None => {
                 let (schema, batches) = dictionary_encode(&schema, batches)?;
@@ -149,10 +162,20 @@ impl StepTables {
     }
 
     /// Registers a finished step file as table `name`, replacing an earlier one.
-    async fn register(&self, ctx: &SessionContext, name: &str, path: &Path) -> Result<(), SqlError> {
+    async fn register(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        path: &Path,
+        schema: Option<&Schema>,
+    ) -> Result<(), SqlError> {
         let at = |e| SqlError::datafusion(format!("registering {}", path.display()), e);
         ctx.deregister_table(name).map_err(at)?;
-        ctx.register_parquet(name, path.to_string_lossy().as_ref(), ParquetReadOptions::default())
+        let mut options = ParquetReadOptions::default();
+        if let Some(schema) = schema {
+            options = options.schema(schema);
+        }
+        ctx.register_parquet(name, path.to_string_lossy().as_ref(), options)
             .await
             .map_err(at)
     }
@@ -164,6 +187,16 @@ impl Drop for StepTables {
         // analysis, as its name carries this process's id.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `schema` with every field nullable, as step files store it.
+fn nullable(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    Schema::new(fields)
 }
 
 /// One step's Parquet file while it is written (`<name>.parquet.part`, renamed when

@@ -8,14 +8,18 @@
 //! | `bootstrap_ci(x, y, method, replicates, seed)` | `[low, high]` percentile 95% CI of `'spearman'` or `'kendall'` |
 //! | `fleiss_kappa(n_positive, n_raters)` | Fleiss' κ over subjects rated positive/negative |
 //! | `forgetting_events(epoch, correct)` | correct→incorrect transitions between consecutive epochs |
+//! | `median_window(bucket)`, `window_median(x, bucket, window)` | an exact median in two passes of bounded memory over rank buckets (`statistic_buckets`) |
 //! | `precise_sum(x)`, `precise_avg(x)`, `precise_stddev_pop(x)` | as `sum`/`avg`/`stddev_pop`, in double-double: the same bits whatever the row order, thread count or engine |
 //!
 //! Rows where any argument is null are skipped, as SQL aggregates do.
 
+mod bucket_median;
 mod fleiss_kappa;
 mod forgetting_events;
 mod precise;
 mod rank_correlation;
+
+use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray};
 use datafusion::logical_expr::AggregateUDF;
@@ -23,9 +27,10 @@ use datafusion::prelude::SessionContext;
 
 pub use fleiss_kappa::fleiss_kappa;
 
-/// Registers every aggregate function of this crate in `ctx`.
-pub fn register_functions(ctx: &SessionContext) {
-    let functions = [
+/// Every aggregate function of this crate: the one list that local sessions, the
+/// Ballista client, scheduler and executors all register.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    [
         AggregateUDF::from(rank_correlation::RankCorrelation::spearman()),
         AggregateUDF::from(rank_correlation::RankCorrelation::kendall()),
         AggregateUDF::from(rank_correlation::RankCorrelation::bootstrap()),
@@ -34,9 +39,18 @@ pub fn register_functions(ctx: &SessionContext) {
         AggregateUDF::from(precise::Precise::sum()),
         AggregateUDF::from(precise::Precise::avg()),
         AggregateUDF::from(precise::Precise::stddev_pop()),
-    ];
-    for f in functions {
-        ctx.register_udaf(f);
+        AggregateUDF::from(bucket_median::MedianWindow::new()),
+        AggregateUDF::from(bucket_median::WindowMedian::new()),
+    ]
+    .into_iter()
+    .map(Arc::new)
+    .collect()
+}
+
+/// Registers every aggregate function of this crate in `ctx`.
+pub fn register_functions(ctx: &SessionContext) {
+    for f in aggregate_functions() {
+        ctx.register_udaf(Arc::unwrap_or_clone(f));
     }
 }
 
