@@ -11,10 +11,7 @@
 //! reproduced PyTorch version (akamaster/pytorch_resnet_cifar10), which the bench peer
 //! (`benches/python/train.py`) mirrors.
 
-use tch::{
-    Tensor,
-    nn::{self, ModuleT},
-};
+use tch::{Tensor, nn};
 
 use super::{batch_norm, conv, linear};
 
@@ -52,7 +49,7 @@ fn basic_block(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::FuncT<'st
 
 /// The number of blocks per stage of ResNet-`depth`, or why `depth` is not 6n + 2.
 pub fn blocks_per_stage(depth: u32) -> Result<u32, String> {
-    if depth >= 8 && (depth - 2) % 6 == 0 {
+    if depth >= 8 && (depth - 2).is_multiple_of(6) {
         Ok((depth - 2) / 6)
     } else {
         Err(format!(
