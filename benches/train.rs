@@ -1,7 +1,7 @@
 //! Training throughput of `agree train` next to PyTorch, in one run.
 //!
-//! CPU (default): LeNet-5 and ResNet-18 on 32×32 inputs, batch 128, one network each,
-//! 5 and 2 epochs on synthetic noise images (throughput does not depend on content);
+//! CPU (default): LeNet-5, ResNet-18 and ResNet-20 (the CIFAR ResNet of He et al.) on
+//! 32×32 inputs, batch 128, one network each, 5, 2 and 2 epochs on synthetic noise images (throughput does not depend on content);
 //! the best training images/s of the epochs after the first (the least disturbed by
 //! other load, taken alike on both sides) and the share of the training pass spent
 //! waiting for input batches are compared with the same model, batch, optimiser and
@@ -17,8 +17,8 @@
 //! both sides and the time per batch of each training phase are printed too.
 //!
 //! Knobs: `AGREE_BENCH_IMAGES` (synthetic training images, default 2560),
-//! `AGREE_BENCH_ARCHS` (comma-separated subset of `lenet5,resnet18`),
-//! `AGREE_BENCH_EPOCHS` (CPU: epochs of each model, default 5 for LeNet-5, 2 for ResNet-18),
+//! `AGREE_BENCH_ARCHS` (comma-separated subset of `lenet5,resnet18,resnet20`),
+//! `AGREE_BENCH_EPOCHS` (CPU: epochs of each model, default 5 for LeNet-5, 2 for the ResNets),
 //! `AGREE_BENCH_PREFETCH` (CPU: batches agree assembles ahead, default 4; 0 = on demand),
 //! `AGREE_BENCH_THREADS` (default: all cores), `AGREE_BENCH_PARALLEL` (GPU: networks
 //! trained at once by agree, default 5), `AGREE_BENCH_WORKERS` (GPU: DataLoader
@@ -269,7 +269,7 @@ fn main() {
     }
 }
 
-/// LeNet-5 and ResNet-18 on synthetic noise, agree next to both PyTorch loops.
+/// The CPU models on synthetic noise, agree next to both PyTorch loops.
 fn cpu(python: &Path, threads: usize) {
     let images = env_usize("AGREE_BENCH_IMAGES", 2560);
     let epochs_of = |arch: Arch| env_usize("AGREE_BENCH_EPOCHS", if arch == Arch::Lenet5 { 5 } else { 2 }) as u32;
@@ -284,9 +284,9 @@ fn cpu(python: &Path, threads: usize) {
         quiet: true,
         ..RuntimeOptions::default()
     };
-    let archs = env::var("AGREE_BENCH_ARCHS").unwrap_or_else(|_| "lenet5,resnet18".into());
+    let archs = env::var("AGREE_BENCH_ARCHS").unwrap_or_else(|_| "lenet5,resnet18,resnet20".into());
     println!(
-        "train bench: {images} train images 32x32, batch 128, {} epochs of LeNet-5 and {} of ResNet-18 \
+        "train bench: {images} train images 32x32, batch 128, {} epochs of LeNet-5 and {} of each ResNet \
          (best epoch after the first timed, on both sides), {threads} threads, CPU",
         epochs_of(Arch::Lenet5),
         epochs_of(Arch::Resnet18)
@@ -299,7 +299,12 @@ fn cpu(python: &Path, threads: usize) {
         "{:<9} {:>10} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12} {:>12}",
         "model", "params", "agree img/s", "torch img/s", "ratio", "torch+ps", "ratio", "agree data%", "torch data%"
     );
-    for (arch, name) in [(Arch::Lenet5, "lenet5"), (Arch::Resnet18, "resnet18")] {
+    let models = [
+        (Arch::Lenet5, "lenet5"),
+        (Arch::Resnet18, "resnet18"),
+        (Arch::ResnetCifar { depth: 20 }, "resnet20"),
+    ];
+    for (arch, name) in models {
         if archs.split(',').any(|a| a.trim() == name) {
             compare_on_cpu(python, &samples, arch, name, epochs_of(arch), threads, &rt);
         }

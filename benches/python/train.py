@@ -3,7 +3,8 @@ samples.parquet with a standard Dataset + DataLoader and reports training
 images/s and the share of step time spent waiting for data, as JSON on stdout.
 
 The models mirror crates/agree-train/src/models (LeNet-5 with ReLU/max-pool,
-ResNet-18 with the CIFAR stem for inputs <= 64 px), the loop is the textbook one:
+ResNet-18 with the CIFAR stem for inputs <= 64 px, ResNet-20 of He et al. 2016
+with option A shortcuts), the loop is the textbook one:
 SGD(momentum 0.9, wd 5e-4), cross-entropy, cosine LR stepped per epoch. With
 --per-sample it also computes and keeps the per-sample predictions (loss,
 predicted, correct, p_label, p_max, margin) that agree must record.
@@ -103,6 +104,53 @@ class ResNet18(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+class CifarBlock(nn.Module):
+    """He et al. 2016 section 4.2 basic block with the parameter-free option A shortcut:
+    x[:, :, ::2, ::2] zero-padded by (c_out - c_in) / 2 channels on each side."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.stride, self.pad = stride, ((c_out - c_in) // 2, c_out - c_in - (c_out - c_in) // 2)
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        if self.stride != 1 or self.pad != (0, 0):
+            x = F.pad(x[:, :, :: self.stride, :: self.stride], (0, 0, 0, 0, *self.pad))
+        return F.relu(x + y)
+
+
+class ResNetCifar(nn.Module):
+    """ResNet-(6n+2) for CIFAR: 16/32/64 filters, n blocks per stage, avg pool, FC."""
+
+    def __init__(self, classes, depth=20):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, c = [], 16
+        for i, w in enumerate([16, 32, 64]):
+            for j in range(n):
+                layers.append(CifarBlock(c, w, 2 if (j == 0 and i > 0) else 1))
+                c = w
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+MODELS = {
+    "lenet5": LeNet5,
+    "resnet18": ResNet18,
+    "resnet20": lambda classes, side: ResNetCifar(classes, 20),
+}
+
+
 def kaiming(m):
     if isinstance(m, nn.Conv2d):
         nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -151,11 +199,13 @@ def main():
     data = Samples(images, labels, mean, std)
     side = images.shape[1]
 
-    params = sum(p.numel() for p in (LeNet5 if args.arch == "lenet5" else ResNet18)(classes, side).parameters())
+    if args.arch not in MODELS:
+        raise SystemExit(f"unknown --arch {args.arch!r}; known: {', '.join(MODELS)}")
+    params = sum(p.numel() for p in MODELS[args.arch](classes, side).parameters())
     results = []
     for net in range(args.networks):
         torch.manual_seed(net)
-        model = (LeNet5 if args.arch == "lenet5" else ResNet18)(classes, side)
+        model = MODELS[args.arch](classes, side)
         model.apply(kaiming)
         model.to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)

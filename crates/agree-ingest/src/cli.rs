@@ -1,6 +1,6 @@
 //! `agree ingest`: options and the one-screen summary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{
     IngestError, Result, cifar10,
@@ -51,7 +51,8 @@ impl Format {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  agree ingest synthetic --out exp\n  \
     agree ingest imagefolder ../shared/data/cifar10-jpeg.tar.gz --out exp\n  \
-    agree ingest cifar10 --download --out exp\n  agree ingest scores cifar10h-probs.npy --out exp")]
+    agree ingest cifar10 --download --out exp\n  agree ingest scores cifar10h-probs.npy --out exp\n  \
+    agree ingest imagefolder cifar10-jpeg.tar.gz --scores cifar10h/cifar10h-probs.npy --out exp")]
 pub struct IngestArgs {
     /// Dataset format.
     #[arg(value_enum)]
@@ -88,6 +89,10 @@ pub struct IngestArgs {
     /// Synthetic: image side in pixels (8..=1024).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=1024))]
     pub size: u32,
+    /// Also import these score files (as `agree ingest scores` would, each under its default
+    /// name) once the dataset is written, e.g. CIFAR-10H's cifar10h-probs.npy.
+    #[arg(long = "scores", value_name = "FILE")]
+    pub score_files: Vec<PathBuf>,
     /// Scores: table name under scores/ [default: the file stem, `cifar10h` for .npy].
     #[arg(long, value_parser = parse_score_name)]
     pub name: Option<String>,
@@ -154,6 +159,9 @@ pub fn check(args: &IngestArgs) -> Result<()> {
     let name = args.format.name();
     match args.format {
         Format::Scores if args.inputs.len() != 1 => return refuse("scores takes exactly one input file".into()),
+        Format::Scores if !args.score_files.is_empty() => {
+            return refuse("--scores adds score files to a dataset ingest; `scores` imports its input file".into());
+        }
         Format::Scores => return Ok(()),
         Format::Synthetic if !args.inputs.is_empty() => {
             return refuse("synthetic takes no input folder or archive".into());
@@ -188,6 +196,13 @@ pub fn run(args: &IngestArgs, quiet: bool) -> Result<()> {
     if !quiet {
         print!("{}", render_summary(&summary));
     }
+    let default_names = scores::ScoreOptions {
+        name: None,
+        non_finite: args.non_finite,
+    };
+    for file in &args.score_files {
+        import_score_file(file, &args.out, &default_names, quiet)?;
+    }
     Ok(())
 }
 
@@ -204,7 +219,12 @@ fn import_scores(args: &IngestArgs, quiet: bool) -> Result<()> {
         name: args.name.clone(),
         non_finite: args.non_finite,
     };
-    let s = scores::import_with(file, &args.out, &score_opts)?;
+    import_score_file(file, &args.out, &score_opts, quiet)
+}
+
+/// Imports one score file into the experiment `out` and says what it wrote.
+fn import_score_file(file: &Path, out: &Path, score_opts: &scores::ScoreOptions, quiet: bool) -> Result<()> {
+    let s = scores::import_with(file, out, score_opts)?;
     if !quiet {
         println!(
             "imported {} rows, columns {} → {}",

@@ -435,57 +435,128 @@ fn row_major(stored: Vec<f64>, rows: usize, k: usize, order: npyz::Order) -> Vec
     }
 }
 
-/// CIFAR-10H: rows follow the official test_batch order, which only the binary
-/// CIFAR-10 ingest preserves (keys `test_batch.bin#NNNNN`).
-fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Vec<i64>, (Field, ArrayRef))> {
+/// The file CIFAR-10H's original test labels are read from, beside the soft labels.
+pub const CIFAR10_TEST_LABELS: &str = "cifar10-test-labels.npy";
+
+/// A 2-D or 1-D `.npy` array of numbers, as `f64` in row-major order.
+struct NpyArray {
+    shape: Vec<u64>,
+    values: Vec<f64>,
+}
+
+/// Reads a numeric `.npy` (float32/64, signed or unsigned integers of any width).
+fn read_npy(file: &Path) -> Result<NpyArray> {
     let bytes = std::fs::read(file).map_err(|e| IngestError::io(file, e))?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).map_err(|e| IngestError::bad(file, None, format!("not a .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
-    if shape.len() != 2 {
+    let order = npy.order();
+    let dtype = npy.dtype();
+    let unsupported = || IngestError::bad(file, None, format!("unsupported dtype {dtype:?}"));
+    let npyz::DType::Plain(t) = &dtype else {
+        return Err(unsupported());
+    };
+    fn widen<T: npyz::Deserialize>(npy: npyz::NpyFile<&[u8]>, f: fn(T) -> f64) -> std::io::Result<Vec<f64>> {
+        Ok(npy.into_vec::<T>()?.into_iter().map(f).collect())
+    }
+    use npyz::TypeChar::{Float, Int, Uint};
+    let stored = match (t.type_char(), t.size_field()) {
+        (Float, 4) => widen::<f32>(npy, f64::from),
+        (Float, 8) => widen::<f64>(npy, |v| v),
+        (Int, 1) => widen::<i8>(npy, f64::from),
+        (Int, 2) => widen::<i16>(npy, f64::from),
+        (Int, 4) => widen::<i32>(npy, f64::from),
+        (Int, 8) => widen::<i64>(npy, |v| v as f64),
+        (Uint, 1) => widen::<u8>(npy, f64::from),
+        (Uint, 2) => widen::<u16>(npy, f64::from),
+        (Uint, 4) => widen::<u32>(npy, f64::from),
+        (Uint, 8) => widen::<u64>(npy, |v| v as f64),
+        _ => return Err(unsupported()),
+    }
+    .map_err(|e| IngestError::bad(file, None, e.to_string()))?;
+    let values = match shape.as_slice() {
+        &[rows, k] => row_major(stored, rows as usize, k as usize, order),
+        _ => stored,
+    };
+    Ok(NpyArray { shape, values })
+}
+
+/// The sample key each CIFAR-10H row belongs to. Rows follow the original test order:
+/// a binary ingest keeps it (`test_batch.bin#NNNNN`); the JPEG ImageFolder archive
+/// numbers each class's images in that order (`test/<class>/NNNN.jpg` is the class's
+/// NNNN-th test image, from 0000), so its keys follow from the original test labels,
+/// read from [`CIFAR10_TEST_LABELS`] beside `file`.
+fn cifar10h_row_keys(file: &Path, rows: usize, samples: &[(i64, String, String)]) -> Result<Vec<String>> {
+    if samples.iter().any(|(_, _, key)| key.starts_with("test_batch.bin#")) {
+        return Ok((0..rows).map(|r| format!("test_batch.bin#{r:05}")).collect());
+    }
+    let labels_file = file.with_file_name(CIFAR10_TEST_LABELS);
+    if !labels_file.is_file() {
         return Err(IngestError::bad(
             file,
             None,
-            format!("expected a 2-D array of soft labels, found shape {shape:?}"),
+            format!(
+                "CIFAR-10H rows follow the official test_batch order: a binary CIFAR-10 ingest (`agree ingest \
+                 cifar10`, keys `test_batch.bin#NNNNN`) matches them directly, an ImageFolder one (the JPEG \
+                 archive, keys `test/<class>/NNNN.jpg`) through the original test labels, expected in {}",
+                labels_file.display()
+            ),
         ));
     }
-    let (rows, k) = (shape[0] as usize, shape[1] as usize);
-    let order = npy.order();
-    let stored: Vec<f64> = match npy.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => npy
-            .into_vec::<f32>()
-            .map_err(|e| IngestError::bad(file, None, e.to_string()))?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => npy
-            .into_vec::<f64>()
-            .map_err(|e| IngestError::bad(file, None, e.to_string()))?,
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Int || t.type_char() == npyz::TypeChar::Uint => npy
-            .into_vec::<i64>()
-            .map_err(|e| IngestError::bad(file, None, e.to_string()))?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
-        other => return Err(IngestError::bad(file, None, format!("unsupported dtype {other:?}"))),
+    let labels = read_npy(&labels_file)?;
+    if labels.shape != [rows as u64] {
+        return Err(IngestError::bad(
+            &labels_file,
+            None,
+            format!(
+                "expected {rows} test labels (one per CIFAR-10H row), found shape {:?}",
+                labels.shape
+            ),
+        ));
+    }
+    let classes = crate::cifar10::CLASSES;
+    let mut seen = [0usize; 10];
+    let mut keys = Vec::with_capacity(rows);
+    for (r, &label) in labels.values.iter().enumerate() {
+        let class = (label.fract() == 0.0 && (0.0..10.0).contains(&label)).then_some(label as usize);
+        let Some(class) = class else {
+            return Err(IngestError::bad(
+                &labels_file,
+                Some(&format!("row {r}")),
+                format!("label {label} is not a CIFAR-10 class index (0–9)"),
+            ));
+        };
+        keys.push(format!("test/{}/{:04}.jpg", classes[class], seen[class]));
+        seen[class] += 1;
+    }
+    Ok(keys)
+}
+
+/// CIFAR-10H's soft labels as `human_uncertainty` (entropy in bits) of the test
+/// samples their rows belong to (see [`cifar10h_row_keys`]); every row must match.
+fn import_cifar10h(file: &Path, samples: &[(i64, String, String)]) -> Result<(Vec<i64>, (Field, ArrayRef))> {
+    let probs = read_npy(file)?;
+    let &[rows, k] = probs.shape.as_slice() else {
+        return Err(IngestError::bad(
+            file,
+            None,
+            format!("expected a 2-D array of soft labels, found shape {:?}", probs.shape),
+        ));
     };
-    let values = row_major(stored, rows, k, order);
+    let (rows, k) = (rows as usize, k as usize);
+    let keys = cifar10h_row_keys(file, rows, samples)?;
     let by_key: HashMap<&str, i64> = samples.iter().map(|(id, _, k)| (k.as_str(), *id)).collect();
     let mut ids = Vec::with_capacity(rows);
     let mut entropy = Vec::with_capacity(rows);
-    for r in 0..rows {
-        let key = format!("test_batch.bin#{r:05}");
+    for (r, key) in keys.iter().enumerate() {
         let Some(&id) = by_key.get(key.as_str()) else {
             return Err(IngestError::bad(
                 file,
                 Some(&format!("row {r}")),
-                format!(
-                    "no sample with key `{key}`: CIFAR-10H rows follow the official test_batch order, which only \
-                     `agree ingest cifar10 cifar-10-binary.tar.gz` preserves"
-                ),
+                format!("no sample with key `{key}`: CIFAR-10H holds the 10,000 CIFAR-10 test images"),
             ));
         };
-        let row = &values[r * k..(r + 1) * k];
+        let row = &probs.values[r * k..(r + 1) * k];
         if row.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err(IngestError::bad(
                 file,

@@ -127,6 +127,7 @@ fn cli_download_with_mirror_and_pinned_sha() {
         train: 0,
         test: 0,
         size: 32,
+        score_files: vec![],
         name: None,
         non_finite: agree_ingest::scores::NonFinite::Refuse,
         max_member_bytes: agree_ingest::tree::DEFAULT_MAX_MEMBER_BYTES,

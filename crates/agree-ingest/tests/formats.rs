@@ -602,10 +602,123 @@ fn scores_import_by_key_and_cifar10h() {
     for (got, want) in u.values().iter().zip(expected) {
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
     }
-    // The same file against an ImageFolder-ingested dataset cannot be aligned.
+    // The same file against an ImageFolder-ingested dataset cannot be aligned without
+    // the original test labels beside it.
     expect_error(
         scores::import(&npy, &out, None),
-        &["test_batch.bin#00000", "official test_batch order"],
+        &[
+            "cifar10h-probs.npy",
+            "official test_batch order",
+            "cifar10-test-labels.npy",
+        ],
+    );
+}
+
+/// A `.npy` v1.0 file: `descr` (e.g. `<f8`), `shape` (e.g. `(3, 2)`), little-endian data.
+fn npy_file(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    let pad = 64 - (10 + header.len() + 1) % 64;
+    let mut buf = b"\x93NUMPY\x01\x00".to_vec();
+    buf.extend(((header.len() + pad + 1) as u16).to_le_bytes());
+    buf.extend(header.as_bytes());
+    buf.extend(std::iter::repeat_n(b' ', pad));
+    buf.push(b'\n');
+    buf.extend(data);
+    buf
+}
+
+/// CIFAR-10H's `cifar10-test-labels.npy` as the shared data holds it (uint16).
+fn labels_npy(labels: &[u16]) -> Vec<u8> {
+    let data: Vec<u8> = labels.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy_file("<u2", &format!("({},)", labels.len()), &data)
+}
+
+#[derive(Debug, clap::Parser)]
+struct IngestCli {
+    #[command(flatten)]
+    ingest: agree_ingest::cli::IngestArgs,
+}
+
+#[test]
+fn cifar10h_rows_find_their_jpegs_through_the_original_test_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The JPEG archive's layout: `test/<class>/NNNN.jpg` is the NNNN-th test image of
+    // its class in the original order.
+    let jpeg = |seed| encoded(8, 8, seed, ImageFormat::Jpeg);
+    let members: Files = vec![
+        ("cifar10/train/airplane/0000.jpg", jpeg(1)),
+        ("cifar10/test/airplane/0000.jpg", jpeg(2)),
+        ("cifar10/test/airplane/0001.jpg", jpeg(3)),
+        ("cifar10/test/automobile/0000.jpg", jpeg(4)),
+        ("cifar10/test/bird/0000.jpg", jpeg(5)),
+        ("cifar10/test/bird/0001.jpg", jpeg(6)),
+    ];
+    let archive = tmp.path().join("cifar10-jpeg.tar.gz");
+    tar_gz(&archive, &members, true);
+    // Original test rows 0..5 are bird, airplane, bird, automobile, airplane; each row's
+    // soft labels have another entropy (0, 1, H(¼, ¾), 2 and log2 10 bits).
+    let h = tmp.path().join("cifar10h");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(h.join("cifar10-test-labels.npy"), labels_npy(&[2, 0, 2, 1, 0])).unwrap();
+    let mut probs = [[0.0f64; 10]; 5];
+    probs[0][2] = 1.0;
+    (probs[1][0], probs[1][8]) = (0.5, 0.5);
+    (probs[2][2], probs[2][4]) = (0.25, 0.75);
+    probs[3][..4].fill(0.25);
+    probs[4].fill(0.1);
+    let data: Vec<u8> = probs.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let npy = h.join("cifar10h-probs.npy");
+    std::fs::write(&npy, npy_file("<f8", "(5, 10)", &data)).unwrap();
+    // Dataset and soft labels in one `agree ingest`, as a pipeline's [ingest] runs it.
+    let exp = tmp.path().join("exp");
+    let (a, n, e) = (archive.to_str().unwrap(), npy.to_str().unwrap(), exp.to_str().unwrap());
+    let argv = ["agree", "imagefolder", a, "--scores", n, "--out", e];
+    let cli = <IngestCli as clap::Parser>::try_parse_from(argv).unwrap();
+    agree_ingest::cli::run(&cli.ingest, true).unwrap();
+
+    let samples = table(&ExperimentDir::new(&exp).samples());
+    let key_of: HashMap<i64, String> = ints64(&samples, "sample_id")
+        .into_iter()
+        .zip(strings(&samples, "key"))
+        .collect();
+    let t = table(&ExperimentDir::new(&exp).scores("cifar10h"));
+    let u = t.column_by_name("human_uncertainty").unwrap();
+    let u = u.as_any().downcast_ref::<Float64Array>().unwrap();
+    let got: HashMap<String, f64> = ints64(&t, "sample_id")
+        .into_iter()
+        .map(|id| key_of[&id].clone())
+        .zip(u.values().iter().copied())
+        .collect();
+    let h34 = -(0.25f64 * 0.25f64.log2() + 0.75 * 0.75f64.log2());
+    let want = [
+        ("test/bird/0000.jpg", 0.0),
+        ("test/airplane/0000.jpg", 1.0),
+        ("test/bird/0001.jpg", h34),
+        ("test/automobile/0000.jpg", 2.0),
+        ("test/airplane/0001.jpg", 10f64.log2()),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (key, entropy) in want {
+        assert!((got[key] - entropy).abs() < 1e-9, "{key}: {} vs {entropy}", got[key]);
+    }
+
+    // Labels that do not fit the soft labels are refused, naming the labels file.
+    let labels = h.join("cifar10-test-labels.npy");
+    std::fs::write(&labels, labels_npy(&[2, 0, 2, 1])).unwrap();
+    expect_error(
+        scores::import(&npy, &exp, None),
+        &["cifar10-test-labels.npy", "expected 5 test labels", "[4]"],
+    );
+    std::fs::write(&labels, labels_npy(&[2, 0, 2, 10, 0])).unwrap();
+    expect_error(
+        scores::import(&npy, &exp, None),
+        &["cifar10-test-labels.npy", "row 3", "label 10"],
+    );
+    // A row whose image the dataset lacks (a third bird) names the row and the key.
+    std::fs::write(&labels, labels_npy(&[2, 0, 2, 1, 2])).unwrap();
+    expect_error(
+        scores::import(&npy, &exp, None),
+        &["cifar10h-probs.npy", "row 4", "test/bird/0002.jpg"],
     );
 }
 

@@ -25,11 +25,14 @@ fn shipped_pipeline_files_are_valid() {
     for needed in [
         "cifar10",
         "cifar10-cpu",
+        "cifar10-extended",
         "cross-architecture",
         "imagenet",
         "kth-tips2b",
         "quickstart",
         "random-labels",
+        "random-labels-lenet-p0.50",
+        "random-labels-lenet-p1.00",
         "voc",
     ] {
         assert!(names.iter().any(|n| n == needed), "pipelines/{needed}.toml missing");

@@ -77,7 +77,8 @@ pub enum ScheduleName {
 pub struct TrainArgs {
     /// Experiment directory holding samples.parquet.
     pub dir: PathBuf,
-    /// Architectures, comma separated: lenet5, vgg16, resnet18, resnet50, densenet121, wrn-D-W.
+    /// Architectures, comma separated: lenet5, vgg16, resnet18, resnet50, resnet20, resnet-cifar-N (N = 6n+2),
+    /// densenet121, wrn-D-W.
     #[arg(long, value_delimiter = ',', default_value = "resnet18", value_parser = parse_arch)]
     pub arch: Vec<Arch>,
     /// Networks per architecture (differing only by seed).

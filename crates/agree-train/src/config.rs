@@ -19,6 +19,13 @@ pub enum Arch {
     Resnet18,
     /// ResNet-50 (bottleneck blocks).
     Resnet50,
+    /// The CIFAR ResNet-depth of He et al. 2016 §4.2 (depth = 6n+2: three stages of n
+    /// basic blocks with 16/32/64 filters, parameter-free option A shortcuts);
+    /// `resnet20` is depth 20.
+    ResnetCifar {
+        /// Depth (layers): 6n+2.
+        depth: u32,
+    },
     /// DenseNet-121 (growth 32, blocks 6-12-24-16).
     Densenet121,
     /// Wide ResNet WRN-depth-width (pre-activation blocks).
@@ -32,7 +39,8 @@ pub enum Arch {
 
 impl Arch {
     /// Every architecture name understood, for error messages.
-    pub const NAMES: &'static str = "lenet5, vgg16, resnet18, resnet50, densenet121, wrn-D-W (e.g. wrn-16-4)";
+    pub const NAMES: &'static str = "lenet5, vgg16, resnet18, resnet50, resnet20, resnet-cifar-N (N = 6n+2, e.g. resnet-cifar-56), densenet121, \
+         wrn-D-W (e.g. wrn-16-4)";
 }
 
 impl FromStr for Arch {
@@ -45,6 +53,8 @@ impl FromStr for Arch {
             "resnet18" | "resnet-18" => Arch::Resnet18,
             "resnet50" | "resnet-50" => Arch::Resnet50,
             "densenet121" | "densenet-121" => Arch::Densenet121,
+            "resnet20" | "resnet-20" => Arch::ResnetCifar { depth: 20 },
+            other if other.starts_with("resnet-cifar") => parse_resnet_cifar(s, other)?,
             other => {
                 let wrn = other
                     .strip_prefix("wrn-")
@@ -74,6 +84,20 @@ impl FromStr for Arch {
     }
 }
 
+/// `resnet-cifar-N` (`name` normalised, `s` as given): N must be 6n+2.
+fn parse_resnet_cifar(s: &str, name: &str) -> Result<Arch, TrainError> {
+    let digits = name.trim_start_matches("resnet-cifar").trim_start_matches('-');
+    let depth: u32 = digits.parse().map_err(|_| {
+        TrainError::option(
+            "--arch",
+            format!("`{s}`: expected resnet-cifar-N with a depth N = 6n+2 (e.g. resnet-cifar-20)"),
+        )
+    })?;
+    crate::models::blocks_per_stage(depth)
+        .map_err(|problem| TrainError::option("--arch", format!("`{s}`: {problem}")))?;
+    Ok(Arch::ResnetCifar { depth })
+}
+
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -82,6 +106,8 @@ impl fmt::Display for Arch {
             Arch::Resnet18 => f.write_str("resnet18"),
             Arch::Resnet50 => f.write_str("resnet50"),
             Arch::Densenet121 => f.write_str("densenet121"),
+            Arch::ResnetCifar { depth: 20 } => f.write_str("resnet20"),
+            Arch::ResnetCifar { depth } => write!(f, "resnet-cifar-{depth}"),
             Arch::Wrn { depth, width } => write!(f, "wrn-{depth}-{width}"),
         }
     }
@@ -312,10 +338,35 @@ mod tests {
             "densenet121",
             "wrn-16-4",
             "wrn-28-10",
+            "resnet20",
+            "resnet-cifar-8",
+            "resnet-cifar-56",
+            "resnet-cifar-110",
         ] {
             assert_eq!(name.parse::<Arch>().unwrap().to_string(), name);
         }
         assert_eq!("WRN16-4".parse::<Arch>().unwrap(), Arch::Wrn { depth: 16, width: 4 });
+        assert_eq!("ResNet-20".parse::<Arch>().unwrap(), Arch::ResnetCifar { depth: 20 });
+        assert_eq!("resnet-cifar-20".parse::<Arch>().unwrap().to_string(), "resnet20");
+        assert_eq!(
+            "resnet_cifar_32".parse::<Arch>().unwrap(),
+            Arch::ResnetCifar { depth: 32 }
+        );
+    }
+
+    #[test]
+    fn cifar_resnet_depths_other_than_6n_plus_2_are_refused_by_name() {
+        for bad in ["resnet-cifar-21", "resnet-cifar-18", "resnet-cifar-2", "resnet-cifar-0"] {
+            let err = bad.parse::<Arch>().unwrap_err().to_string();
+            assert!(
+                err.contains(bad) && err.contains("6n+2") && err.contains("--arch"),
+                "{err}"
+            );
+        }
+        let err = "resnet-cifar-x".parse::<Arch>().unwrap_err().to_string();
+        assert!(err.contains("resnet-cifar-x") && err.contains("6n+2"), "{err}");
+        let err = "resnet-cifar".parse::<Arch>().unwrap_err().to_string();
+        assert!(err.contains("resnet-cifar-N"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod densenet;
 mod lenet;
 mod resnet;
+mod resnet_cifar;
 mod vgg;
 mod wrn;
 
@@ -14,6 +15,8 @@ use tch::nn;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
+
+pub use resnet_cifar::blocks_per_stage;
 
 use crate::{TrainError, config::Arch, seeds::RandomStream, transform::Geometry};
 
@@ -50,7 +53,8 @@ pub fn min_input_side(arch: Arch, stem: Stem) -> usize {
         (Arch::Resnet18 | Arch::Resnet50, Stem::Cifar) => 8,
         (Arch::Densenet121, Stem::Cifar) => 8,
         (Arch::Resnet18 | Arch::Resnet50 | Arch::Densenet121, Stem::Imagenet) => 32,
-        (Arch::Wrn { .. }, _) => 4,
+        // Two stride-2 stages; a CIFAR ResNet has no ImageNet stem.
+        (Arch::Wrn { .. } | Arch::ResnetCifar { .. }, _) => 4,
     }
 }
 
@@ -92,6 +96,10 @@ pub fn build(
         Arch::Resnet50 => resnet::resnet50(vs, classes, stem),
         Arch::Densenet121 => densenet::densenet121(vs, classes, stem),
         Arch::Wrn { depth, width } => wrn::wrn(vs, classes, depth as i64, width as i64),
+        Arch::ResnetCifar { depth } => {
+            let n = blocks_per_stage(depth).map_err(|problem| TrainError::option("--arch", problem))?;
+            resnet_cifar::resnet_cifar(vs, classes, n)
+        }
     })
 }
 
@@ -241,6 +249,9 @@ mod tests {
         assert_eq!(logits_shape("lenet5", 16, 3), vec![2, 3]);
         assert_eq!(logits_shape("wrn-10-1", 12, 7), vec![2, 7]);
         assert_eq!(logits_shape("resnet18", 8, 4), vec![2, 4]);
+        assert_eq!(logits_shape("resnet20", 32, 10), vec![2, 10]);
+        // Odd sides: the subsampled shortcut and the stride-2 convolution agree (⌈s/2⌉).
+        assert_eq!(logits_shape("resnet-cifar-8", 13, 3), vec![2, 3]);
     }
 
     #[test]
@@ -253,6 +264,13 @@ mod tests {
         assert!(err.contains("at least 16×16") && err.contains("8×8"), "{err}");
         let g16 = Geometry { height: 16, width: 16 };
         assert!(build(Arch::Vgg16, &vs.root(), 10, g16, &RandomStream::default()).is_err());
+        // A CIFAR ResNet depth that is not 6n+2 (only constructible in code) is refused.
+        let g32 = Geometry { height: 32, width: 32 };
+        let bad = Arch::ResnetCifar { depth: 21 };
+        let err = build(bad, &vs.root(), 10, g32, &RandomStream::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("6n+2") && err.contains("21"), "{err}");
     }
 
     #[test]
@@ -272,6 +290,13 @@ mod tests {
         assert_eq!(count("densenet121", 224, 1000), 7_978_856);
         // WRN-16-4 on CIFAR-10: 2,748,890 (Zagoruyko & Komodakis report 2.7M).
         assert_eq!(count("wrn-16-4", 32, 10), 2_748_890);
+        // ResNet-20, option A (He et al. 2016 report 0.27M): conv1 432 + bn 32; stage 1
+        // 3 × (2 × 2,304 + 2 × 32); stage 2 (4,608 + 9,216 + 128) + 2 × (2 × 9,216 + 128);
+        // stage 3 (18,432 + 36,864 + 256) + 2 × (2 × 36,864 + 256); fc 650.
+        assert_eq!(count("resnet20", 32, 10), 269_722);
+        // ResNet-56 and -110: 0.85M and 1.7M in the paper.
+        assert_eq!(count("resnet-cifar-56", 32, 10), 853_018);
+        assert_eq!(count("resnet-cifar-110", 32, 10), 1_727_962);
         // LeNet-5 on 32×32 RGB, 10 classes: 456 + 2,416 + 48,120 + 10,164 + 850.
         assert_eq!(count("lenet5", 32, 10), 62_006);
     }
