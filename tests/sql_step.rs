@@ -112,7 +112,8 @@ fn a_step_runs_alone_as_the_analysis_runs_it() {
     ok(&["analyze", e, "--export-sql", sql_dir.to_str().unwrap()]);
     let by_statistic = sql_dir.join("agreement_by_statistic.sql");
     let text = std::fs::read_to_string(&by_statistic).unwrap();
-    assert_eq!(text.matches("'rest'").count(), 2);
+    // The subset's name is written once, in the CTE every pass reads.
+    assert_eq!(text.matches("'rest'").count(), 1);
     std::fs::write(
         &by_statistic,
         text.replace("'rest'", "'{each statistic: not a placeholder}'"),
