@@ -3,7 +3,6 @@
 //! the `agree` binary.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
     env,
     path::{Path, PathBuf},
     process::Command,
@@ -15,8 +14,9 @@ use clap::{Parser, Subcommand};
 /// The PyTorch release tch 0.24 binds.
 const TORCH_VERSION: &str = "2.11.0";
 /// Python packages the tests use: tables, and the numpy/scipy/scikit-image cross-checks.
-/// pytest runs the `agree` Python package's tests, maturin builds that package, pandas
-/// is what its users turn tables into.
+/// pytest runs the `agree` Python package's tests, pandas is what its users turn
+/// tables into. (The package is built by cargo; maturin builds wheels, from PyPI, when
+/// a user runs `pip install ./crates/agree-py`.)
 const PYTHON_TEST_PACKAGES: &[&str] = &[
     "numpy",
     "pyarrow",
@@ -25,10 +25,9 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
     "scikit-image",
     "pandas",
     "pytest",
-    "maturin",
 ];
 /// The import names of [`PYTHON_TEST_PACKAGES`], to see whether they are all there.
-const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage, pandas, pytest, maturin";
+const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage, pandas, pytest";
 /// Python peers the benchmarks compare against (installed at bench time only).
 const PYTHON_BENCH_PACKAGES: &[&str] = &["duckdb"];
 
@@ -167,68 +166,91 @@ fn setup() -> Result<()> {
     install_chromium()
 }
 
-/// Builds the `agree` Python package (crates/agree-py) in the workspace's dev profile
-/// and target directory and installs it into .venv, editable (`maturin develop`).
-/// Features cargo enables in each package of a `cargo tree` selection.
-fn tree_features(selection: &[&str]) -> Result<BTreeMap<String, BTreeSet<String>>> {
-    let out = cargo()
-        .arg("tree")
-        .args(selection)
-        .args(["--prefix", "none", "--format", "{p}|{f}"])
-        .current_dir(root())
+/// Builds the `agree` Python package (crates/agree-py) and installs it into .venv,
+/// editable, the way `maturin develop` does (a `.pth` naming `crates/agree-py/python`,
+/// the extension module beside the Python sources) but with the test suite's build.
+///
+/// `maturin develop` builds agree-py alone (`cargo rustc -p agree-py`), and cargo
+/// gives every unit of a `-p agree-py` build other hashes than the same unit of a
+/// `--workspace` test build, even with equal features: CI compiled DataFusion,
+/// Ballista and the rest twice (minutes, and gigabytes of target folder). One cargo
+/// invocation with the test build's selection compiles only the extension crate on top
+/// of what the suite shares; the module is a symbolic link to its output, so a later
+/// `cargo build` is what Python imports. Wheels for users: `pip install
+/// ./crates/agree-py` or `maturin build` (README).
+fn install_python_package() -> Result<()> {
+    run(with_torch_env(cargo().args([
+        "build",
+        "--workspace",
+        "--lib",
+        "--bins",
+        "--tests",
+    ])))?;
+    let built = target_dir().join("debug/lib_agree.so");
+    if !built.is_file() {
+        bail!("{} is missing after building crates/agree-py", built.display());
+    }
+    let out = Command::new(venv_python())
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX')); print(sysconfig.get_paths()['purelib'])",
+        ])
         .output()
-        .context("starting cargo tree")?;
+        .context("running .venv/bin/python")?;
     if !out.status.success() {
         bail!(
-            "cargo tree {} failed: {}",
-            selection.join(" "),
+            "asking .venv/bin/python for its paths: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut features: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let line = line.strip_suffix(" (*)").unwrap_or(line);
-        if let Some((package, list)) = line.split_once('|') {
-            let set = features.entry(package.trim().to_string()).or_default();
-            set.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let (Some(suffix), Some(site)) = (lines.next(), lines.next()) else {
+        bail!(".venv/bin/python printed no extension suffix and site-packages: {text:?}");
+    };
+    let sources = root().join("crates/agree-py/python");
+    let package = sources.join("agree");
+    // Modules a `maturin develop` left, for this or another Python, would shadow ours.
+    for entry in std::fs::read_dir(&package).with_context(|| format!("reading {}", package.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("_agree.") && name.ends_with(".so") {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
-    Ok(features)
-}
-
-/// The Python package must build on the test suite's compiled dependencies: `maturin
-/// develop` selects agree-py alone, so any dependency whose features differ from the
-/// workspace's is compiled twice, with everything above it (DataFusion: minutes).
-/// Fails naming the features to enable in crates/agree-py/Cargo.toml.
-fn check_python_package_features() -> Result<()> {
-    let alone = tree_features(&["--package", "agree-py", "--edges", "no-dev"])?;
-    let workspace = tree_features(&["--workspace"])?;
-    let mut drift = Vec::new();
-    for (package, features) in &alone {
-        let all = workspace.get(package).cloned().unwrap_or_default();
-        let missing: Vec<&String> = all.difference(features).collect();
-        if !missing.is_empty() {
-            drift.push(format!("  {package}: {missing:?}"));
+    let module = package.join(format!("_agree{suffix}"));
+    std::os::unix::fs::symlink(&built, &module)
+        .with_context(|| format!("linking {} -> {}", module.display(), built.display()))?;
+    let site = PathBuf::from(site);
+    let version = env!("CARGO_PKG_VERSION");
+    let dist_info = site.join(format!("agree-{version}.dist-info"));
+    for entry in std::fs::read_dir(&site).with_context(|| format!("reading {}", site.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("agree-") && name.ends_with(".dist-info") {
+            std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
-    if !drift.is_empty() {
-        bail!(
-            "crates/agree-py builds with fewer features than the workspace, so `maturin develop` \
-             would compile these (and all above them) a second time; enable them in \
-             crates/agree-py/Cargo.toml's build-once section:\n{}",
-            drift.join("\n")
-        );
-    }
+    std::fs::create_dir_all(&dist_info).with_context(|| format!("creating {}", dist_info.display()))?;
+    let write =
+        |path: &Path, text: &str| std::fs::write(path, text).with_context(|| format!("writing {}", path.display()));
+    write(&site.join("agree.pth"), &format!("{}\n", sources.display()))?;
+    write(
+        &dist_info.join("METADATA"),
+        &format!(
+            "Metadata-Version: 2.1\nName: agree\nVersion: {version}\nRequires-Python: >=3.9\n\
+             Requires-Dist: numpy>=1.23\nRequires-Dist: pyarrow>=14\n"
+        ),
+    )?;
+    write(&dist_info.join("INSTALLER"), "cargo-xtask\n")?;
+    write(
+        &dist_info.join("RECORD"),
+        &format!(
+            "agree.pth,,\nagree-{version}.dist-info/METADATA,,\nagree-{version}.dist-info/INSTALLER,,\nagree-{version}.dist-info/RECORD,,\n"
+        ),
+    )?;
+    eprintln!("agree (Python): {} -> {}", module.display(), built.display());
     Ok(())
-}
-
-fn install_python_package() -> Result<()> {
-    let venv = root().join(".venv");
-    run(with_torch_env(
-        Command::new(venv.join("bin/maturin"))
-            .args(["develop", "--quiet", "--manifest-path", "crates/agree-py/Cargo.toml"])
-            .env("VIRTUAL_ENV", &venv),
-    ))
 }
 
 /// The `agree` Python package's tests (crates/agree-py/tests) against the installed
@@ -387,7 +409,6 @@ fn main() -> Result<()> {
         }
         Chore::Test { args } => {
             setup()?;
-            check_python_package_features()?;
             install_python_package()?;
             run(with_torch_env(cargo().args(["test", "--workspace"]).args(&args)))?;
             python_tests()
