@@ -113,27 +113,48 @@ fn venv_python() -> PathBuf {
 
 /// The venv's torch directory, found by asking its python.
 fn torch_dir() -> Result<PathBuf> {
-    let out = Command::new(venv_python())
-        .args([
-            "-c",
-            "import os, torch; print(os.path.dirname(torch.__file__)); print(torch.__version__)",
-        ])
-        .output()
-        .context("running .venv/bin/python")?;
-    if !out.status.success() {
-        bail!(
-            "torch is not importable in .venv: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let dir = PathBuf::from(lines.next().unwrap_or_default());
-    let version = lines.next().unwrap_or_default();
+    let lines = venv_python_lines(
+        "import os, torch; print(os.path.dirname(torch.__file__)); print(torch.__version__)",
+        "torch is not importable in .venv",
+    )?;
+    let dir = PathBuf::from(lines.first().map_or("", String::as_str));
+    let version = lines.get(1).map_or("", String::as_str);
     if !version.starts_with(TORCH_VERSION) {
         bail!("torch {version} in .venv, but tch 0.24 needs {TORCH_VERSION}");
     }
     Ok(dir)
+}
+
+/// The lines `.venv/bin/python -c code` prints; `failure` heads the error with its stderr.
+fn venv_python_lines(code: &str, failure: &str) -> Result<Vec<String>> {
+    let out = Command::new(venv_python())
+        .args(["-c", code])
+        .output()
+        .context("running .venv/bin/python")?;
+    if !out.status.success() {
+        bail!("{failure}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Removes the entries of `dir` whose file name `matches`, files and folders alike.
+fn remove_matching(dir: &Path, matches: impl Fn(&str) -> bool) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.file_name().and_then(|n| n.to_str()).is_some_and(&matches) {
+            continue;
+        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn setup() -> Result<()> {
@@ -190,47 +211,24 @@ fn install_python_package() -> Result<()> {
     if !built.is_file() {
         bail!("{} is missing after building crates/agree-py", built.display());
     }
-    let out = Command::new(venv_python())
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX')); print(sysconfig.get_paths()['purelib'])",
-        ])
-        .output()
-        .context("running .venv/bin/python")?;
-    if !out.status.success() {
-        bail!(
-            "asking .venv/bin/python for its paths: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let (Some(suffix), Some(site)) = (lines.next(), lines.next()) else {
-        bail!(".venv/bin/python printed no extension suffix and site-packages: {text:?}");
+    let lines = venv_python_lines(
+        "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX')); print(sysconfig.get_paths()['purelib'])",
+        "asking .venv/bin/python for its paths",
+    )?;
+    let [suffix, site] = lines.as_slice() else {
+        bail!(".venv/bin/python printed no extension suffix and site-packages: {lines:?}");
     };
     let sources = root().join("crates/agree-py/python");
     let package = sources.join("agree");
     // Modules a `maturin develop` left, for this or another Python, would shadow ours.
-    for entry in std::fs::read_dir(&package).with_context(|| format!("reading {}", package.display()))? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("_agree.") && name.ends_with(".so") {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
+    remove_matching(&package, |name| name.starts_with("_agree.") && name.ends_with(".so"))?;
     let module = package.join(format!("_agree{suffix}"));
     std::os::unix::fs::symlink(&built, &module)
         .with_context(|| format!("linking {} -> {}", module.display(), built.display()))?;
     let site = PathBuf::from(site);
     let version = env!("CARGO_PKG_VERSION");
     let dist_info = site.join(format!("agree-{version}.dist-info"));
-    for entry in std::fs::read_dir(&site).with_context(|| format!("reading {}", site.display()))? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("agree-") && name.ends_with(".dist-info") {
-            std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
+    remove_matching(&site, |name| name.starts_with("agree-") && name.ends_with(".dist-info"))?;
     std::fs::create_dir_all(&dist_info).with_context(|| format!("creating {}", dist_info.display()))?;
     let write =
         |path: &Path, text: &str| std::fs::write(path, text).with_context(|| format!("writing {}", path.display()));
