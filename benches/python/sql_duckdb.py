@@ -37,6 +37,12 @@ FORGETTING = (
     "len(list_filter(list_transform(range(1, len(list(correct ORDER BY epoch))),"
     " lambda i: list(correct ORDER BY epoch)[i] AND NOT list(correct ORDER BY epoch)[i + 1]), lambda x: x))"
 )
+def el2n_epoch(epochs):
+    """agree's default: the analysed epoch closest to 10 % of the last (at least 1), the earlier on a tie."""
+    target = max(1.0, 0.1 * epochs[-1])
+    return min(epochs, key=lambda e: (abs(e - target), e))
+
+
 def register(con, root):
     files = os.path.join(root, "predictions", "*", "epoch=*.parquet")
     con.execute(f"CREATE VIEW predictions AS SELECT * FROM read_parquet('{files}')")
@@ -58,7 +64,7 @@ def analysis(con, root, sql_dir, out_dir):
     con.execute("CREATE TEMP TABLE analysis_epochs AS SELECT unnest(?::INT[]) AS epoch", [sorted(epochs)])
     con.execute(
         "CREATE TEMP TABLE analysis_parameters AS SELECT 5 AS quantile_bins, 200::BIGINT AS bootstrap_replicates,"
-        " 0::BIGINT AS bootstrap_seed, 'synthetic' AS dataset"
+        " 0::BIGINT AS bootstrap_seed, 'synthetic' AS dataset, ?::INT AS el2n_epoch", [el2n_epoch(sorted(epochs))]
     )
     for name in ["statistic_values", "statistic_wide", "statistic_buckets", "statistic_index"]:
         con.execute(f"CREATE TEMP TABLE {name} AS {read(sql_dir, name)}")

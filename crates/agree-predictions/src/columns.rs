@@ -22,6 +22,11 @@ pub struct BatchScores {
     pub p_max: Vec<f32>,
     /// p_label minus the largest other probability (single-label only).
     pub margin: Vec<Option<f32>>,
+    /// Logit of the label minus the largest other logit (single-label with two or
+    /// more classes only).
+    pub logit_margin: Vec<Option<f32>>,
+    /// L2 norm of the probabilities minus the label's one-hot (or multi-hot) vector.
+    pub el2n: Vec<Option<f32>>,
     /// Full probability vectors, when requested.
     pub probs: Option<Vec<Vec<f32>>>,
 }
@@ -61,6 +66,8 @@ impl PredictionColumns {
         s.p_label.extend(scores.p_label);
         s.p_max.extend(scores.p_max);
         s.margin.extend(scores.margin);
+        s.logit_margin.extend(scores.logit_margin);
+        s.el2n.extend(scores.el2n);
         if let Some(p) = scores.probs {
             s.probs.get_or_insert_with(Vec::new).extend(p);
         }
@@ -148,6 +155,8 @@ impl PredictionColumns {
             ("p_label", pick_opt_f32(&s.p_label)),
             ("p_max", pick_f32(&s.p_max)),
             ("margin", pick_opt_f32(&s.margin)),
+            ("logit_margin", pick_opt_f32(&s.logit_margin)),
+            ("el2n", pick_opt_f32(&s.el2n)),
             ("probs", Arc::new(probs.finish())),
         ])
     }
@@ -172,6 +181,8 @@ mod tests {
             p_label: vec![Some(0.75), Some(0.5)],
             p_max: vec![0.75, 0.5],
             margin: vec![Some(0.5), None],
+            logit_margin: vec![Some(1.25), None],
+            el2n: vec![Some(0.25), Some(1.0)],
             probs: None,
         };
         cols.extend(&[9, 4], &[Some(1), Some(2)], scores);
@@ -182,5 +193,12 @@ mod tests {
         let loss = batch.column_by_name("loss").unwrap();
         assert_eq!(loss.as_primitive::<Float32Type>().values(), &[0.25, 0.5]);
         assert_eq!(batch.column_by_name("probs").unwrap().null_count(), 2);
+        let logit_margin = batch
+            .column_by_name("logit_margin")
+            .unwrap()
+            .as_primitive::<Float32Type>();
+        assert_eq!(logit_margin.iter().collect::<Vec<_>>(), vec![None, Some(1.25)]);
+        let el2n = batch.column_by_name("el2n").unwrap().as_primitive::<Float32Type>();
+        assert_eq!(el2n.values(), &[1.0, 0.25]);
     }
 }

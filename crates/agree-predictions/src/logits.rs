@@ -4,13 +4,15 @@
 //! `loss = logsumexp(x) − x_y` (cross-entropy), `p = softmax(x)`,
 //! `predicted = argmax p` (first of equal maxima), `correct = predicted == y`,
 //! `p_label = p_y`, `p_max = max p`, `margin = p_y − max_{i≠y} p_i` (−1 stands for
-//! the missing other class when K = 1, as in libtorch's scatter-then-max).
+//! the missing other class when K = 1, as in libtorch's scatter-then-max),
+//! `logit_margin = x_y − max_{i≠y} x_i` (null when K = 1),
+//! `el2n = ‖p − e_y‖₂` (e_y the label's one-hot vector).
 //!
 //! Multi-label (a 0/1 label set per sample): `p = sigmoid(x)`,
 //! `loss = Σ_c max(x_c, 0) − x_c·y_c + ln(1 + e^−|x_c|)` (BCE with logits, summed over
 //! classes), `correct` when `{c : p_c > 0.5}` equals the label set,
 //! `p_label = Σ p_c·y_c / Σ y_c` (null for an empty set), `p_max = max p`;
-//! `predicted` and `margin` are null.
+//! `el2n = ‖p − y‖₂`; `predicted`, `margin` and `logit_margin` are null.
 //!
 //! Exponentials and sums are taken in f64 and every value is rounded once to f32;
 //! probabilities are rounded before the argmax and the margin, as libtorch computes
@@ -171,6 +173,20 @@ fn score_single(x: &[f32], label: i64, p: &mut [f32], s: &mut BatchScores) {
     s.p_label.push(Some(p[y]));
     s.p_max.push(p[predicted]);
     s.margin.push(Some(p[y] - p_other));
+    let x_other = x
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != y)
+        .map(|(_, &v)| v)
+        .reduce(f32::max);
+    s.logit_margin
+        .push(x_other.map(|o| (f64::from(x[y]) - f64::from(o)) as f32));
+    let squares: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (f64::from(v) - if i == y { 1.0 } else { 0.0 }).powi(2))
+        .sum();
+    s.el2n.push(Some(squares.sqrt() as f32));
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -186,6 +202,7 @@ fn score_multi(x: &[f32], y: &[f32], p: &mut [f32], s: &mut BatchScores) {
     let mut loss = 0f64;
     let (mut hit, mut count) = (0f64, 0f64);
     let mut correct = true;
+    let mut squares = 0f64;
     for ((pi, &v), &t) in p.iter_mut().zip(x).zip(y) {
         let (v, t) = (f64::from(v), f64::from(t));
         let sig = sigmoid(v);
@@ -194,6 +211,7 @@ fn score_multi(x: &[f32], y: &[f32], p: &mut [f32], s: &mut BatchScores) {
         hit += f64::from(*pi) * t;
         count += t;
         correct &= (*pi > 0.5) == (t == 1.0);
+        squares += (f64::from(*pi) - t).powi(2);
     }
     s.loss.push(loss as f32);
     s.predicted.push(None);
@@ -201,6 +219,8 @@ fn score_multi(x: &[f32], y: &[f32], p: &mut [f32], s: &mut BatchScores) {
     s.p_label.push((count > 0.0).then(|| (hit / count) as f32));
     s.p_max.push(p.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)));
     s.margin.push(None);
+    s.logit_margin.push(None);
+    s.el2n.push(Some(squares.sqrt() as f32));
 }
 
 #[cfg(test)]
@@ -222,7 +242,20 @@ mod tests {
         assert!(close(s.loss[0], 2f32.ln()));
         assert!(close(s.p_max[1], 0.6) && close(s.margin[1].unwrap(), -0.4));
         assert!(close(s.loss[1], 5f32.ln()));
+        // logit_margin: ln 2 − 0; then 0 − ln 3.
+        assert!(close(s.logit_margin[0].unwrap(), 2f32.ln()));
+        assert!(close(s.logit_margin[1].unwrap(), -(3f32.ln())));
+        // el2n: ‖(0.25, −0.5, 0.25)‖ = √0.375; ‖(−0.8, 0.2, 0.6)‖ = √1.04.
+        assert!(close(s.el2n[0].unwrap(), 0.375f32.sqrt()));
+        assert!(close(s.el2n[1].unwrap(), 1.04f32.sqrt()));
         assert_eq!(s.probs.unwrap()[1].len(), 3);
+    }
+
+    #[test]
+    fn one_class_has_no_logit_margin() {
+        let s = score_logits(&[3.0], 1, Labels::Single(&[0]), false).unwrap();
+        assert_eq!(s.logit_margin, vec![None]);
+        assert_eq!(s.el2n, vec![Some(0.0)]);
     }
 
     #[test]
@@ -248,6 +281,10 @@ mod tests {
         let sig2 = 1.0 / (1.0 + (-2f32).exp());
         assert!(close(s.p_label[1].unwrap(), sig2));
         assert!(close(s.loss[0], -2.0 * sig2.ln()));
+        // el2n: ‖(σ(2) − 1, σ(−2))‖ = √2·(1 − σ(2)); the second row ‖(σ(2) − 1, σ(2))‖.
+        assert!(close(s.el2n[0].unwrap(), 2f32.sqrt() * (1.0 - sig2)));
+        assert!(close(s.el2n[1].unwrap(), ((1.0 - sig2).powi(2) + sig2 * sig2).sqrt()));
+        assert_eq!(s.logit_margin, vec![None, None]);
         let empty = score_logits(&[0.0, 0.0], 2, Labels::Multi(&[0.0, 0.0]), false).unwrap();
         assert_eq!(empty.p_label, vec![None]);
     }

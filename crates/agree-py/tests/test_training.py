@@ -22,7 +22,7 @@ from conftest import agree_binary, assert_follows_contract, load_images
 EPOCHS = 3
 NETWORKS = 2
 RESULTS = ["agreement", "agreement_by_statistic", "agreement_by_quantile", "learning_order",
-           "statistic_correlation", "dataset_summary"]
+           "sample_dynamics", "statistic_correlation", "dataset_summary"]
 
 
 class SmallCNN(nn.Module):
@@ -141,6 +141,12 @@ def test_one_batch_equals_a_hand_computation(trained):
     np.testing.assert_allclose(rows["p_label"].to_numpy(), p_label.numpy(), **tight)
     np.testing.assert_allclose(rows["p_max"].to_numpy(), probs.max(dim=1).values.numpy(), **tight)
     np.testing.assert_allclose(rows["margin"].to_numpy(), (p_label - p_other).numpy(), **tight)
+    x_label = logits.gather(1, y[:, None])[:, 0]
+    x_other = logits.scatter(1, y[:, None], float("-inf")).max(dim=1).values
+    # Logit differences: a few float32 ulps of the logits, absolute.
+    np.testing.assert_allclose(rows["logit_margin"].to_numpy(), (x_label - x_other).numpy(), rtol=2e-6, atol=1e-5)
+    el2n = torch.linalg.vector_norm(probs - F.one_hot(y, probs.shape[1]).to(probs.dtype), dim=1)
+    np.testing.assert_allclose(rows["el2n"].to_numpy(), el2n.numpy(), **tight)
     assert rows["run_id"].unique().tolist() == ["smallcnn-s0"] and rows["epoch"].unique().tolist() == [1]
 
 

@@ -35,6 +35,8 @@ pub enum Table {
     AgreementByQuantile,
     /// `results/learning_order.parquet` (analyze).
     LearningOrder,
+    /// `results/sample_dynamics.parquet` (analyze).
+    SampleDynamics,
     /// `results/statistic_correlation.parquet` (analyze).
     StatisticCorrelation,
     /// `results/dataset_summary.parquet` (analyze).
@@ -43,7 +45,7 @@ pub enum Table {
 
 impl Table {
     /// Every table, in the order of the pipeline.
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 16] = [
         Table::Samples,
         Table::Attributes,
         Table::Rejects,
@@ -57,6 +59,7 @@ impl Table {
         Table::AgreementByStatistic,
         Table::AgreementByQuantile,
         Table::LearningOrder,
+        Table::SampleDynamics,
         Table::StatisticCorrelation,
         Table::DatasetSummary,
     ];
@@ -77,6 +80,7 @@ impl Table {
             Table::AgreementByStatistic => "agreement_by_statistic",
             Table::AgreementByQuantile => "agreement_by_quantile",
             Table::LearningOrder => "learning_order",
+            Table::SampleDynamics => "sample_dynamics",
             Table::StatisticCorrelation => "statistic_correlation",
             Table::DatasetSummary => "dataset_summary",
         }

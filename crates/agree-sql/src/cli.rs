@@ -46,6 +46,10 @@ pub struct AnalysisArgs {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The epoch sample_dynamics reads EL2N at (default: the analysed epoch closest
+    /// to 10% of the last, at least 1).
+    #[arg(long, value_name = "EPOCH")]
+    pub el2n_epoch: Option<i32>,
     /// Directory of edited SQL files: each `<step>.sql` there replaces the built-in step.
     #[arg(long, value_name = "DIR")]
     pub sql_dir: Option<PathBuf>,
@@ -57,6 +61,7 @@ impl AnalysisArgs {
             quantile_bins: self.bins,
             bootstrap_replicates: self.bootstrap,
             bootstrap_seed: self.seed,
+            el2n_epoch: self.el2n_epoch,
             sql_dir: self.sql_dir.clone(),
             session: session.settings(),
             step_table_memory: None,

@@ -37,6 +37,9 @@ pub struct ExperimentSession {
     pub statistics: Vec<StatisticColumn>,
     /// The epochs registered in `predictions` (all present, or those chosen).
     pub epochs: Vec<i32>,
+    /// Optional columns of `predictions` that no file has (written before them):
+    /// they read as nulls.
+    pub missing_prediction_columns: Vec<String>,
 }
 
 impl std::fmt::Debug for ExperimentSession {
@@ -159,9 +162,11 @@ pub async fn open_session_with(
         .iter()
         .flat_map(|r| r.epochs.iter().filter(|(e, _)| chosen.contains(e)).map(|(_, p)| p))
         .collect();
-    if !files.is_empty() {
-        register_predictions(&ctx, &files).await?;
-    }
+    let missing_prediction_columns = if files.is_empty() {
+        Vec::new()
+    } else {
+        register_predictions(&ctx, &files).await?
+    };
     register_networks(&ctx, &runs, &chosen)?;
     let statistics = discover_statistics(&tables)?;
     for (name, sql) in [
@@ -187,25 +192,51 @@ pub async fn open_session_with(
         runs,
         statistics,
         epochs: chosen.into_iter().collect(),
+        missing_prediction_columns,
     })
 }
 
-async fn register_predictions(ctx: &SessionContext, files: &[&std::path::PathBuf]) -> Result<(), SqlError> {
+/// Registers `predictions` over `files`; returns the optional contract columns
+/// none of them has, registered as null columns.
+async fn register_predictions(ctx: &SessionContext, files: &[&std::path::PathBuf]) -> Result<Vec<String>, SqlError> {
     let step = "registering predictions/";
     let urls = files
         .iter()
         .map(|p| ListingTableUrl::parse(p.to_string_lossy()).map_err(|e| SqlError::datafusion(step, e)))
         .collect::<Result<Vec<_>, _>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
+    let inferred = ListingTableConfig::new_with_multi_paths(urls.clone())
+        .with_listing_options(options.clone())
         .infer_schema(&ctx.state())
         .await
         .map_err(|e| SqlError::datafusion(step, e))?;
+    let schema = inferred
+        .file_schema
+        .clone()
+        .ok_or_else(|| SqlError::Query("predictions/: no schema could be inferred".into()))?;
+    // Columns the contract added later (optional, nullable) read as nulls from the
+    // files written before them, so every SQL can name them.
+    let contract = agree_schema::Table::Predictions.contract();
+    let missing: Vec<Field> = contract
+        .columns
+        .iter()
+        .filter(|c| c.optional && c.nullable && schema.index_of(&c.name).is_err())
+        .map(|c| c.field())
+        .collect();
+    let names: Vec<String> = missing.iter().map(|f| f.name().clone()).collect();
+    let config = if missing.is_empty() {
+        inferred
+    } else {
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(missing);
+        ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+    };
     let table = ListingTable::try_new(config).map_err(|e| SqlError::datafusion(step, e))?;
     ctx.register_table("predictions", Arc::new(table))
         .map_err(|e| SqlError::datafusion(step, e))?;
-    Ok(())
+    Ok(names)
 }
 
 /// `networks(run_id, arch, network, epochs)` and `analysis_epochs(epoch)`, from the file listing.

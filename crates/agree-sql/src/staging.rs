@@ -195,6 +195,7 @@ impl AnalysisInputs {
             options.quantile_bins.to_string(),
             options.bootstrap_replicates.to_string(),
             options.bootstrap_seed.to_string(),
+            format!("el2n_epoch={:?}", options.el2n_epoch),
         ];
         for step in analysis_steps()? {
             settings.push(step_sql(step, options.sql_dir.as_deref())?.into_owned());

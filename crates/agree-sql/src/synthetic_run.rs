@@ -54,6 +54,22 @@ pub fn write_prediction_file(
     let p_max: Vec<f32> = p_label.iter().zip(&p_other).map(|(a, b)| a.max(*b)).collect();
     let margin: Vec<f32> = p_label.iter().zip(&p_other).map(|(a, b)| a - b).collect();
     let loss: Vec<f32> = p_label.iter().map(|p| -p.max(1e-7).ln()).collect();
+    // Ten classes: the rest of the probability is spread evenly over the other eight;
+    // logits are log-probabilities (clamped away from 0).
+    let logit = |p: f32| p.max(1e-7).ln();
+    let logit_margin: Vec<f32> = p_label
+        .iter()
+        .zip(&p_other)
+        .map(|(a, b)| logit(*a) - logit(*b))
+        .collect();
+    let el2n: Vec<f32> = p_label
+        .iter()
+        .zip(&p_other)
+        .map(|(a, b)| {
+            let rest = (1.0 - a - b).max(0.0) / 8.0;
+            ((1.0 - a).powi(2) + b * b + 8.0 * rest * rest).sqrt()
+        })
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![run_id.as_str(); n])),
         Arc::new(StringArray::from(vec![arch; n])),
@@ -68,6 +84,8 @@ pub fn write_prediction_file(
         Arc::new(Float32Array::from(p_label)),
         Arc::new(Float32Array::from(p_max)),
         Arc::new(Float32Array::from(margin)),
+        Arc::new(Float32Array::from(logit_margin)),
+        Arc::new(Float32Array::from(el2n)),
         Arc::new(ListArray::new_null(
             Arc::new(Field::new_list_field(DataType::Float32, true)),
             n,

@@ -15,6 +15,14 @@ pub enum Targets {
     Multi(Tensor),
 }
 
+/// The score columns stacked on the device, in the order they are read back.
+const COLUMNS: usize = 8;
+
+/// Row-wise Euclidean norm of an N×K tensor, in float32.
+fn l2_norm(t: &Tensor) -> Result<Tensor, TchError> {
+    t.f_square()?.f_sum_dim_intlist(1, false, Kind::Float)?.f_sqrt()
+}
+
 /// Scores `logits` against `targets`. Returns the per-sample loss tensor (still
 /// attached to the graph, for the backward pass) and the scores copied to the CPU.
 pub fn score(
@@ -34,6 +42,13 @@ pub fn score(
             let p_label = probs.f_gather(1, &index, false)?.f_squeeze_dim(1)?;
             let (p_other, _) = probs.f_scatter_value(1, &index, -1.0)?.f_max_dim(1, false)?;
             let correct = predicted.f_eq_tensor(y)?;
+            let x = logits.detach().to_kind(Kind::Float);
+            let x_label = x.f_gather(1, &index, false)?.f_squeeze_dim(1)?;
+            let (x_other, _) = x.f_scatter_value(1, &index, f64::NEG_INFINITY)?.f_max_dim(1, false)?;
+            // One class: no other logit, so no margin (−inf becomes null).
+            let logit_margin = (&x_label - x_other).f_nan_to_num(Some(f64::NAN), Some(f64::NAN), Some(f64::NAN))?;
+            let one_hot = probs.f_zeros_like()?.f_scatter_value(1, &index, 1.0)?;
+            let el2n = l2_norm(&(&probs - one_hot))?;
             let columns = Tensor::f_stack(
                 &[
                     loss.detach(),
@@ -42,6 +57,8 @@ pub fn score(
                     p_label.shallow_clone(),
                     p_max,
                     &p_label - p_other,
+                    logit_margin,
+                    el2n,
                 ],
                 1,
             )?;
@@ -59,6 +76,7 @@ pub fn score(
             let p_label = (&probs * y).f_sum_dim_intlist(1, false, Kind::Float)? / &count;
             let (p_max, _) = probs.f_max_dim(1, false)?;
             let nan = Tensor::full([n as i64], f64::NAN, (Kind::Float, probs.device()));
+            let el2n = l2_norm(&(&probs - y.to_kind(Kind::Float)))?;
             let columns = Tensor::f_stack(
                 &[
                     loss.detach(),
@@ -66,7 +84,9 @@ pub fn score(
                     correct.to_kind(Kind::Float),
                     p_label,
                     p_max,
+                    nan.shallow_clone(),
                     nan,
+                    el2n,
                 ],
                 1,
             )?;
@@ -76,13 +96,15 @@ pub fn score(
     let flat: Vec<f32> = Vec::try_from(&columns.f_to_device(Device::Cpu)?.f_reshape([-1])?)?;
     let mut s = BatchScores::default();
     let opt = |v: f32| (!v.is_nan()).then_some(v);
-    for row in flat.chunks_exact(6) {
+    for row in flat.chunks_exact(COLUMNS) {
         s.loss.push(row[0]);
         s.predicted.push(opt(row[1]).map(|v| v as i32));
         s.correct.push(row[2] > 0.5);
         s.p_label.push(opt(row[3]));
         s.p_max.push(row[4]);
         s.margin.push(opt(row[5]));
+        s.logit_margin.push(opt(row[6]));
+        s.el2n.push(opt(row[7]));
     }
     if with_probs {
         let k = probs.size().get(1).copied().unwrap_or(0) as usize;
@@ -111,7 +133,18 @@ mod tests {
         assert!(close(s.loss[0], 2f32.ln()));
         // Row 1: softmax 0.2, 0.2, 0.6; label 0 → margin 0.2 - 0.6.
         assert!(close(s.p_max[1], 0.6) && close(s.margin[1].unwrap(), -0.4));
+        // logit_margin: ln 2 − 0, then 0 − ln 3; el2n: √0.375, √1.04.
+        assert!(close(s.logit_margin[0].unwrap(), 2f32.ln()) && close(s.logit_margin[1].unwrap(), -(3f32.ln())));
+        assert!(close(s.el2n[0].unwrap(), 0.375f32.sqrt()) && close(s.el2n[1].unwrap(), 1.04f32.sqrt()));
         assert_eq!(s.probs.unwrap()[1].len(), 3);
+    }
+
+    #[test]
+    fn one_class_has_no_logit_margin() {
+        let logits = Tensor::from_slice(&[3f32]).view([1, 1]);
+        let (_, s) = score(&logits, &Targets::Single(Tensor::from_slice(&[0i64])), 0.0, false).unwrap();
+        assert_eq!(s.logit_margin, vec![None]);
+        assert_eq!(s.el2n, vec![Some(0.0)]);
     }
 
     #[test]
@@ -164,6 +197,22 @@ mod tests {
                 (a, b) => a == b,
             };
             assert!(close, "margin {i}: {:?} vs {:?}", torch.margin[i], cpu.margin[i]);
+            // A logit difference: a few ulps of the logits (up to 8 in magnitude).
+            let close = match (torch.logit_margin[i], cpu.logit_margin[i]) {
+                (Some(a), Some(b)) => (a - b).abs() <= 4.0 * f32::EPSILON * 16.0,
+                (a, b) => a == b,
+            };
+            assert!(
+                close,
+                "logit_margin {i}: {:?} vs {:?}",
+                torch.logit_margin[i], cpu.logit_margin[i]
+            );
+            // A norm of probability differences (≤ √2): absolute, a few ulps of 1.
+            let close = match (torch.el2n[i], cpu.el2n[i]) {
+                (Some(a), Some(b)) => (a - b).abs() <= 8.0 * f32::EPSILON,
+                (a, b) => a == b,
+            };
+            assert!(close, "el2n {i}: {:?} vs {:?}", torch.el2n[i], cpu.el2n[i]);
         }
     }
 

@@ -1,7 +1,11 @@
 """Independent reference for `agree analyze`: the authors' calc_agreement
 (intersection over union of the networks' correct sets, lower bound
-1 - min(sum of errors, 1), mean/std accuracy) in numpy, and Spearman/Kendall
-from scipy.stats, compared with results/*.parquet to 1e-9.
+1 - min(sum of errors, 1), mean/std accuracy) in numpy, the per-sample scores of
+sample_dynamics (AUM, EL2N, cumulative accuracy, first-learned epoch, data-map
+correctness, confidence, variability and region, agreement rate) from their
+papers' definitions, and Spearman/Kendall from scipy.stats for
+statistic_correlation, compared with results/*.parquet
+to 1e-9.
 
 Usage: crosscheck.py <experiment dir>. Exit 0 with a summary line when every
 number matches, 1 with the mismatches otherwise.
@@ -44,7 +48,9 @@ def column(table, name, dtype=None):
 
 def main(root):
     files = sorted(glob.glob(os.path.join(root, "predictions", "*", "epoch=*.parquet")))
-    table = pq.ParquetDataset(files).read(columns=["arch", "network", "epoch", "split", "sample_id", "correct"])
+    table = pq.ParquetDataset(files).read(
+        columns=["arch", "network", "epoch", "split", "sample_id", "correct", "p_label", "logit_margin", "el2n"]
+    )
     arch_col, network_col = column(table, "arch"), column(table, "network")
     epoch_col, split_col = column(table, "epoch"), column(table, "split")
     id_col, correct_col = column(table, "sample_id"), column(table, "correct", bool)
@@ -57,8 +63,11 @@ def main(root):
     epochs = sorted(int(e) for e in np.unique(epoch_col))
     splits = sorted(set(split_col))
 
-    # correct[(arch, network, split)]: bool matrix epochs × samples (ascending sample_id)
+    floats = {name: column(table, name, float) for name in ["p_label", "logit_margin", "el2n"]}
+    # correct[(arch, network, split)]: bool matrix epochs × samples (ascending sample_id);
+    # values[name][(arch, network, split)]: the same for a float column.
     correct, sample_ids = {}, {}
+    float_values = {name: {} for name in floats}
     for split in splits:
         in_split = split_col == split
         sample_ids[split] = np.unique(id_col[in_split])
@@ -66,8 +75,13 @@ def main(root):
             mask = in_split & (arch_col == arch) & (network_col == network)
             ids, eps, ok = id_col[mask], epoch_col[mask], correct_col[mask]
             matrix = np.zeros((len(epochs), len(sample_ids[split])), dtype=bool)
-            matrix[np.searchsorted(epochs, eps), np.searchsorted(sample_ids[split], ids)] = ok
+            at = (np.searchsorted(epochs, eps), np.searchsorted(sample_ids[split], ids))
+            matrix[at] = ok
             correct[(arch, network, split)] = matrix
+            for name, col in floats.items():
+                m = np.full((len(epochs), len(sample_ids[split])), np.nan)
+                m[at] = col[mask]
+                float_values[name][(arch, network, split)] = m
 
     agreement = pq.read_table(os.path.join(root, "results", "agreement.parquet")).to_pylist()
     agreement = {(r["group_kind"], r["group_name"], r["split"], r["epoch"]): r for r in agreement}
@@ -75,6 +89,12 @@ def main(root):
     learned_by = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r["learned_epoch"] for r in order}
     correlation = pq.read_table(os.path.join(root, "results", "statistic_correlation.parquet")).to_pylist()
     correlation = {(r["group_kind"], r["group_name"], r["split"], r["statistic"]): r for r in correlation}
+    dynamics = pq.read_table(os.path.join(root, "results", "sample_dynamics.parquet")).to_pylist()
+    dynamics = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r for r in dynamics}
+    order_rows = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r for r in order}
+    # EL2N's epoch: the analysed epoch closest to 10 % of the last (at least 1), the earlier on a tie.
+    target = max(1.0, 0.1 * epochs[-1])
+    el2n_epoch = min(epochs, key=lambda e: (abs(e - target), e))
 
     stat_values = {}
     for name, path in [("stats", "stats.parquet"), ("attributes", "attributes.parquet")]:
@@ -94,8 +114,31 @@ def main(root):
     def check(what, expected, actual):
         nonlocal compared
         compared += 1
-        if actual is None or not (abs(expected - actual) <= TOLERANCE):
+        if expected is None or (isinstance(expected, float) and np.isnan(expected)):
+            if actual is not None:
+                mismatches.append(f"{what}: reference null, agree {actual!r}")
+        elif actual is None or not (abs(expected - actual) <= TOLERANCE):
             mismatches.append(f"{what}: reference {expected!r}, agree {actual!r}")
+
+    def data_map_regions(ids, confidence, variability):
+        """Swayamdipta et al.'s regions by the contract's rule (ties by sample_id)."""
+        region = {int(i): "other" for i in ids}
+        ok = ~np.isnan(confidence) & ~np.isnan(variability)
+        ids, confidence, variability = ids[ok], confidence[ok], variability[ok]
+        n = len(ids)
+        by_var = np.lexsort((ids, -variability))
+        ambiguous = set(by_var[: n // 3].tolist())
+        rest = np.array([i for i in range(n) if i not in ambiguous], dtype=int)
+        m = len(rest)
+        high = rest[np.lexsort((ids[rest], -confidence[rest]))][: m // 3]
+        low = rest[np.lexsort((ids[rest], confidence[rest]))][: m // 3]
+        for i in ambiguous:
+            region[int(ids[i])] = "ambiguous"
+        for i in high:
+            region[int(ids[i])] = "easy"
+        for i in low:
+            region[int(ids[i])] = "hard"
+        return region
 
     for kind, name, members in groups:
         for split in splits:
@@ -125,6 +168,48 @@ def main(root):
                 check(f"spearman {kind}/{name}/{split}/{statistic}", rho, row["spearman_rho"])
                 check(f"kendall {kind}/{name}/{split}/{statistic}", tau, row["kendall_tau"])
                 check(f"n {kind}/{name}/{split}/{statistic}", int(keep.sum()), row["n"])
+
+            # sample_dynamics, from each network's epochs × samples matrices.
+            ids = sample_ids[split]
+            ok = np.array(matrices, dtype=float)  # networks × epochs × samples
+            margins = np.array([float_values["logit_margin"][(a, n, split)] for a, n in members])
+            p_label = np.array([float_values["p_label"][(a, n, split)] for a, n in members])
+            el2n_all = np.array([float_values["el2n"][(a, n, split)] for a, n in members])
+            e_at = epochs.index(el2n_epoch)
+            ever = ok.any(axis=1)  # networks × samples
+            first = np.where(ever, np.array(epochs)[ok.argmax(axis=1)], np.nan)
+            with np.errstate(invalid="ignore"):
+                first_learned = np.where(ever.any(axis=0), np.nanmean(np.where(ever, first, np.nan), axis=0), np.nan)
+            reference = {
+                "aum": margins.reshape(len(members) * len(epochs), -1).mean(axis=0),
+                "el2n": el2n_all[:, e_at, :].mean(axis=0),
+                "cumulative_accuracy": ok.reshape(len(members) * len(epochs), -1).mean(axis=0),
+                "first_learned_epoch": first_learned,
+                "correctness": ok.mean(axis=1).mean(axis=0),
+                "confidence": p_label.reshape(len(members) * len(epochs), -1).mean(axis=0),
+                "variability": p_label.std(axis=1).mean(axis=0),
+                "agreement_rate": all_correct.mean(axis=0),
+            }
+            never = (~ever).sum(axis=0)
+            forgetting = (ok[:, :-1, :] > ok[:, 1:, :]).sum(axis=(0, 1)).astype(float)
+            regions = data_map_regions(
+                ids,
+                np.array([dynamics[(kind, name, split, int(i))]["confidence"] for i in ids], dtype=float),
+                np.array([dynamics[(kind, name, split, int(i))]["variability"] for i in ids], dtype=float),
+            )
+            wrong_regions = 0
+            for j, i in enumerate(ids):
+                row = dynamics[(kind, name, split, int(i))]
+                where = f"{kind}/{name}/{split}/{int(i)}"
+                for key, v in reference.items():
+                    check(f"{key} {where}", float(v[j]), row[key])
+                check(f"never_learned {where}", int(never[j]), row["never_learned"])
+                check(f"el2n_epoch {where}", el2n_epoch, row["el2n_epoch"])
+                check(f"forgetting_events {where}", forgetting[j], order_rows[(kind, name, split, int(i))]["forgetting_events"])
+                wrong_regions += regions[int(i)] != row["data_map_region"]
+            compared += 1
+            if wrong_regions:
+                mismatches.append(f"data_map_region {kind}/{name}/{split}: {wrong_regions} samples differ")
 
     if mismatches:
         print(f"{len(mismatches)} of {compared} numbers differ:")

@@ -153,3 +153,89 @@ async fn writes_are_refused() {
         "{err}"
     );
 }
+
+/// Rewrites a prediction file as one written before `logit_margin` and `el2n`.
+fn drop_score_columns(path: &std::path::Path) {
+    let (schema, batches) = agree_schema::read_table(path).unwrap();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !["logit_margin", "el2n"].contains(&schema.field(i).name().as_str()))
+        .collect();
+    let old = std::sync::Arc::new(schema.project(&keep).unwrap());
+    let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), old, None).unwrap();
+    for b in &batches {
+        writer.write(&b.project(&keep).unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Prediction files written before `logit_margin` and `el2n` existed (the contract's
+/// optional columns) still analyse and read those columns as nulls; a folder mixing
+/// old and new files reads both; when no file has them the analysis says so once,
+/// and the scores made of them are null.
+#[tokio::test]
+async fn prediction_files_without_the_later_score_columns_read_them_as_nulls() {
+    let (_tmp, dir) = small_run().await;
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir.predictions_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    let files =
+        |run: &PathBuf| -> Vec<PathBuf> { std::fs::read_dir(run).unwrap().map(|f| f.unwrap().path()).collect() };
+    // Every file of the first network keeps the new columns.
+    for run in &runs[1..] {
+        files(run).iter().for_each(|p| drop_score_columns(p));
+    }
+    let options = AnalysisOptions {
+        bootstrap_replicates: 20,
+        ..AnalysisOptions::default()
+    };
+    let report = analyze(&dir, &options, &ProgressBar::hidden()).await.unwrap();
+    assert!(
+        !report.notes.iter().any(|n| n.contains("logit_margin")),
+        "{:?}",
+        report.notes
+    );
+    let session = open_session(&dir, None).await.unwrap();
+    let sql = "SELECT run_id, count(logit_margin) AS m, count(el2n) AS e, count(*) AS n FROM predictions \
+               GROUP BY run_id ORDER BY run_id";
+    let (_, batches) = run_query(&session.ctx, sql).await.unwrap();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let counts = |c: usize| -> Vec<i64> {
+        batch
+            .column(c)
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec()
+    };
+    let (m, e, n) = (counts(1), counts(2), counts(3));
+    assert_eq!(m.len(), 3);
+    assert_eq!(
+        (m[0], e[0]),
+        (n[0], n[0]),
+        "the first network's files keep both columns"
+    );
+    assert_eq!(&m[1..], &[0, 0], "older files read logit_margin as nulls");
+    assert_eq!(&e[1..], &[0, 0], "older files read el2n as nulls");
+
+    files(&runs[0]).iter().for_each(|p| drop_score_columns(p));
+    let report = analyze(&dir, &options, &ProgressBar::hidden()).await.unwrap();
+    let said: Vec<&String> = report.notes.iter().filter(|n| n.contains("logit_margin")).collect();
+    assert_eq!(said.len(), 1, "{:?}", report.notes);
+    assert!(said[0].contains("`el2n`") && said[0].contains("aum"), "{}", said[0]);
+    let session = open_session(&dir, None).await.unwrap();
+    let sql = "SELECT count(aum) AS a, count(el2n) AS e, count(cumulative_accuracy) AS c FROM sample_dynamics";
+    let (_, batches) = run_query(&session.ctx, sql).await.unwrap();
+    let get = |c: usize| {
+        batches[0]
+            .column(c)
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(0)
+    };
+    assert_eq!((get(0), get(1)), (0, 0), "aum and el2n without their columns");
+    assert_eq!(
+        get(2),
+        300,
+        "every one of the 200 train and 100 test samples has the other scores"
+    );
+}
