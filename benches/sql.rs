@@ -144,7 +144,9 @@ fn measure_ours(dir: &ExperimentDir, query: &str, options: &AnalysisOptions, epo
 
 /// DuckDB's side: the same SQL files, expanded for the same statistics, on the same
 /// Parquet, under `memory_limit='4GB'`; the peer script prints its timings as JSON.
-fn measure_duckdb(root: &Path, data: &Path, query_path: &Path) -> serde_json::Value {
+/// `Err` carries the peer's own words when it fails (DuckDB runs out of its memory
+/// limit on the larger sizes): agree's figures are still printed beside it.
+fn measure_duckdb(root: &Path, data: &Path, query_path: &Path) -> Result<serde_json::Value, String> {
     let dir = ExperimentDir::new(data);
     let session = block_on(open_session(&dir, None)).expect("runtime").expect("session");
     let statistics = session.statistics;
@@ -177,16 +179,25 @@ fn measure_duckdb(root: &Path, data: &Path, query_path: &Path) -> serde_json::Va
         .arg(peer_dir.path().join("spill"))
         .output()
         .expect("running the DuckDB peer (.venv/bin/pip install duckdb)");
-    assert!(
-        output.status.success(),
-        "DuckDB peer failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("peer JSON")
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // The last lines say what stopped it (a traceback ends in DuckDB's error).
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        return Err(lines[lines.len().saturating_sub(3)..].join(" | "));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("unreadable peer output: {e}"))
 }
 
 /// The side-by-side table of one size: each step, the analysis, the query, memory.
-fn print_comparison(data: &Path, rows: usize, ours: &Ours, peer: &serde_json::Value, options: &AnalysisOptions) {
+fn print_comparison(
+    data: &Path,
+    rows: usize,
+    ours: &Ours,
+    peer: &Result<serde_json::Value, String>,
+    options: &AnalysisOptions,
+) {
+    let failed = serde_json::Value::Null;
+    let peer = peer.as_ref().unwrap_or(&failed);
     let f = |key: &str| peer[key].as_f64().unwrap_or(f64::NAN);
     let report = &ours.report;
     let correlation = report
@@ -310,7 +321,7 @@ fn measure_ballista(dir: &ExperimentDir, local_s: f64) {
                 port: cluster.port,
             },
             memory_limit: Some(LIMIT),
-            spill_dir: None,
+            ..SessionSettings::default()
         },
         ..AnalysisOptions::default()
     };
@@ -369,6 +380,10 @@ fn main() {
         let peer = measure_duckdb(&root, &data, &query_path);
         let rows = NETWORKS as usize * size.epochs as usize * size.samples;
         print_comparison(&data, rows, &ours, &peer, &options);
+        if let Err(why) = &peer {
+            println!("DuckDB failed on {}: {why}", size.name);
+        }
+        let peer = peer.unwrap_or_default();
         summary.push((
             size.name,
             ours.total_s,
@@ -385,7 +400,7 @@ fn main() {
         "size", "agree (s)", "agree (MiB)", "DuckDB (s)", "DuckDB (MiB)"
     );
     for (name, s, mib, ds, dmib) in summary {
-        let d = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let d = |v: Option<f64>| v.map_or("failed".into(), |v| format!("{v:.1}"));
         println!("{name:<6} {s:>12.1} {mib:>14.0} {:>12} {:>14}", d(ds), d(dmib));
     }
 }

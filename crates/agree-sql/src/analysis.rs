@@ -32,6 +32,9 @@ pub struct AnalysisOptions {
     pub bootstrap_replicates: u32,
     /// Seed of the bootstrap resampling.
     pub bootstrap_seed: u64,
+    /// The epoch `sample_dynamics.el2n` is read at (`None`: the analysed epoch
+    /// closest to 10 % of the last one, at least 1; see [`el2n_epoch`]).
+    pub el2n_epoch: Option<i32>,
     /// A directory whose `<step>.sql` files replace the embedded ones.
     pub sql_dir: Option<PathBuf>,
     /// Memory limit and spill directory of the session (default: no limit).
@@ -48,6 +51,7 @@ impl Default for AnalysisOptions {
             quantile_bins: 5,
             bootstrap_replicates: 200,
             bootstrap_seed: 0,
+            el2n_epoch: None,
             sql_dir: None,
             session: SessionSettings::default(),
             step_table_memory: None,
@@ -187,18 +191,52 @@ pub fn step_output(
     Ok((schema, batches))
 }
 
-fn parameters_batch(options: &AnalysisOptions, dataset: &str) -> Result<(SchemaRef, RecordBatch), SqlError> {
+/// The epoch EL2N is read at: `asked` when it is one of the analysed `epochs`
+/// (an error naming them otherwise), else the analysed epoch closest to 10 % of
+/// the last one and at least 1 (Paul et al. score early in training), the earlier
+/// of two equally close.
+pub fn el2n_epoch(asked: Option<i32>, epochs: &[i32]) -> Result<i32, SqlError> {
+    let Some(&last) = epochs.iter().max() else {
+        return Err(SqlError::Query("no epochs to analyse".into()));
+    };
+    if let Some(e) = asked {
+        if epochs.contains(&e) {
+            return Ok(e);
+        }
+        return Err(SqlError::Query(format!(
+            "--el2n-epoch {e} is not an analysed epoch (the analysis has epochs {})",
+            epochs.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let target = (0.1 * f64::from(last)).max(1.0);
+    let mut best = epochs[0];
+    for &e in epochs {
+        let (d, b) = ((f64::from(e) - target).abs(), (f64::from(best) - target).abs());
+        if d < b || (d == b && e < best) {
+            best = e;
+        }
+    }
+    Ok(best)
+}
+
+fn parameters_batch(
+    options: &AnalysisOptions,
+    dataset: &str,
+    epochs: &[i32],
+) -> Result<(SchemaRef, RecordBatch), SqlError> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("quantile_bins", DataType::Int32, false),
         Field::new("bootstrap_replicates", DataType::Int64, false),
         Field::new("bootstrap_seed", DataType::Int64, false),
         Field::new("dataset", DataType::Utf8, false),
+        Field::new("el2n_epoch", DataType::Int32, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from(vec![options.quantile_bins.max(1) as i32])),
         Arc::new(Int64Array::from(vec![i64::from(options.bootstrap_replicates)])),
         Arc::new(Int64Array::from(vec![options.bootstrap_seed as i64])),
         Arc::new(StringArray::from(vec![dataset])),
+        Arc::new(Int32Array::from(vec![el2n_epoch(options.el2n_epoch, epochs)?])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)
         .map_err(|e| SqlError::datafusion("analysis_parameters", e.into()))?;
@@ -273,6 +311,13 @@ fn session_notes(session: &ExperimentSession) -> Vec<String> {
     }
     if archs.len() == 1 {
         notes.push("one architecture: no cross-architecture groups".into());
+    }
+    if !session.missing_prediction_columns.is_empty() {
+        notes.push(format!(
+            "the prediction files have no `{}` (written before these columns existed): sample_dynamics' aum and \
+             el2n are null",
+            session.missing_prediction_columns.join("`, `")
+        ));
     }
     if session.statistics.is_empty() {
         notes.push(
@@ -379,7 +424,7 @@ pub(crate) async fn prepare(
         ..AnalysisReport::default()
     };
     let dataset = dataset_name(dir, &mut report.notes)?;
-    let (schema, batch) = parameters_batch(options, &dataset)?;
+    let (schema, batch) = parameters_batch(options, &dataset, &plan.epochs)?;
     register_batches(&session.ctx, "analysis_parameters", schema, vec![batch])?;
     report.notes.extend(session_notes(&session));
     check_step_reads(&session.ctx, options, &session.statistics)?;
@@ -404,7 +449,58 @@ pub(crate) async fn prepare(
 /// (checked against its contract) and, with `staging`, a result step's rows are
 /// written to its result file. `None` when the step is skipped (it repeats over
 /// statistics and there are none, and it is not a result table).
+///
+/// Hash joins are the fast choice but cannot spill (DataFusion 55): a step whose
+/// join runs out of memory is run again with sort-merge joins, whose sorts spill,
+/// and the rest of the analysis keeps them (a note says so). Either join gives the
+/// same rows; every step orders what it writes.
 async fn run_step(
+    prepared: &mut PreparedAnalysis,
+    step: &AnalysisStep,
+    options: &AnalysisOptions,
+    staging: Option<&ResultsStaging>,
+) -> Result<Option<usize>, SqlError> {
+    match run_step_once(prepared, step, options, staging).await {
+        Err(SqlError::DataFusion { step: file, source })
+            if is_hash_join_out_of_memory(&source) && prefers_hash_join(&prepared.session.ctx) =>
+        {
+            use_sort_merge_joins(&prepared.session.ctx).await?;
+            prepared.report.notes.push(format!(
+                "{file}: its hash join did not fit in the memory limit, so it and the later steps \
+                 use sort-merge joins, which spill to disk ({})",
+                source.find_root()
+            ));
+            run_step_once(prepared, step, options, staging).await
+        }
+        other => other,
+    }
+}
+
+/// Whether the memory pool ran out while a hash join held its build side (the
+/// one operator of the analysis that cannot spill): it failed itself, or starved
+/// a spilling operator beside it (the error lists the largest consumers).
+fn is_hash_join_out_of_memory(e: &datafusion::error::DataFusionError) -> bool {
+    crate::engine::is_memory_exhausted(e) && e.find_root().to_string().contains("HashJoinInput")
+}
+
+/// Whether the session plans equi-joins as hash joins.
+fn prefers_hash_join(ctx: &SessionContext) -> bool {
+    ctx.state().config().options().optimizer.prefer_hash_join
+}
+
+/// Makes the session plan equi-joins as sort-merge joins from now on.
+async fn use_sort_merge_joins(ctx: &SessionContext) -> Result<(), SqlError> {
+    let step = "switching to sort-merge joins";
+    ctx.sql("SET datafusion.optimizer.prefer_hash_join = false")
+        .await
+        .map_err(|e| SqlError::datafusion(step, e))?
+        .collect()
+        .await
+        .map_err(|e| SqlError::datafusion(step, e))?;
+    Ok(())
+}
+
+async fn run_step_once(
     prepared: &mut PreparedAnalysis,
     step: &AnalysisStep,
     options: &AnalysisOptions,
@@ -559,6 +655,48 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use datafusion::error::DataFusionError;
+
+    #[test]
+    fn a_hash_join_short_of_memory_is_told_from_other_memory_errors() {
+        let exhausted = |m: &str| DataFusionError::ResourcesExhausted(m.to_string());
+        // DataFusion 55's words: the hash join itself refused, or a spilling operator
+        // starved while hash joins held the pool.
+        let join = exhausted(
+            "Additional allocation failed for HashJoinInput[1] with top memory consumers (across reservations) \
+             as:\n  HashJoinInput[1]#12(can spill: false) consumed 1.9 GB",
+        );
+        let starved = exhausted(
+            "Additional allocation failed for PartialHashAggregateStream[1] with top memory consumers (across \
+             reservations) as:\n  HashJoinInput[0]#361(can spill: false) consumed 25.1 MB",
+        );
+        let sort = exhausted(
+            "Additional allocation failed for ExternalSorter[0] with top memory consumers (across reservations) \
+             as:\n  ExternalSorterMerge[0]#299(can spill: false) consumed 10.0 MB",
+        );
+        assert!(is_hash_join_out_of_memory(&join));
+        assert!(is_hash_join_out_of_memory(&DataFusionError::Context(
+            "step".into(),
+            Box::new(starved)
+        )));
+        assert!(!is_hash_join_out_of_memory(&sort));
+        assert!(!is_hash_join_out_of_memory(&DataFusionError::Plan(
+            "HashJoinInput".into()
+        )));
+    }
+
+    #[test]
+    fn el2n_is_read_near_a_tenth_of_training_unless_asked() {
+        let all: Vec<i32> = (1..=90).collect();
+        assert_eq!(el2n_epoch(None, &all).unwrap(), 9);
+        assert_eq!(el2n_epoch(None, &[1, 2, 3, 4, 5]).unwrap(), 1, "at least epoch 1");
+        // 10 % of 20 is 2: of 1 and 3, equally close, the earlier.
+        assert_eq!(el2n_epoch(None, &[1, 3, 20]).unwrap(), 1);
+        assert_eq!(el2n_epoch(None, &[5, 10, 50]).unwrap(), 5);
+        assert_eq!(el2n_epoch(Some(3), &[1, 3, 20]).unwrap(), 3);
+        let err = el2n_epoch(Some(4), &[1, 3, 20]).unwrap_err().to_string();
+        assert!(err.contains("--el2n-epoch 4") && err.contains("1, 3, 20"), "{err}");
+    }
     use crate::analysis_sql::SESSION_TABLES;
     use crate::synthetic_run::{SyntheticRun, write_sample_table};
 

@@ -191,6 +191,9 @@ pub struct SessionSettings {
     pub memory_limit: Option<u64>,
     /// Where spilled data goes (`None`: the OS temporary directory).
     pub spill_dir: Option<PathBuf>,
+    /// Plan equi-joins as sort-merge joins from the start (`false`: hash joins,
+    /// until an analysis step's hash join runs out of memory).
+    pub sort_merge_joins: bool,
 }
 
 /// The options every command that runs SQL takes.
@@ -209,6 +212,13 @@ pub struct SessionArgs {
     /// Directory for spilled data (default: the OS temporary directory).
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
+    /// Join with sort-merge joins, which spill, from the start. By default joins are
+    /// hash joins (faster, but their build side must fit in memory); an analysis
+    /// step whose hash join runs out of memory is run again with sort-merge joins,
+    /// and so are the steps after it. Give this for runs known to be too large, to
+    /// skip the failed first try.
+    #[arg(long)]
+    pub sort_merge_joins: bool,
 }
 
 impl SessionArgs {
@@ -221,6 +231,7 @@ impl SessionArgs {
                 None => default_memory_limit(),
             },
             spill_dir: self.spill_dir.clone(),
+            sort_merge_joins: self.sort_merge_joins,
         }
     }
 }
@@ -253,13 +264,17 @@ pub fn local_context(settings: &SessionSettings) -> Result<SessionContext, SqlEr
     }
     let runtime = runtime.build_arc().map_err(|e| SqlError::datafusion(step, e))?;
     let mut config = session_config();
+    if settings.sort_merge_joins {
+        config.options_mut().optimizer.prefer_hash_join = false;
+    }
     if let Some(limit) = settings.memory_limit {
         // Each sorting partition reserves this much up front for its merge (10 MiB by
-        // default): under a small limit that alone would exhaust the pool, so it is
-        // kept to a quarter of a partition's share.
+        // default): under a small limit that alone would exhaust the pool — a plan of
+        // sort-merge joins sorts each input of each join in every partition — so it
+        // is kept to a sixteenth of a partition's share.
         let options = config.options_mut();
         let partitions = options.execution.target_partitions.max(1) as u64;
-        let share = usize::try_from(limit / (4 * partitions)).unwrap_or(usize::MAX);
+        let share = usize::try_from(limit / (16 * partitions)).unwrap_or(usize::MAX);
         options.execution.sort_spill_reservation_bytes = options.execution.sort_spill_reservation_bytes.min(share);
     }
     let state = SessionStateBuilder::new()

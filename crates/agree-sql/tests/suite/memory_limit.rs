@@ -28,7 +28,7 @@ fn experiment(dir: &Path) -> ExperimentDir {
 }
 
 fn analyse(dir: &ExperimentDir, memory_limit: Option<u64>, spill: &Path) -> Result<(), SqlError> {
-    analyse_with(dir, memory_limit, None, spill)
+    analyse_with(dir, memory_limit, None, spill, false)
 }
 
 fn analyse_with(
@@ -36,12 +36,14 @@ fn analyse_with(
     memory_limit: Option<u64>,
     step_table_memory: Option<u64>,
     spill: &Path,
+    sort_merge_joins: bool,
 ) -> Result<(), SqlError> {
     let options = AnalysisOptions {
         bootstrap_replicates: 20,
         session: SessionSettings {
             memory_limit,
             spill_dir: Some(spill.to_path_buf()),
+            sort_merge_joins,
             ..SessionSettings::default()
         },
         step_table_memory,
@@ -140,7 +142,7 @@ fn step_tables_on_disk_give_the_results_of_step_tables_in_memory() {
     analyse(&dir, None, &spill).unwrap();
     let in_memory = results(&dir);
     // No step table may stay in memory: every one goes through a Parquet file.
-    analyse_with(&dir, Some(1 << 30), Some(0), &spill).unwrap();
+    analyse_with(&dir, Some(1 << 30), Some(0), &spill, false).unwrap();
     assert_eq!(
         results(&dir),
         in_memory,
@@ -152,4 +154,32 @@ fn step_tables_on_disk_give_the_results_of_step_tables_in_memory() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "the analysis left {left:?} in the experiment folder");
+}
+
+/// The joins an analysis falls back to when a hash join runs out of memory
+/// (sort-merge joins, which spill) give every result table the rows hash joins give.
+#[test]
+fn sort_merge_joins_give_the_results_of_hash_joins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = experiment(&tmp.path().join("exp"));
+    let spill = tmp.path().join("spill");
+    analyse(&dir, None, &spill).unwrap();
+    let hashed = results(&dir);
+    let plan = query(
+        &dir,
+        &SessionSettings {
+            sort_merge_joins: true,
+            ..SessionSettings::default()
+        },
+        "EXPLAIN SELECT count(*) FROM predictions AS p JOIN samples AS s ON s.sample_id = p.sample_id",
+    )
+    .unwrap();
+    let plan = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
+    assert!(plan.contains("SortMergeJoin"), "no sort-merge join planned:\n{plan}");
+    analyse_with(&dir, None, None, &spill, true).unwrap();
+    let merged = results(&dir);
+    assert_eq!(merged.len(), hashed.len());
+    for ((name, a), (_, b)) in hashed.iter().zip(&merged) {
+        assert_eq!(a, b, "results/{name} differs with sort-merge joins");
+    }
 }
