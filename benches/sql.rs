@@ -200,11 +200,12 @@ fn print_comparison(
     let peer = peer.as_ref().unwrap_or(&failed);
     let f = |key: &str| peer[key].as_f64().unwrap_or(f64::NAN);
     let report = &ours.report;
-    let correlation = report
-        .steps
-        .iter()
-        .find(|s| s.name == "statistic_correlation")
-        .map_or(0.0, |s| s.seconds);
+    let correlation_step = |name: &str| report.steps.iter().find(|s| s.name == name).map_or(0.0, |s| s.seconds);
+    let (statistic_correlation, score_correlation) = (
+        correlation_step("statistic_correlation"),
+        correlation_step("score_correlation"),
+    );
+    let correlation = statistic_correlation + score_correlation;
     println!(
         "\nSQL stage on {} ({} prediction rows, {} statistics), {} cores, both under a 4 GiB limit",
         data.display(),
@@ -243,8 +244,8 @@ fn print_comparison(
         peer["threads"]
     );
     println!(
-        "bootstrap replicates: {} per CI (statistic_correlation: {:.2} s)",
-        options.bootstrap_replicates, correlation
+        "bootstrap replicates: {} per CI (statistic_correlation: {:.2} s, score_correlation: {:.2} s)",
+        options.bootstrap_replicates, statistic_correlation, score_correlation
     );
 }
 

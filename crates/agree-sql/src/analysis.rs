@@ -338,7 +338,7 @@ async fn materialise_statistics(
     for name in ["statistic_values", "statistic_wide", "statistic_buckets"] {
         let started = Instant::now();
         steps
-            .run(ctx, name, name, &format!("SELECT * FROM {name}"), None, None)
+            .run(ctx, name, name, &[format!("SELECT * FROM {name}")], None, None)
             .await?;
         report.steps.push(WrittenTable {
             name: name.into(),
@@ -350,20 +350,21 @@ async fn materialise_statistics(
     Ok(())
 }
 
-/// The SQL `step` runs in this analysis: its file (or `--sql-dir`'s) with
-/// `{each statistic: …}` expanded; `None` when it repeats over statistics and
-/// there are none (the step is then skipped, or its result table empty).
+/// The queries `step` runs in this analysis: its file (or `--sql-dir`'s) with
+/// `{each statistic: …}` expanded, once or once per value of its `repeat`;
+/// `None` when it repeats over statistics and there are none (the step is then
+/// skipped, or its result table empty).
 fn expanded_sql(
     step: &AnalysisStep,
     options: &AnalysisOptions,
     statistics: &[StatisticColumn],
-) -> Result<Option<String>, SqlError> {
+) -> Result<Option<Vec<String>>, SqlError> {
     let sql = step_sql(step, options.sql_dir.as_deref())?;
     if uses_each_statistic(&sql) && statistics.is_empty() {
         return Ok(None);
     }
     expand_each_statistic(&sql, statistics)
-        .map(Some)
+        .map(|sql| Some(step.instances(&sql)))
         .map_err(|message| SqlError::Result {
             step: format!("{}.sql", step.name),
             message,
@@ -380,24 +381,26 @@ fn check_step_reads(
 ) -> Result<(), SqlError> {
     let state = ctx.state();
     for step in analysis_steps()? {
-        let Some(sql) = expanded_sql(step, options, statistics)? else {
+        let Some(queries) = expanded_sql(step, options, statistics)? else {
             continue;
         };
         let file = format!("{}.sql", step.name);
-        let statement = state
-            .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
-            .map_err(|e| SqlError::datafusion(&file, e))?;
-        let tables = state
-            .resolve_table_references(&statement)
-            .map_err(|e| SqlError::datafusion(&file, e))?;
-        if let Some(table) = tables.iter().find(|t| !step.reads.iter().any(|r| r == t.table())) {
-            return Err(SqlError::Result {
-                step: file,
-                message: format!(
-                    "reads `{}`, which crates/agree-sql/sql/steps.toml does not list among its `reads`",
-                    table.table()
-                ),
-            });
+        for sql in queries {
+            let statement = state
+                .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
+                .map_err(|e| SqlError::datafusion(&file, e))?;
+            let tables = state
+                .resolve_table_references(&statement)
+                .map_err(|e| SqlError::datafusion(&file, e))?;
+            if let Some(table) = tables.iter().find(|t| !step.reads.iter().any(|r| r == t.table())) {
+                return Err(SqlError::Result {
+                    step: file,
+                    message: format!(
+                        "reads `{}`, which crates/agree-sql/sql/steps.toml does not list among its `reads`",
+                        table.table()
+                    ),
+                });
+            }
         }
     }
     Ok(())
@@ -510,7 +513,7 @@ async fn run_step_once(
     let ctx = &prepared.session.ctx;
     let statistics = &prepared.session.statistics;
     let file = format!("{}.sql", step.name);
-    let Some(sql) = expanded_sql(step, options, statistics)? else {
+    let Some(queries) = expanded_sql(step, options, statistics)? else {
         // Nothing to repeat over: a result table is empty (a note says why), an
         // intermediate one is not needed.
         let Some(table) = step.result else {
@@ -527,11 +530,13 @@ async fn run_step_once(
     let Some(table) = step.result else {
         let contract = OutputContract::new(step, statistics);
         return Ok(Some(
-            steps.run(ctx, &file, &step.name, &sql, Some(&contract), None).await?,
+            steps
+                .run(ctx, &file, &step.name, &queries, Some(&contract), None)
+                .await?,
         ));
     };
     let Some(staging) = staging else {
-        return Ok(Some(steps.run(ctx, &file, &step.name, &sql, None, None).await?));
+        return Ok(Some(steps.run(ctx, &file, &step.name, &queries, None, None).await?));
     };
     let contract = table.contract();
     let mut writer = staging.writer(table)?;
@@ -539,7 +544,7 @@ async fn run_step_once(
         contract,
         writer: &mut writer,
     };
-    let rows = steps.run(ctx, &file, &step.name, &sql, None, Some(sink)).await?;
+    let rows = steps.run(ctx, &file, &step.name, &queries, None, Some(sink)).await?;
     writer.finish()?;
     Ok(Some(rows))
 }
@@ -629,20 +634,25 @@ pub async fn run_one_step(
     }
     let statistics = &prepared.session.statistics;
     let file = format!("{name}.sql");
-    let Some(sql) = expanded_sql(target, options, statistics)? else {
+    let Some(queries) = expanded_sql(target, options, statistics)? else {
         return Err(SqlError::Result {
             step: file,
             message: "it repeats over the statistics and this experiment has none: the analysis skips it".into(),
         });
     };
-    let frame = prepared
-        .session
-        .ctx
-        .sql_with_options(&sql, read_only_options())
-        .await
-        .map_err(|e| SqlError::datafusion(&file, e))?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(|e| SqlError::datafusion(&file, e))?;
+    let mut schema: Option<SchemaRef> = None;
+    let mut batches = Vec::new();
+    for sql in &queries {
+        let frame = prepared
+            .session
+            .ctx
+            .sql_with_options(sql, read_only_options())
+            .await
+            .map_err(|e| SqlError::datafusion(&file, e))?;
+        schema.get_or_insert_with(|| Arc::new(frame.schema().as_arrow().clone()));
+        batches.extend(frame.collect().await.map_err(|e| SqlError::datafusion(&file, e))?);
+    }
+    let schema = schema.expect("a step has at least one query");
     let (schema, batches) = step_output(target, statistics, schema, batches)?;
     Ok(StepOutput {
         schema,

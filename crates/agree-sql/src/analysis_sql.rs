@@ -62,6 +62,35 @@ pub struct AnalysisStep {
     pub columns: Vec<StepColumn>,
     /// Type and nullability of the one column per statistic that follows `columns`.
     pub per_statistic: Option<(DataType, bool)>,
+    /// A step run as one query per value, one after the other, its rows those of
+    /// every query in the order of the values: the placeholder (`{name}` in the
+    /// SQL) and its values. A step whose aggregates hold every row of a group
+    /// (the rank correlations) then holds one value's groups at a time.
+    pub repeat: Option<Repeat>,
+}
+
+/// The values a repeated step runs over ([`AnalysisStep::repeat`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    /// The placeholder's name: `{<placeholder>}` in the SQL.
+    pub placeholder: String,
+    /// Its values, lower-case identifiers, in the order the rows are written.
+    pub values: Vec<String>,
+}
+
+impl AnalysisStep {
+    /// The queries this step runs for `sql` (its file's text, statistics already
+    /// expanded): `sql` itself, or one per value of `repeat`, the placeholder
+    /// replaced by the value.
+    pub fn instances(&self, sql: &str) -> Vec<String> {
+        match &self.repeat {
+            None => vec![sql.to_string()],
+            Some(r) => {
+                let token = format!("{{{}}}", r.placeholder);
+                r.values.iter().map(|v| sql.replace(&token, v)).collect()
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -80,6 +109,14 @@ struct RawStep {
     #[serde(default)]
     column: Vec<RawColumn>,
     per_statistic: Option<RawType>,
+    repeat: Option<RawRepeat>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepeat {
+    placeholder: String,
+    values: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -177,7 +214,12 @@ fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static s
         )),
         None => None,
     };
+    let repeat = match raw.repeat {
+        Some(r) => Some(parse_repeat(&name, sql, r)?),
+        None => None,
+    };
     Ok(AnalysisStep {
+        repeat,
         columns: parse_columns(&name, raw.column)?,
         name,
         sql,
@@ -185,6 +227,37 @@ fn parse_step(raw: RawStep, earlier: &[AnalysisStep], files: &[(&str, &'static s
         reads: raw.reads,
         per_statistic,
     })
+}
+
+/// A step's `repeat`: identifiers for the placeholder and its values (so that
+/// replacing one by the other cannot change the SQL's shape), at least one value,
+/// none twice, and the placeholder present in the step's SQL.
+fn parse_repeat(step: &str, sql: &str, raw: RawRepeat) -> Result<Repeat, String> {
+    let RawRepeat { placeholder, values } = raw;
+    if !agree_schema::is_table_identifier(&placeholder) {
+        return Err(format!(
+            "step `{step}`: repeat placeholder `{placeholder}` is not a lower-case identifier"
+        ));
+    }
+    if !sql.contains(&format!("{{{placeholder}}}")) {
+        return Err(format!(
+            "step `{step}`: its SQL has no `{{{placeholder}}}` to repeat over"
+        ));
+    }
+    if values.is_empty() {
+        return Err(format!("step `{step}`: repeat `{placeholder}` has no values"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if !agree_schema::is_table_identifier(v) {
+            return Err(format!(
+                "step `{step}`: repeat value `{v}` is not a lower-case identifier"
+            ));
+        }
+        if values[..i].contains(v) {
+            return Err(format!("step `{step}`: repeat value `{v}` listed twice"));
+        }
+    }
+    Ok(Repeat { placeholder, values })
 }
 
 /// Parses and checks a manifest over the SQL `files` (stem, text).
@@ -410,11 +483,41 @@ mod tests {
                 "no result table schemas/a.toml",
             ),
             ("[[step]]\nname = \"a\"\nreds = []".to_string(), "unknown field"),
+            (
+                format!(
+                    "[[step]]\nname = \"a\"\nreads = []\n{col}\nrepeat = {{ placeholder = \"v\", values = [\"x\"] }}"
+                ),
+                "no `{v}` to repeat over",
+            ),
         ];
         for (manifest, expected) in cases {
             let err = parse_manifest(&manifest, files).unwrap_err();
             assert!(err.contains(expected), "{manifest}\n→ {err}");
         }
+    }
+
+    #[test]
+    fn a_repeated_step_runs_once_per_value_in_order() {
+        let files: &[(&str, &'static str)] = &[("a", "SELECT '{v}' AS v, 1 AS x")];
+        let col = "column = [{ name = \"v\", type = \"utf8\", nullable = false }]";
+        let manifest = |values: &str| {
+            format!("[[step]]\nname = \"a\"\nreads = []\n{col}\nrepeat = {{ placeholder = \"v\", values = {values} }}")
+        };
+        let steps = parse_manifest(&manifest("[\"b\", \"a\"]"), files).unwrap();
+        assert_eq!(
+            steps[0].instances(files[0].1),
+            ["SELECT 'b' AS v, 1 AS x", "SELECT 'a' AS v, 1 AS x"]
+        );
+        for (values, expected) in [
+            ("[]", "has no values"),
+            ("[\"b\", \"b\"]", "`b` listed twice"),
+            ("[\"x'; DROP\"]", "not a lower-case identifier"),
+        ] {
+            let err = parse_manifest(&manifest(values), files).unwrap_err();
+            assert!(err.contains(expected), "{values}\n→ {err}");
+        }
+        let once = step("agreement");
+        assert_eq!(once.instances("SELECT 1"), ["SELECT 1"]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct AnalysisArgs {
     /// Quantile bins per statistic in agreement_by_quantile.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub bins: u32,
-    /// Bootstrap resamples behind each confidence interval of statistic_correlation
+    /// Bootstrap resamples behind each confidence interval of statistic_correlation and score_correlation
     /// (200 keeps the analysis of a 60k-sample run within seconds; use 1000+ for final figures).
     #[arg(long, default_value_t = 200)]
     pub bootstrap: u32,

@@ -4,8 +4,8 @@
 //! prediction folders as one `predictions` table) in a DataFusion session and runs
 //! the SQL files of `crates/agree-sql/sql/` in order, writing the result tables of
 //! SPEC §5 (`agreement`, `agreement_by_statistic`, `agreement_by_quantile`,
-//! `learning_order`, `statistic_correlation`, `dataset_summary`, and the per-sample
-//! scores `sample_dynamics`) into `results/`.
+//! `learning_order`, `statistic_correlation`, `dataset_summary`, the per-sample
+//! scores `sample_dynamics` and their correlations `score_correlation`) into `results/`.
 //! `agree sql` answers read-only ad-hoc queries over the same session.
 //!
 //! Where SQL lacks a primitive, an aggregate function fills it (`spearman`,

@@ -199,6 +199,9 @@ impl AnalysisInputs {
         ];
         for step in analysis_steps()? {
             settings.push(step_sql(step, options.sql_dir.as_deref())?.into_owned());
+            if let Some(repeat) = &step.repeat {
+                settings.push(format!("{repeat:?}"));
+            }
         }
         let files: Vec<PathBuf> = self
             .predictions

@@ -82,26 +82,40 @@ impl StepTables {
         })
     }
 
-    /// Runs `sql` (the step `step`, a name for errors; a query only, nothing that
-    /// writes), streams its rows into the step table `name`, checked against
-    /// `contract` when there is one, and, for a result step, through its contract
-    /// into `sink`. Returns the number of rows.
+    /// Runs `queries` (the step `step`, a name for errors; queries only, nothing
+    /// that writes) one after the other and streams their rows, in that order, into
+    /// the step table `name`, checked against `contract` when there is one, and,
+    /// for a result step, through its contract into `sink`. Every query must
+    /// return the first one's columns. Returns the number of rows.
     pub async fn run(
         &mut self,
         ctx: &SessionContext,
         step: &str,
         name: &str,
-        sql: &str,
+        queries: &[String],
         contract: Option<&OutputContract>,
         mut sink: Option<ResultSink<'_>>,
     ) -> Result<usize, SqlError> {
         let at = |e| SqlError::datafusion(step, e);
-        let frame = ctx.sql_with_options(sql, read_only_options()).await.map_err(at)?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let Some((first, rest)) = queries.split_first() else {
+            return Err(SqlError::Result {
+                step: step.into(),
+                message: "no query to run".into(),
+            });
+        };
+        let frame = ctx.sql_with_options(first, read_only_options()).await.map_err(at)?;
+        let mut schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         if let Some(contract) = contract {
             contract.check_schema(&schema)?;
         }
+        // The queries of a repeated step may differ in nullability: their rows
+        // are kept under one schema with every column nullable.
+        let repeated = !rest.is_empty();
+        if repeated {
+            schema = Arc::new(nullable(&schema));
+        }
         let mut stream = frame.execute_stream().await.map_err(at)?;
+        let mut rest = rest.iter();
         // A Ballista cluster reads every step table from its file.
         let distributed = is_distributed(ctx);
         // This step replaces a table of the same name: its memory is free again.
@@ -111,8 +125,38 @@ impl StepTables {
         let mut batches = Vec::new();
         let mut file: Option<StepFile> = None;
         let mut rows = 0;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(at)?;
+        loop {
+            let batch = match stream.next().await {
+                Some(batch) => batch.map_err(at)?,
+                None => {
+                    // The next query of a repeated step, if any: its rows follow.
+                    let Some(sql) = rest.next() else { break };
+                    let frame = ctx.sql_with_options(sql, read_only_options()).await.map_err(at)?;
+                    let next: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+                    if !same_columns(&schema, &next) {
+                        return Err(SqlError::Result {
+                            step: step.into(),
+                            message: format!(
+                                "its queries return different columns: {} and {}",
+                                column_list(&schema),
+                                column_list(&next)
+                            ),
+                        });
+                    }
+                    stream = frame.execute_stream().await.map_err(at)?;
+                    continue;
+                }
+            };
+            let batch = if !repeated || batch.schema() == schema {
+                batch
+            } else {
+                RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    batch.columns().to_vec(),
+                    &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+                )
+                .map_err(|e| SqlError::Output(format!("{step}: {e}")))?
+            };
             rows += batch.num_rows();
             if let Some(contract) = contract {
                 contract.check_batch(&batch)?;
@@ -187,6 +231,25 @@ impl Drop for StepTables {
         // analysis, as its name carries this process's id.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether two queries return the same columns (names and types; nullability aside).
+fn same_columns(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+/// `name TYPE, …` of a schema, for an error.
+fn column_list(schema: &Schema) -> String {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("{} {}", f.name(), f.data_type()))
+        .collect();
+    format!("({})", columns.join(", "))
 }
 
 /// `schema` with every field nullable, as step files store it.

@@ -4,7 +4,8 @@
 sample_dynamics (AUM, EL2N, cumulative accuracy, first-learned epoch, data-map
 correctness, confidence, variability and region, agreement rate) from their
 papers' definitions, and Spearman/Kendall from scipy.stats for
-statistic_correlation, compared with results/*.parquet
+statistic_correlation and score_correlation (every score against every statistic and
+every later score), compared with results/*.parquet
 to 1e-9.
 
 Usage: crosscheck.py <experiment dir>. Exit 0 with a summary line when every
@@ -89,6 +90,10 @@ def main(root):
     learned_by = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r["learned_epoch"] for r in order}
     correlation = pq.read_table(os.path.join(root, "results", "statistic_correlation.parquet")).to_pylist()
     correlation = {(r["group_kind"], r["group_name"], r["split"], r["statistic"]): r for r in correlation}
+    score_rows = pq.read_table(os.path.join(root, "results", "score_correlation.parquet")).to_pylist()
+    score_correlation = {
+        (r["group_kind"], r["group_name"], r["split"], r["score"], r["versus_kind"], r["versus"]): r for r in score_rows
+    }
     dynamics = pq.read_table(os.path.join(root, "results", "sample_dynamics.parquet")).to_pylist()
     dynamics = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r for r in dynamics}
     order_rows = {(r["group_kind"], r["group_name"], r["split"], r["sample_id"]): r for r in order}
@@ -211,6 +216,43 @@ def main(root):
             if wrong_regions:
                 mismatches.append(f"data_map_region {kind}/{name}/{split}: {wrong_regions} samples differ")
 
+            # score_correlation: each score (never learned ranked last) against every
+            # statistic and every later score, on the samples where both are known.
+            scores = {
+                "learned_epoch": ranked,
+                "aum": reference["aum"],
+                "el2n": reference["el2n"],
+                "cumulative_accuracy": reference["cumulative_accuracy"],
+                "forgetting_events": forgetting,
+                "first_learned_epoch": np.where(np.isnan(first_learned), max(epochs) + 1, first_learned),
+                "confidence": reference["confidence"],
+                "variability": reference["variability"],
+            }
+            names = list(scores)
+            for i, score in enumerate(names):
+                others = [("statistic", s, v[sample_ids[split]]) for s, v in stat_values.items()]
+                others += [("score", t, scores[t]) for t in names[i + 1 :]]
+                for versus_kind, versus, y in others:
+                    x = scores[score]
+                    keep = ~np.isnan(x) & ~np.isnan(y)
+                    where = f"score_correlation {kind}/{name}/{split}/{score}/{versus}"
+                    row = score_correlation.get((kind, name, split, score, versus_kind, versus))
+                    compared += 1
+                    if row is None:
+                        if keep.any():
+                            mismatches.append(f"{where}: no row")
+                        continue
+                    check(f"spearman {where}", stats.spearmanr(x[keep], y[keep]).statistic, row["spearman_rho"])
+                    check(f"kendall {where}", stats.kendalltau(x[keep], y[keep]).statistic, row["kendall_tau"])
+                    check(f"n {where}", int(keep.sum()), row["n"])
+                    for low, high in [("spearman_ci_low", "spearman_ci_high"), ("kendall_ci_low", "kendall_ci_high")]:
+                        compared += 1
+                        if row[low] is not None and not (row[low] <= row[high]):
+                            mismatches.append(f"{where}: {low} {row[low]} > {high} {row[high]}")
+
+    compared += 1
+    if not score_rows:
+        mismatches.append("score_correlation is empty")
     if mismatches:
         print(f"{len(mismatches)} of {compared} numbers differ:")
         print("\n".join(mismatches[:40]))

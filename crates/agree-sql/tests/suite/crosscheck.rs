@@ -57,6 +57,9 @@ async fn results_equal_numpy_and_scipy_reference() {
     let report = analyze(&dir, &options, &ProgressBar::hidden()).await.unwrap();
     assert_eq!(report.networks, 6);
     assert_eq!(report.statistics, 23, "22 stats columns + attributes.difficulty");
+    for step in &report.steps {
+        eprintln!("{:<24} {:>8.2} s {:>8} rows", step.name, step.seconds, step.rows);
+    }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/crosscheck.py");
     let out = Command::new(python).arg(script).arg(tmp.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -100,7 +100,15 @@ impl Session {
     async fn step(&self, name: &str) -> Result<DBOutput<DefaultColumnType>, Failure> {
         let step = find_step(name).map_err(fail)?;
         let sql = expand_each_statistic(step.sql, &self.statistics).map_err(Failure)?;
-        let (schema, batches) = self.sql(&sql).await?;
+        // A repeated step's queries, their rows one after the other.
+        let mut schema = None;
+        let mut batches = Vec::new();
+        for query in step.instances(&sql) {
+            let (s, b) = self.sql(&query).await?;
+            schema.get_or_insert(s);
+            batches.extend(b);
+        }
+        let schema = schema.ok_or_else(|| Failure(format!("step {name} has no query")))?;
         let registered = batches.first().map_or_else(|| schema.clone(), RecordBatch::schema);
         register_batches(&self.ctx, name, registered, batches.clone()).map_err(fail)?;
         let (schema, batches) = step_output(step, &self.statistics, schema, batches).map_err(fail)?;
