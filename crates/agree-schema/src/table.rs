@@ -39,13 +39,15 @@ pub enum Table {
     SampleDynamics,
     /// `results/statistic_correlation.parquet` (analyze).
     StatisticCorrelation,
+    /// `results/score_correlation.parquet` (analyze).
+    ScoreCorrelation,
     /// `results/dataset_summary.parquet` (analyze).
     DatasetSummary,
 }
 
 impl Table {
     /// Every table, in the order of the pipeline.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Samples,
         Table::Attributes,
         Table::Rejects,
@@ -61,6 +63,7 @@ impl Table {
         Table::LearningOrder,
         Table::SampleDynamics,
         Table::StatisticCorrelation,
+        Table::ScoreCorrelation,
         Table::DatasetSummary,
     ];
 
@@ -82,6 +85,7 @@ impl Table {
             Table::LearningOrder => "learning_order",
             Table::SampleDynamics => "sample_dynamics",
             Table::StatisticCorrelation => "statistic_correlation",
+            Table::ScoreCorrelation => "score_correlation",
             Table::DatasetSummary => "dataset_summary",
         }
     }
