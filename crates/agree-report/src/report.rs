@@ -10,7 +10,7 @@ use agree_schema::{ExperimentDir, Table};
 
 use crate::{
     error::Error,
-    figure::{Figure, PANEL_SIZE, Panel, render_panels},
+    figure::{Figure, PANEL_SIZE, Panel, Section, render_panels},
     histogram_panel::HistogramPanel,
     line_panel::{Curve, LinePanel},
     page, palette,
@@ -573,6 +573,7 @@ fn image_grid_figure(
         height,
         svg,
         png,
+        section: Section::Figures,
     }))
 }
 
