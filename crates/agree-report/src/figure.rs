@@ -8,7 +8,10 @@ use std::{
 
 use plotters::{coord::Shift, prelude::*};
 
-use crate::{error::Error, font, histogram_panel::HistogramPanel, line_panel::LinePanel};
+use crate::{
+    error::Error, font, heat_map_panel::HeatMapPanel, histogram_panel::HistogramPanel, line_panel::LinePanel,
+    scatter_panel::ScatterPanel,
+};
 
 /// A figure of the report in both formats.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +30,18 @@ pub struct Figure {
     pub svg: String,
     /// The PNG file bytes.
     pub png: Vec<u8>,
+    /// The part of the page it is shown in.
+    pub section: Section,
+}
+
+/// The part of the report page a figure is shown in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Section {
+    /// The page's main list of figures: agreement, per-statistic figures, image grids.
+    #[default]
+    Figures,
+    /// Per-sample learning dynamics: the data map and the score correlations.
+    SampleDynamics,
 }
 
 /// One chart of a figure.
@@ -36,6 +51,10 @@ pub enum Panel {
     Line(LinePanel),
     /// A histogram.
     Histogram(HistogramPanel),
+    /// Dots coloured by a value, with a colour bar.
+    Scatter(ScatterPanel),
+    /// A grid of values on a diverging scale, with a colour bar.
+    HeatMap(HeatMapPanel),
 }
 
 impl Panel {
@@ -43,6 +62,8 @@ impl Panel {
         match self {
             Panel::Line(p) => p.draw(area),
             Panel::Histogram(p) => p.draw(area),
+            Panel::Scatter(p) => p.draw(area),
+            Panel::HeatMap(p) => p.draw(area),
         }
     }
 }
@@ -86,6 +107,7 @@ pub fn render_panels(
         height,
         svg,
         png,
+        section: Section::Figures,
     })
 }
 

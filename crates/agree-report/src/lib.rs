@@ -9,17 +9,21 @@
 //! is required; a missing optional table leaves its figures out with a note on the page.
 //!
 //! This crate computes no statistic of its own beyond what a figure needs to draw
-//! (histogram bins, per-epoch means); the numbers come from `agree analyze`.
+//! (histogram bins, per-epoch means, the data map's drawn subset); the numbers come
+//! from `agree analyze`.
 
 pub mod cli;
+mod colour_bar;
 mod error;
 pub mod figure;
 mod font;
+pub mod heat_map_panel;
 pub mod histogram_panel;
 pub mod line_panel;
 pub mod page;
-mod palette;
+pub mod palette;
 pub mod report;
+pub mod scatter_panel;
 pub mod shaping;
 pub mod tables;
 pub mod thumbnail;

@@ -5,7 +5,12 @@ use std::fmt::Write;
 
 use base64::Engine;
 
-use crate::{figure::Figure, report::ReportInputs, shaping, tables::Group};
+use crate::{
+    figure::{Figure, Section},
+    report::ReportInputs,
+    shaping,
+    tables::Group,
+};
 
 /// Strongest correlations listed on the page.
 const TOP_CORRELATIONS: usize = 10;
@@ -74,23 +79,46 @@ pub fn render(inputs: &ReportInputs, figures: &[Figure], notes: &[String], focus
         h.push_str("</ul>\n");
     }
     h.push_str("<h2>Figures</h2>\n");
-    for f in figures {
-        let data = base64::engine::general_purpose::STANDARD.encode(&f.png);
+    for f in figures.iter().filter(|f| f.section == Section::Figures) {
+        figure_html(&mut h, f);
+    }
+    let dynamics: Vec<&Figure> = figures
+        .iter()
+        .filter(|f| f.section == Section::SampleDynamics)
+        .collect();
+    if !dynamics.is_empty() {
         let _ = writeln!(
             h,
-            "<figure id=\"{name}\"><h3>{title}</h3><img src=\"data:image/png;base64,{data}\" width=\"{w}\" height=\"{hgt}\" \
-             alt=\"{title}\" data-figure=\"{name}\"><figcaption>{caption} Files: \
-             <a href=\"figures/{name}.png\">figures/{name}.png</a>, <a href=\"figures/{name}.svg\">figures/{name}.svg</a>.\
-             </figcaption></figure>",
-            name = escape(&f.name),
-            title = escape(&f.title),
-            caption = escape(&f.caption),
-            w = f.width,
-            hgt = f.height,
+            "<h2>Per-sample learning dynamics{}</h2><p class=\"muted\">Scores of every sample from the same \
+             predictions (results/sample_dynamics.parquet): where it sits on the data map, and how the literature's \
+             notions of difficulty (learned epoch, AUM, EL2N, cumulative accuracy, forgetting events, first-learned \
+             epoch, confidence, variability) relate to each other and to the image statistics \
+             (results/score_correlation.parquet).</p>",
+            focus.map_or(String::new(), |g| format!(" — {}", escape(&g.networks())))
         );
+        for f in dynamics {
+            figure_html(&mut h, f);
+        }
     }
     h.push_str("</body></html>\n");
     h
+}
+
+/// One figure: its heading, the inlined PNG, the caption and links to both files.
+fn figure_html(h: &mut String, f: &Figure) {
+    let data = base64::engine::general_purpose::STANDARD.encode(&f.png);
+    let _ = writeln!(
+        h,
+        "<figure id=\"{name}\"><h3>{title}</h3><img src=\"data:image/png;base64,{data}\" width=\"{w}\" height=\"{hgt}\" \
+         alt=\"{title}\" data-figure=\"{name}\"><figcaption>{caption} Files: \
+         <a href=\"figures/{name}.png\">figures/{name}.png</a>, <a href=\"figures/{name}.svg\">figures/{name}.svg</a>.\
+         </figcaption></figure>",
+        name = escape(&f.name),
+        title = escape(&f.title),
+        caption = escape(&f.caption),
+        w = f.width,
+        hgt = f.height,
+    );
 }
 
 fn dataset_section(h: &mut String, inputs: &ReportInputs) {

@@ -10,11 +10,14 @@ use agree_schema::{ExperimentDir, Table};
 
 use crate::{
     error::Error,
-    figure::{Figure, PANEL_SIZE, Panel, render_panels},
+    figure::{Figure, PANEL_SIZE, Panel, Section, render_panels},
+    heat_map_panel::{HeatCell, HeatMapPanel},
     histogram_panel::HistogramPanel,
     line_panel::{Curve, LinePanel},
-    page, palette,
-    shaping::{self, LearnedEpochBin},
+    page,
+    palette::{self, ColourScale},
+    scatter_panel::{Anchor, Annotation, ScatterPanel},
+    shaping::{self, DataMapSplit, LearnedEpochBin, MatrixCell},
     tables::{self, *},
     thumbnail,
 };
@@ -26,6 +29,11 @@ const THUMB_COLUMNS: u32 = 12;
 const STAT_COLUMNS: usize = 4;
 /// Bins of the statistic histograms.
 const HISTOGRAM_BINS: usize = 30;
+/// Most samples the data map draws per split (a uniform subset beyond that), so an
+/// ImageNet-sized split still makes an SVG of a few hundred kilobytes.
+pub const DATA_MAP_POINTS: usize = 4000;
+/// Size of one data-map panel in pixels.
+const DATA_MAP_PANEL: (u32, u32) = (560, 440);
 
 /// Everything the report reads from an experiment directory; only `agreement` is required.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +48,10 @@ pub struct ReportInputs {
     pub learning_order: Option<Vec<LearningOrderRow>>,
     /// `results/statistic_correlation.parquet`.
     pub correlation: Option<Vec<CorrelationRow>>,
+    /// The focus group's data map (every split) from `results/sample_dynamics.parquet`.
+    pub data_map: Option<Vec<DataMapSplit>>,
+    /// `results/score_correlation.parquet`.
+    pub score_correlation: Option<Vec<ScoreCorrelationRow>>,
     /// Numeric columns of `stats.parquet` and `attributes.parquet`.
     pub statistics: Option<SampleStatistics>,
     /// Counts and thumbnails' images from `samples.parquet`.
@@ -67,15 +79,16 @@ pub fn load(dir: &ExperimentDir) -> Result<ReportInputs, Error> {
     let agreement = tables::read_agreement(dir)?;
     let learning_order = tables::read_learning_order(dir)?;
     let groups = shaping::groups(&agreement);
+    let focus = shaping::focus_group(&groups);
     let mut wanted = BTreeSet::new();
-    if let (Some(order), Some(focus)) = (&learning_order, shaping::focus_group(&groups)) {
+    if let (Some(order), Some(focus)) = (&learning_order, &focus) {
         wanted.extend(
-            shaping::earliest_learned(order, &focus, THUMBS)
+            shaping::earliest_learned(order, focus, THUMBS)
                 .iter()
                 .map(|r| r.sample_id),
         );
         wanted.extend(
-            shaping::latest_learned(order, &focus, THUMBS)
+            shaping::latest_learned(order, focus, THUMBS)
                 .iter()
                 .map(|r| r.sample_id),
         );
@@ -84,6 +97,11 @@ pub fn load(dir: &ExperimentDir) -> Result<ReportInputs, Error> {
         by_statistic: tables::read_agreement_by_statistic(dir)?,
         by_quantile: tables::read_agreement_by_quantile(dir)?,
         correlation: tables::read_statistic_correlation(dir)?,
+        data_map: match &focus {
+            Some(focus) => tables::read_data_map(dir, focus, DATA_MAP_POINTS)?,
+            None => None,
+        },
+        score_correlation: tables::read_score_correlation(dir)?,
         statistics: tables::read_sample_statistics(dir)?,
         samples: tables::read_samples(dir, &wanted)?,
         networks: tables::read_network_finals(dir)?,
@@ -147,6 +165,7 @@ pub fn build(inputs: &ReportInputs, max_pixels: u64, mut tick: impl FnMut(&str))
     };
     statistic_figures(inputs, &focus, &mut built, &mut tick)?;
     image_grids(inputs, &focus, max_pixels, &mut built, &mut tick)?;
+    dynamics_figures(inputs, &focus, &mut built, &mut tick)?;
     Ok(built.finish(inputs, Some(&focus)))
 }
 
@@ -265,6 +284,283 @@ fn image_grids(
         tick(name);
     }
     Ok(())
+}
+
+/// The per-sample learning-dynamics figures of the focus group's networks: the data
+/// map and the score-correlation heat map (each, or a note why it is missing).
+fn dynamics_figures(
+    inputs: &ReportInputs,
+    focus: &Group,
+    built: &mut Built,
+    tick: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    match &inputs.data_map {
+        Some(splits) => built.add(data_map_figure(splits, focus)?, || {
+            format!(
+                "sample_dynamics has no sample of {} with both a confidence and a variability: no data map",
+                focus.networks()
+            )
+        }),
+        None => built.notes.push(
+            "results/sample_dynamics.parquet is absent (an analysis from before the per-sample scores): no data map"
+                .into(),
+        ),
+    }
+    tick("data_map");
+    match &inputs.score_correlation {
+        Some(rows) => built.add(score_correlation_figure(rows, focus, &statistic_names(inputs))?, || {
+            format!(
+                "score_correlation has no rows for {}: no score-correlation heat map",
+                focus.networks()
+            )
+        }),
+        None => built.notes.push(
+            "results/score_correlation.parquet is absent (an analysis from before the per-sample scores): no \
+             score-correlation heat map"
+                .into(),
+        ),
+    }
+    tick("score_correlation");
+    Ok(())
+}
+
+/// A count with thousands separators: `1281167` → `1,281,167`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A split's samples per data-map region, easy, hard, ambiguous and other first.
+fn region_counts(split: &DataMapSplit) -> String {
+    const KNOWN: [&str; 4] = ["easy", "hard", "ambiguous", "other"];
+    let mut regions: Vec<(&String, &u64)> = split.regions.iter().collect();
+    regions.sort_by_key(|(r, _)| KNOWN.iter().position(|k| k == r).unwrap_or(KNOWN.len()));
+    regions
+        .iter()
+        .map(|(r, n)| format!("{r} {}", thousands(**n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The data map (Swayamdipta et al. 2020) of the focus group's networks: per split,
+/// confidence against variability, coloured by correctness, at most
+/// [`DATA_MAP_POINTS`] samples drawn; `None` when no sample can be placed.
+fn data_map_figure(splits: &[DataMapSplit], focus: &Group) -> Result<Option<Figure>, Error> {
+    let shown: Vec<&DataMapSplit> = splits.iter().filter(|s| !s.drawn.is_empty()).collect();
+    if shown.is_empty() {
+        return Ok(None);
+    }
+    let points = || shown.iter().flat_map(|s| s.drawn.iter());
+    // One x range for every split, so the panels compare at a glance.
+    let max_variability = points().map(|p| p.variability).fold(0.0, f64::max);
+    let x_range = (0.0, (max_variability * 1.08).max(0.05));
+    let y_range = (
+        points().map(|p| p.confidence).fold(0.0, f64::min),
+        points().map(|p| p.confidence).fold(1.0, f64::max),
+    );
+    let (w, h) = (x_range.1 - x_range.0, y_range.1 - y_range.0);
+    let note = |x: f64, y: f64, text: &str, anchor: Anchor| Annotation {
+        x,
+        y,
+        text: text.into(),
+        anchor,
+    };
+    let panels: Vec<Panel> = shown
+        .iter()
+        .map(|s| {
+            Panel::Scatter(ScatterPanel {
+                title: format!(
+                    "{}: {} of {} samples",
+                    s.split,
+                    thousands(s.drawn.len() as u64),
+                    thousands(s.placed)
+                ),
+                x_label: "variability (std of p_label over epochs)".into(),
+                y_label: "confidence (mean p_label)".into(),
+                x_range,
+                y_range,
+                points: s
+                    .drawn
+                    .iter()
+                    .map(|p| (p.variability, p.confidence, p.correctness))
+                    .collect(),
+                colour_label: "correctness".into(),
+                colour_range: (0.0, 1.0),
+                colour: ColourScale::Viridis,
+                annotations: vec![
+                    note(
+                        x_range.0 + 0.02 * w,
+                        y_range.1 - 0.02 * h,
+                        "easy-to-learn",
+                        Anchor::TopLeft,
+                    ),
+                    note(
+                        x_range.0 + 0.02 * w,
+                        y_range.0 + 0.02 * h,
+                        "hard-to-learn",
+                        Anchor::BottomLeft,
+                    ),
+                    // High variability with high confidence cannot happen: the top right stays empty.
+                    note(
+                        x_range.1 - 0.02 * w,
+                        y_range.1 - 0.02 * h,
+                        "ambiguous",
+                        Anchor::TopRight,
+                    ),
+                ],
+            })
+        })
+        .collect();
+    let per_split = splits
+        .iter()
+        .map(|s| {
+            let unplaced = s.samples - s.placed.min(s.samples);
+            let unplaced = if unplaced > 0 {
+                format!(
+                    " ({} without a confidence or variability cannot be placed)",
+                    thousands(unplaced)
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: {} of {} samples drawn{unplaced}; regions over all {}: {}.",
+                s.split,
+                thousands(s.drawn.len() as u64),
+                thousands(s.placed),
+                thousands(s.samples),
+                region_counts(s)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let caption = format!(
+        "{}: the data map (dataset cartography, Swayamdipta et al. 2020) from results/sample_dynamics.parquet. \
+         Each dot is a sample: x = variability (standard deviation over epochs of the probability given to its \
+         label, averaged over networks), y = confidence (that probability's mean over epochs and networks), colour \
+         = correctness (fraction of epochs correct, 0 … 1, scale at the right). Easy-to-learn samples sit top left \
+         (confidently right throughout training), hard-to-learn ones bottom left (confidently wrong; often \
+         mislabelled), ambiguous ones to the right (the networks keep changing their minds). Beyond {} samples a \
+         split shows a uniform subset, chosen by a hash of sample_id (the same on every run). {per_split}",
+        focus.networks(),
+        thousands(DATA_MAP_POINTS as u64),
+    );
+    let columns = panels.len().min(2);
+    let figure = render_panels(
+        "data_map",
+        "Data map: confidence against variability",
+        &caption,
+        "",
+        &panels,
+        columns,
+        DATA_MAP_PANEL,
+    )?;
+    Ok(Some(Figure {
+        section: Section::SampleDynamics,
+        ..figure
+    }))
+}
+
+/// Column labels of the statistics: [`statistic_label`], or the full name where two
+/// statistics would share a label.
+fn statistic_column_labels(statistics: &[String]) -> Vec<String> {
+    let labels: Vec<String> = statistics.iter().map(|s| statistic_label(s)).collect();
+    labels
+        .iter()
+        .zip(statistics)
+        .map(|(label, name)| {
+            if labels.iter().filter(|l| *l == label).count() > 1 {
+                name.clone()
+            } else {
+                label.clone()
+            }
+        })
+        .collect()
+}
+
+/// The score-correlation heat map of the focus group's networks: per split, Spearman ρ
+/// of every score with every statistic and every other score; `None` without rows.
+fn score_correlation_figure(
+    rows: &[ScoreCorrelationRow],
+    focus: &Group,
+    statistic_order: &[String],
+) -> Result<Option<Figure>, Error> {
+    let axes = shaping::correlation_axes(rows, focus, statistic_order);
+    if axes.is_empty() {
+        return Ok(None);
+    }
+    let mut column_labels = statistic_column_labels(&axes.statistics);
+    column_labels.extend(axes.scores.iter().cloned());
+    let mut blocks = Vec::new();
+    if !axes.statistics.is_empty() {
+        blocks.push(("statistics".to_string(), axes.statistics.len()));
+    }
+    blocks.push(("scores".to_string(), axes.scores.len()));
+    let panels: Vec<HeatMapPanel> = shaping::correlation_splits(rows, focus)
+        .into_iter()
+        .map(|split| {
+            let group = Group { split, ..focus.clone() };
+            let cells = shaping::correlation_matrix(rows, &group, &axes)
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|cell| match cell {
+                            MatrixCell::Blank => HeatCell::Blank,
+                            MatrixCell::Diagonal => HeatCell::Diagonal,
+                            MatrixCell::Rho { rho, ci_includes_zero } => HeatCell::Value {
+                                value: rho,
+                                faint: ci_includes_zero,
+                            },
+                        })
+                        .collect()
+                })
+                .collect();
+            HeatMapPanel {
+                title: group.label(),
+                row_labels: axes.scores.clone(),
+                column_labels: column_labels.clone(),
+                column_blocks: blocks.clone(),
+                cells,
+                colour_label: "Spearman ρ".into(),
+            }
+        })
+        .collect();
+    let size = panels
+        .iter()
+        .map(HeatMapPanel::size)
+        .fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+    let caption = format!(
+        "{}: Spearman ρ of each per-sample score (rows) with each image statistic (left block) and with each other \
+         score (right block; each pair is computed once and shown in both of its cells), per split, from \
+         results/score_correlation.parquet. Red: the score rises with the column's value; blue: it falls. Values in \
+         grey (a hatch where cells are too narrow to print them): the bootstrap 95% interval includes 0. Blank cells \
+         have no value (a null ρ or a pair not computed); the grey diagonal is each score against itself. \
+         learned_epoch and first_learned_epoch rank never-learned samples last. AUM, confidence and cumulative \
+         accuracy are high for easy samples, learned epochs, EL2N and forgetting events for hard ones: two notions \
+         of difficulty that agree correlate negatively across these two sets.",
+        focus.networks()
+    );
+    let panels: Vec<Panel> = panels.into_iter().map(Panel::HeatMap).collect();
+    let figure = render_panels(
+        "score_correlation",
+        "Correlations of the per-sample scores",
+        &caption,
+        "",
+        &panels,
+        1,
+        size,
+    )?;
+    Ok(Some(Figure {
+        section: Section::SampleDynamics,
+        ..figure
+    }))
 }
 
 /// The paper's main figure: per group, agreement against mean accuracy ± std, the lower
@@ -573,6 +869,7 @@ fn image_grid_figure(
         height,
         svg,
         png,
+        section: Section::Figures,
     }))
 }
 
@@ -602,4 +899,37 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })?;
     tmp.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_281_167), "1,281,167");
+    }
+
+    #[test]
+    fn regions_list_the_known_ones_first() {
+        let split = DataMapSplit {
+            regions: [("other", 1), ("ambiguous", 3), ("easy", 2000), ("odd", 4)]
+                .into_iter()
+                .map(|(r, n)| (r.to_string(), n))
+                .collect(),
+            ..DataMapSplit::default()
+        };
+        assert_eq!(region_counts(&split), "easy 2,000, ambiguous 3, other 1, odd 4");
+    }
+
+    #[test]
+    fn colliding_statistic_labels_fall_back_to_full_names() {
+        let names = vec!["stats.entropy_local".to_string(), "a.x".to_string(), "b.x".to_string()];
+        let labels = statistic_column_labels(&names);
+        assert_eq!(labels[1..], ["a.x".to_string(), "b.x".to_string()]);
+        assert!(labels[0].starts_with("entropy_local"), "{}", labels[0]);
+    }
 }

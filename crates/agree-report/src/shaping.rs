@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::tables::{AgreementRow, CorrelationRow, Group, LearningOrderRow, QuantileRow, StatisticSubsetRow};
+use crate::tables::{
+    AgreementRow, CorrelationRow, Group, LearningOrderRow, QuantileRow, ScoreCorrelationRow, StatisticSubsetRow,
+};
 
 /// Every group in the agreement table, same-architecture groups first, train before test.
 pub fn groups(rows: &[AgreementRow]) -> Vec<Group> {
@@ -235,6 +237,257 @@ pub fn top_correlations<'a>(rows: &'a [CorrelationRow], group: &Group, k: usize)
     out
 }
 
+/// One sample's place on the data map (Swayamdipta et al. 2020).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataMapPoint {
+    /// Sample id.
+    pub sample_id: i64,
+    /// Standard deviation over epochs of p_label (x).
+    pub variability: f64,
+    /// Mean p_label (y).
+    pub confidence: f64,
+    /// Fraction of epochs correct (colour).
+    pub correctness: f64,
+}
+
+/// One split of a group's data map: every sample counted, at most a cap of them drawn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataMapSplit {
+    /// The split.
+    pub split: String,
+    /// Samples of the split.
+    pub samples: u64,
+    /// Samples per `data_map_region`, over all samples of the split.
+    pub regions: BTreeMap<String, u64>,
+    /// Samples with a finite confidence, variability and correctness (the ones that can be placed).
+    pub placed: u64,
+    /// The samples drawn: a uniform, deterministic subset of the placed ones (see [`subsample`]).
+    pub drawn: Vec<DataMapPoint>,
+}
+
+/// Gathers one group's `sample_dynamics` rows split by split, then keeps a drawable
+/// subset of each split ([`DataMapCollector::finish`]).
+#[derive(Debug, Clone, Default)]
+pub struct DataMapCollector {
+    splits: BTreeMap<String, (DataMapSplit, Vec<DataMapPoint>)>,
+}
+
+impl DataMapCollector {
+    /// Counts one sample of `split` in `region` and keeps it for drawing when its
+    /// confidence, variability and correctness are all finite.
+    pub fn add(
+        &mut self,
+        split: &str,
+        region: &str,
+        sample_id: i64,
+        correctness: f64,
+        confidence: Option<f64>,
+        variability: Option<f64>,
+    ) {
+        if !self.splits.contains_key(split) {
+            let empty = DataMapSplit {
+                split: split.to_string(),
+                ..DataMapSplit::default()
+            };
+            self.splits.insert(split.to_string(), (empty, Vec::new()));
+        }
+        let Some((counts, points)) = self.splits.get_mut(split) else {
+            return;
+        };
+        counts.samples += 1;
+        match counts.regions.get_mut(region) {
+            Some(n) => *n += 1,
+            None => {
+                counts.regions.insert(region.to_string(), 1);
+            }
+        }
+        if let (Some(confidence), Some(variability)) = (confidence, variability)
+            && [confidence, variability, correctness].iter().all(|v| v.is_finite())
+        {
+            counts.placed += 1;
+            points.push(DataMapPoint {
+                sample_id,
+                variability,
+                confidence,
+                correctness,
+            });
+        }
+    }
+
+    /// Every split seen (train first, then test, then the others by name), each with at
+    /// most `cap` samples to draw.
+    pub fn finish(self, cap: usize) -> Vec<DataMapSplit> {
+        let mut out: Vec<DataMapSplit> = self
+            .splits
+            .into_values()
+            .map(|(mut split, points)| {
+                split.drawn = subsample(points, cap);
+                split
+            })
+            .collect();
+        out.sort_by(|a, b| split_key(&a.split).cmp(&split_key(&b.split)));
+        out
+    }
+}
+
+/// Sort key of a split: train, then test, then the others by name.
+fn split_key(split: &str) -> (bool, bool, &str) {
+    (split != "train", split != "test", split)
+}
+
+/// A fixed pseudo-random 64-bit number for a sample id (the splitmix64 finaliser): the
+/// same on every machine and run, well mixed for consecutive ids.
+pub fn sample_hash(sample_id: i64) -> u64 {
+    let mut z = (sample_id as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// At most `cap` of `points`: the ones whose [`sample_hash`] is smallest (ties by sample
+/// id), i.e. a uniform random subset that depends only on the sample ids, not on the
+/// rows' order; in hash order, so overlapping dots are stacked in no systematic order.
+pub fn subsample(mut points: Vec<DataMapPoint>, cap: usize) -> Vec<DataMapPoint> {
+    let key = |p: &DataMapPoint| (sample_hash(p.sample_id), p.sample_id);
+    if cap == 0 {
+        return Vec::new();
+    }
+    if points.len() > cap {
+        points.select_nth_unstable_by_key(cap - 1, key);
+        points.truncate(cap);
+    }
+    points.sort_by_key(key);
+    points
+}
+
+/// The per-sample scores of `score_correlation`, in the contract's order.
+pub const SCORES: [&str; 8] = [
+    "learned_epoch",
+    "aum",
+    "el2n",
+    "cumulative_accuracy",
+    "forgetting_events",
+    "first_learned_epoch",
+    "confidence",
+    "variability",
+];
+
+/// One cell of a score-correlation matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MatrixCell {
+    /// No value: the pair is not in the table, or its ρ is null or not finite.
+    Blank,
+    /// A score against itself.
+    Diagonal,
+    /// Spearman ρ, and whether its bootstrap 95% interval includes 0 (false when
+    /// there is no interval).
+    Rho {
+        /// The correlation.
+        rho: f64,
+        /// The interval includes 0: the sign is not established.
+        ci_includes_zero: bool,
+    },
+}
+
+/// The rows and columns of a group's score-correlation matrices, shared by its splits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorrelationAxes {
+    /// The scores present: the rows, and the columns after the statistics. Known
+    /// scores in [`SCORES`] order, then any other in order of appearance.
+    pub scores: Vec<String>,
+    /// The statistics present: those of `statistic_order` first, in that order, then
+    /// any other in order of appearance.
+    pub statistics: Vec<String>,
+}
+
+impl CorrelationAxes {
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+}
+
+/// Whether `row` belongs to `group`'s kind and name, whatever its split.
+fn same_networks(row: &ScoreCorrelationRow, group: &Group) -> bool {
+    row.group.kind == group.kind && row.group.name == group.name
+}
+
+/// The axes of `group`'s kind and name (every split): which scores and statistics
+/// `rows` holds for them.
+pub fn correlation_axes(rows: &[ScoreCorrelationRow], group: &Group, statistic_order: &[String]) -> CorrelationAxes {
+    let mut scores: Vec<String> = Vec::new();
+    let mut statistics: Vec<String> = Vec::new();
+    let push = |list: &mut Vec<String>, name: &str| {
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_string());
+        }
+    };
+    for r in rows.iter().filter(|r| same_networks(r, group)) {
+        push(&mut scores, &r.score);
+        match r.versus_kind.as_str() {
+            "score" => push(&mut scores, &r.versus),
+            "statistic" => push(&mut statistics, &r.versus),
+            _ => {}
+        }
+    }
+    let rank = |name: &String, order: &[&str]| order.iter().position(|o| o == name).unwrap_or(order.len());
+    // A stable sort keeps unknown names in order of appearance after the known ones.
+    scores.sort_by_key(|s| rank(s, &SCORES));
+    let order: Vec<&str> = statistic_order.iter().map(String::as_str).collect();
+    statistics.sort_by_key(|s| rank(s, &order));
+    CorrelationAxes { scores, statistics }
+}
+
+/// The splits `rows` holds for `group`'s kind and name: train, then test, then the others.
+pub fn correlation_splits(rows: &[ScoreCorrelationRow], group: &Group) -> Vec<String> {
+    let mut splits: Vec<String> = rows
+        .iter()
+        .filter(|r| same_networks(r, group))
+        .map(|r| r.group.split.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    splits.sort_by(|a, b| split_key(a).cmp(&split_key(b)));
+    splits
+}
+
+/// One split's matrix (`group`'s kind, name and split): a row per score of `axes`,
+/// columns its statistics then its scores. Each pair of scores is stored once; its ρ
+/// fills both symmetric cells (a pair stored both ways keeps each way's own value).
+pub fn correlation_matrix(rows: &[ScoreCorrelationRow], group: &Group, axes: &CorrelationAxes) -> Vec<Vec<MatrixCell>> {
+    let n_stats = axes.statistics.len();
+    let mut cells = vec![vec![MatrixCell::Blank; n_stats + axes.scores.len()]; axes.scores.len()];
+    for (i, row) in cells.iter_mut().enumerate() {
+        row[n_stats + i] = MatrixCell::Diagonal;
+    }
+    let score_index = |name: &str| axes.scores.iter().position(|s| s == name);
+    let value = |r: &ScoreCorrelationRow| match r.spearman_rho.filter(|v| v.is_finite()) {
+        None => MatrixCell::Blank,
+        Some(rho) => MatrixCell::Rho {
+            rho,
+            ci_includes_zero: matches!((r.spearman_ci_low, r.spearman_ci_high), (Some(lo), Some(hi)) if lo <= 0.0 && hi >= 0.0),
+        },
+    };
+    let ours: Vec<&ScoreCorrelationRow> = rows.iter().filter(|r| &r.group == group).collect();
+    // Mirrored cells first, so a value stored for the cell itself overwrites them.
+    for direct in [false, true] {
+        for r in &ours {
+            let Some(i) = score_index(&r.score) else { continue };
+            let target = match r.versus_kind.as_str() {
+                "statistic" if direct => axes.statistics.iter().position(|s| s == &r.versus).map(|j| (i, j)),
+                "score" => score_index(&r.versus)
+                    .filter(|&j| j != i)
+                    .map(|j| if direct { (i, n_stats + j) } else { (j, n_stats + i) }),
+                _ => None,
+            };
+            if let Some((i, j)) = target {
+                cells[i][j] = value(r);
+            }
+        }
+    }
+    cells
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,5 +693,148 @@ mod tests {
             .map(|r| r.statistic.as_str())
             .collect();
         assert_eq!(top, vec!["b", "d"]);
+    }
+
+    fn point(id: i64) -> DataMapPoint {
+        DataMapPoint {
+            sample_id: id,
+            variability: 0.1,
+            confidence: 0.5,
+            correctness: 0.5,
+        }
+    }
+
+    #[test]
+    fn subsample_is_capped_uniform_and_independent_of_row_order() {
+        let ids = |v: &[DataMapPoint]| v.iter().map(|p| p.sample_id).collect::<Vec<_>>();
+        let all: Vec<DataMapPoint> = (0..100_000).map(point).collect();
+        let drawn = subsample(all.clone(), 1000);
+        assert_eq!(drawn.len(), 1000);
+        let unique: BTreeSet<i64> = ids(&drawn).into_iter().collect();
+        assert_eq!(unique.len(), 1000, "a sample is drawn at most once");
+        // The same samples whatever order the rows come in.
+        let mut reversed = all.clone();
+        reversed.reverse();
+        assert_eq!(ids(&subsample(reversed, 1000)), ids(&drawn));
+        // Uniform: every tenth of the id range gets about a tenth of the draws.
+        let mut deciles = [0usize; 10];
+        for p in &drawn {
+            deciles[(p.sample_id / 10_000) as usize] += 1;
+        }
+        assert!(deciles.iter().all(|&n| (60..=140).contains(&n)), "{deciles:?}");
+        // Fewer points than the cap: all of them; a cap of 0: none.
+        let few = subsample((0..10).map(point).collect(), 1000);
+        assert_eq!(ids(&few).into_iter().collect::<BTreeSet<_>>(), (0..10).collect());
+        assert!(subsample(all, 0).is_empty());
+        // A smaller cap draws a subset of a larger one's samples (the smallest hashes).
+        let small: BTreeSet<i64> = ids(&subsample((0..5000).map(point).collect(), 100))
+            .into_iter()
+            .collect();
+        let large: BTreeSet<i64> = ids(&subsample((0..5000).map(point).collect(), 400))
+            .into_iter()
+            .collect();
+        assert!(small.is_subset(&large));
+    }
+
+    #[test]
+    fn the_data_map_counts_every_sample_and_draws_the_placed_ones() {
+        let mut c = DataMapCollector::default();
+        for id in 0..10 {
+            let region = if id < 4 { "easy" } else { "hard" };
+            c.add("train", region, id, 0.5, Some(0.8), Some(0.1));
+        }
+        c.add("train", "other", 10, 0.0, None, Some(0.1));
+        c.add("train", "other", 11, 0.0, Some(f64::NAN), Some(0.1));
+        c.add("test", "ambiguous", 20, 1.0, Some(0.5), Some(0.3));
+        c.add("eval", "easy", 30, 1.0, Some(0.5), Some(0.3));
+        let splits = c.finish(3);
+        let names: Vec<&str> = splits.iter().map(|s| s.split.as_str()).collect();
+        assert_eq!(names, ["train", "test", "eval"]);
+        let train = &splits[0];
+        assert_eq!((train.samples, train.placed, train.drawn.len()), (12, 10, 3));
+        assert_eq!(train.regions["easy"], 4);
+        assert_eq!(train.regions["hard"], 6);
+        assert_eq!(train.regions["other"], 2);
+        assert!(train.drawn.iter().all(|p| p.sample_id < 10));
+        assert_eq!(
+            splits[1].drawn,
+            vec![DataMapPoint {
+                sample_id: 20,
+                variability: 0.3,
+                confidence: 0.5,
+                correctness: 1.0
+            }]
+        );
+    }
+
+    fn correlation(split: &str, score: &str, kind: &str, versus: &str, rho: Option<f64>) -> ScoreCorrelationRow {
+        ScoreCorrelationRow {
+            group: group("same_arch", "a", split),
+            score: score.into(),
+            versus_kind: kind.into(),
+            versus: versus.into(),
+            n: 10,
+            spearman_rho: rho,
+            spearman_ci_low: rho.map(|r| r - 0.2),
+            spearman_ci_high: rho.map(|r| r + 0.2),
+        }
+    }
+
+    #[test]
+    fn correlation_axes_follow_the_contract_and_the_statistic_order() {
+        let rows = vec![
+            correlation("train", "variability", "statistic", "stats.b", Some(0.1)),
+            correlation("train", "aum", "score", "variability", Some(0.2)),
+            correlation("train", "aum", "statistic", "scores.x", Some(0.3)),
+            correlation("test", "aum", "statistic", "stats.a", Some(0.3)),
+            correlation("train", "learned_epoch", "score", "aum", Some(0.4)),
+            correlation("train", "new_score", "statistic", "stats.a", Some(0.5)),
+            ScoreCorrelationRow {
+                group: group("cross_arch", "s0", "train"),
+                ..correlation("train", "el2n", "statistic", "stats.c", Some(0.5))
+            },
+        ];
+        let order = vec!["stats.a".to_string(), "stats.b".to_string()];
+        let axes = correlation_axes(&rows, &group("same_arch", "a", "train"), &order);
+        assert_eq!(axes.scores, ["learned_epoch", "aum", "variability", "new_score"]);
+        assert_eq!(axes.statistics, ["stats.a", "stats.b", "scores.x"]);
+        assert_eq!(
+            correlation_splits(&rows, &group("same_arch", "a", "test")),
+            ["train", "test"]
+        );
+        assert!(correlation_axes(&rows, &group("same_arch", "b", "train"), &order).is_empty());
+    }
+
+    #[test]
+    fn the_matrix_fills_both_cells_of_a_pair_stored_once() {
+        let rows = vec![
+            correlation("train", "learned_epoch", "statistic", "s", Some(0.5)),
+            correlation("train", "learned_epoch", "score", "aum", Some(-0.7)),
+            correlation("train", "learned_epoch", "score", "el2n", Some(0.05)),
+            correlation("train", "aum", "score", "el2n", None),
+            correlation("train", "aum", "statistic", "s", Some(f64::NAN)),
+            correlation("test", "aum", "statistic", "s", Some(0.9)),
+        ];
+        let g = group("same_arch", "a", "train");
+        let axes = correlation_axes(&rows, &g, &[]);
+        assert_eq!(axes.scores, ["learned_epoch", "aum", "el2n"]);
+        let m = correlation_matrix(&rows, &g, &axes);
+        let rho = |rho: f64, ci_includes_zero: bool| MatrixCell::Rho { rho, ci_includes_zero };
+        use MatrixCell::{Blank, Diagonal};
+        // Columns: s, then learned_epoch, aum, el2n.
+        assert_eq!(m[0], vec![rho(0.5, false), Diagonal, rho(-0.7, false), rho(0.05, true)]);
+        assert_eq!(m[1], vec![Blank, rho(-0.7, false), Diagonal, Blank]);
+        assert_eq!(m[2], vec![Blank, rho(0.05, true), Blank, Diagonal]);
+        // The other split's own values.
+        let t = group("same_arch", "a", "test");
+        assert_eq!(correlation_matrix(&rows, &t, &axes)[1][0], rho(0.9, false));
+        // A pair stored both ways keeps each way's own value.
+        let both = vec![
+            correlation("train", "aum", "score", "el2n", Some(0.3)),
+            correlation("train", "el2n", "score", "aum", Some(0.4)),
+        ];
+        let axes = correlation_axes(&both, &g, &[]);
+        let m = correlation_matrix(&both, &g, &axes);
+        assert_eq!((m[0][1], m[1][0]), (rho(0.3, false), rho(0.4, false)));
     }
 }

@@ -10,11 +10,14 @@ use std::{
 
 use agree_schema::{CheckedTable, ExperimentDir, Manifest, Table};
 use arrow::{
-    array::{Array, AsArray},
-    datatypes::DataType,
+    array::{Array, ArrayRef, AsArray},
+    datatypes::{DataType, Float64Type, Int64Type},
 };
 
-use crate::error::Error;
+use crate::{
+    error::Error,
+    shaping::{DataMapCollector, DataMapSplit},
+};
 
 /// One group of networks on one split: the unit every agreement figure is drawn for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,7 +33,12 @@ pub struct Group {
 impl Group {
     /// Human-readable label, e.g. `lenet5 (same arch), train`.
     pub fn label(&self) -> String {
-        format!("{} ({}), {}", self.name, self.kind.replace('_', " "), self.split)
+        format!("{}, {}", self.networks(), self.split)
+    }
+
+    /// The networks without the split, e.g. `lenet5 (same arch)`.
+    pub fn networks(&self) -> String {
+        format!("{} ({})", self.name, self.kind.replace('_', " "))
     }
 }
 
@@ -123,6 +131,27 @@ pub struct CorrelationRow {
     pub spearman_ci_high: Option<f64>,
     /// Kendall τ-b.
     pub kendall_tau: Option<f64>,
+}
+
+/// A row of `results/score_correlation.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreCorrelationRow {
+    /// The group and split.
+    pub group: Group,
+    /// The per-sample score (`learned_epoch`, `aum`, …).
+    pub score: String,
+    /// `statistic` or `score`: what [`ScoreCorrelationRow::versus`] names.
+    pub versus_kind: String,
+    /// The statistic's name or the other score's.
+    pub versus: String,
+    /// Samples where both sides have a value.
+    pub n: i64,
+    /// Spearman ρ.
+    pub spearman_rho: Option<f64>,
+    /// Bootstrap 95% CI, lower end.
+    pub spearman_ci_low: Option<f64>,
+    /// Bootstrap 95% CI, upper end.
+    pub spearman_ci_high: Option<f64>,
 }
 
 /// Per-sample numeric statistics (from `stats` and `attributes`), column by column.
@@ -414,6 +443,116 @@ pub fn read_statistic_correlation(dir: &ExperimentDir) -> Result<Option<Vec<Corr
             })
             .collect(),
     ))
+}
+
+/// Reads `results/score_correlation.parquet` if present (absent: an analysis from
+/// before the per-sample scores).
+pub fn read_score_correlation(dir: &ExperimentDir) -> Result<Option<Vec<ScoreCorrelationRow>>, Error> {
+    let Some(t) = read_optional(dir, Table::ScoreCorrelation)? else {
+        return Ok(None);
+    };
+    let groups = groups(&t)?;
+    let score = t.req_strings("score")?;
+    let versus_kind = t.req_strings("versus_kind")?;
+    let versus = t.req_strings("versus")?;
+    let n = t.req_i64s("n")?;
+    let rho = t.f64s("spearman_rho")?;
+    let lo = t.f64s("spearman_ci_low")?;
+    let hi = t.f64s("spearman_ci_high")?;
+    Ok(Some(
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, group)| ScoreCorrelationRow {
+                group,
+                score: score[i].clone(),
+                versus_kind: versus_kind[i].clone(),
+                versus: versus[i].clone(),
+                n: n[i],
+                spearman_rho: rho[i],
+                spearman_ci_low: lo[i],
+                spearman_ci_high: hi[i],
+            })
+            .collect(),
+    ))
+}
+
+/// Reads the data map of `focus`'s group (its kind and name, every split) from
+/// `results/sample_dynamics.parquet` if present: per split, every sample counted by
+/// region and at most `cap` of them kept to draw (see [`DataMapCollector`]).
+///
+/// The table holds a row per group, split and sample (millions for ImageNet), so it
+/// is read batch by batch and only the focus group's rows are kept.
+pub fn read_data_map(dir: &ExperimentDir, focus: &Group, cap: usize) -> Result<Option<Vec<DataMapSplit>>, Error> {
+    let Some(t) = read_optional(dir, Table::SampleDynamics)? else {
+        return Ok(None);
+    };
+    let utf8 = |name: &str| t.column(name, &DataType::Utf8);
+    let float = |name: &str| t.column(name, &DataType::Float64);
+    let (kind, name, split, region) = (
+        utf8("group_kind")?,
+        utf8("group_name")?,
+        utf8("split")?,
+        utf8("data_map_region")?,
+    );
+    let ids = t.column("sample_id", &DataType::Int64)?;
+    let (correctness, confidence, variability) = (float("correctness")?, float("confidence")?, float("variability")?);
+    let mut collector = DataMapCollector::default();
+    let mut first_row = 0;
+    for b in 0..kind.len() {
+        let column = |c: &[ArrayRef]| {
+            c.get(b)
+                .cloned()
+                .ok_or_else(|| t.error("a column has fewer batches than the others"))
+        };
+        let (kind, name, split, region) = (column(&kind)?, column(&name)?, column(&split)?, column(&region)?);
+        let (kind, name, split, region) = (
+            kind.as_string::<i32>(),
+            name.as_string::<i32>(),
+            split.as_string::<i32>(),
+            region.as_string::<i32>(),
+        );
+        let ids = column(&ids)?;
+        let ids = ids.as_primitive::<Int64Type>();
+        let (correctness, confidence, variability) =
+            (column(&correctness)?, column(&confidence)?, column(&variability)?);
+        let (correctness, confidence, variability) = (
+            correctness.as_primitive::<Float64Type>(),
+            confidence.as_primitive::<Float64Type>(),
+            variability.as_primitive::<Float64Type>(),
+        );
+        for i in 0..kind.len() {
+            let row = first_row + i;
+            let null = |column: &str| t.error(format!("column `{column}` is null in row {row}"));
+            if kind.is_null(i) || name.is_null(i) {
+                return Err(null(if kind.is_null(i) { "group_kind" } else { "group_name" }).into());
+            }
+            if kind.value(i) != focus.kind || name.value(i) != focus.name {
+                continue;
+            }
+            for (column, is_null) in [
+                ("split", split.is_null(i)),
+                ("data_map_region", region.is_null(i)),
+                ("sample_id", ids.is_null(i)),
+                ("correctness", correctness.is_null(i)),
+            ] {
+                if is_null {
+                    return Err(null(column).into());
+                }
+            }
+            let optional = |a: &arrow::array::Float64Array| a.is_valid(i).then(|| a.value(i));
+            collector.add(
+                split.value(i),
+                region.value(i),
+                ids.value(i),
+                correctness.value(i),
+                optional(confidence),
+                optional(variability),
+            );
+        }
+        first_row += kind.len();
+    }
+    Ok(Some(collector.finish(cap)))
 }
 
 /// The tables per-sample statistics come from, as (name in statistic names, table,

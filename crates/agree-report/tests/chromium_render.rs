@@ -116,7 +116,7 @@ fn every_figure_loads_in_headless_chromium() {
     fixture::report(&dir).expect("report");
     let page = dir.report_dir().join("index.html");
     let figures = fs::read_to_string(&page).expect("page").matches("<img ").count();
-    assert_eq!(figures, 7, "the complete fixture has seven figures");
+    assert_eq!(figures, 9, "the complete fixture has nine figures");
 
     let dom = dump_dom(&browser, &page, &tmp.path().join("profile"));
     let (total, ok, marked) = loaded(&dom);

@@ -10,7 +10,20 @@ use agree_schema::ExperimentDir;
 use arrow::array::{ArrayRef, StringArray};
 use fixture::report;
 
-const ALL_FIGURES: [&str; 7] = [
+const ALL_FIGURES: [&str; 9] = [
+    "agreement",
+    "statistic_agreed_mean",
+    "agreement_by_quantile",
+    "learned_epoch_vs_statistic",
+    "statistic_histograms",
+    "earliest_learned",
+    "latest_learned",
+    "data_map",
+    "score_correlation",
+];
+
+/// The figures of the first analysis (before the per-sample scores).
+const FIRST_FIGURES: [&str; 7] = [
     "agreement",
     "statistic_agreed_mean",
     "agreement_by_quantile",
@@ -19,6 +32,31 @@ const ALL_FIGURES: [&str; 7] = [
     "earliest_learned",
     "latest_learned",
 ];
+
+/// The text of a written figure's SVG.
+fn svg(dir: &ExperimentDir, name: &str) -> String {
+    let path = dir.report_dir().join("figures").join(format!("{name}.svg"));
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The texts of an SVG's `<text>` elements that read as a value with two decimals.
+fn printed_values(svg: &str) -> Vec<String> {
+    svg.split("</text>")
+        .filter_map(|chunk| chunk.rsplit_once('>').map(|(_, t)| t.trim().to_string()))
+        .filter(|t| {
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            digits.len() == 4
+                && digits.as_bytes()[1] == b'.'
+                && digits.chars().filter(char::is_ascii_digit).count() == 3
+        })
+        .collect()
+}
+
+/// How a value is printed in a heat-map cell.
+fn printed(rho: f64) -> String {
+    let s = format!("{rho:.2}");
+    if s == "-0.00" { "0.00".into() } else { s }
+}
 
 /// Decodes a PNG and parses an SVG, returning their sizes.
 fn check_figure(dir: &ExperimentDir, name: &str) -> ((u32, u32), (f32, f32)) {
@@ -192,4 +230,127 @@ fn the_manifest_names_the_dataset_on_the_page() {
         html.contains("<p>24 samples, 2 classes (manifest.json).</p>"),
         "manifest counts missing"
     );
+}
+
+#[test]
+fn the_heat_map_prints_each_cell_and_fills_symmetric_pairs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    report(&dir).expect("report");
+    let svg = svg(&dir, "score_correlation");
+    let values = printed_values(&svg);
+    let count = |v: &str| values.iter().filter(|p| *p == v).count();
+    for (s, split) in ["train", "test"].into_iter().enumerate() {
+        for (score, kind, versus, rho) in fixture::score_correlation_rows(s) {
+            let Some(rho) = rho else { continue };
+            // Each stored value is unique in the fixture: once for a statistic's cell, in
+            // both symmetric cells for a pair of scores.
+            let expected = if kind == "score" { 2 } else { 1 };
+            assert_eq!(
+                count(&printed(rho)),
+                expected,
+                "{split}: {score} versus {versus} (ρ {rho}) printed {} times",
+                count(&printed(rho))
+            );
+        }
+    }
+    // Every value cell and nothing else: 7 scores × 3 statistics plus 21 pairs twice per
+    // split, less the null (variability, attributes.difficulty) on test.
+    assert_eq!(values.len(), 2 * (7 * 3 + 2 * 21) - 1, "{values:?}");
+    // A score the analysis lacks gets no row; labels are readable and escaped.
+    assert!(!svg.contains("forgetting_events"));
+    assert!(
+        svg.contains(">\nentropy_local (bit)\n</text>") && svg.contains(">\ndifficulty\n</text>"),
+        "statistic labels missing"
+    );
+    assert!(svg.contains(">\naum\n</text>") && svg.contains(">\nfirst_learned_epoch\n</text>"));
+    // Cells whose interval includes 0 are printed in grey, the others in black or white.
+    let rows = fixture::score_correlation_rows(0);
+    let faint = rows
+        .iter()
+        .filter_map(|r| r.3)
+        .find(|r| r.abs() < 0.1)
+        .expect("the fixture has a ρ near 0");
+    assert!(
+        svg.contains(&format!("fill=\"#8C8C8C\">\n{}\n</text>", printed(faint))),
+        "ρ {faint} is not grey"
+    );
+    let strong = rows
+        .iter()
+        .filter_map(|r| r.3)
+        .find(|r| r.abs() > 0.3 && r.abs() < 0.5)
+        .expect("a clear ρ");
+    assert!(
+        svg.contains(&format!("fill=\"#141414\">\n{}\n</text>", printed(strong))),
+        "ρ {strong} is not in black"
+    );
+    let html = fs::read_to_string(dir.report_dir().join("index.html")).expect("index.html");
+    assert!(html.contains("Per-sample learning dynamics — lenet5 (same arch)</h2>"));
+    assert!(html.contains("the bootstrap 95% interval includes 0"));
+}
+
+#[test]
+fn the_data_map_draws_every_sample_of_a_small_split_and_counts_the_regions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    report(&dir).expect("report");
+    // 19 of the 20 train samples have a place (the 20th has no confidence), and all 4 test ones.
+    assert_eq!(svg(&dir, "data_map").matches("<circle").count(), 19 + 4);
+    let html = fs::read_to_string(dir.report_dir().join("index.html")).expect("index.html");
+    // The cross-architecture group's rows are not the focus group's: not counted.
+    assert!(
+        html.contains(
+            "train: 19 of 19 samples drawn (1 without a confidence or variability cannot be placed); regions over \
+             all 20: easy 6, hard 6, ambiguous 6, other 2."
+        ),
+        "train counts missing"
+    );
+    assert!(html.contains("test: 4 of 4 samples drawn; regions over all 4: easy 4."));
+    assert!(html.contains("Easy-to-learn samples sit top left"));
+}
+
+#[test]
+fn a_large_split_draws_at_most_the_cap_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    fixture::write_sample_dynamics(&dir, 5000);
+    report(&dir).expect("report");
+    let cap = agree_report::report::DATA_MAP_POINTS;
+    assert_eq!(cap, 4000);
+    let svg = svg(&dir, "data_map");
+    assert_eq!(svg.matches("<circle").count(), cap + 4, "train capped, test whole");
+    assert!(svg.contains("train: 4,000 of 4,750 samples"), "panel title");
+    let html = fs::read_to_string(dir.report_dir().join("index.html")).expect("index.html");
+    assert!(
+        html.contains(
+            "train: 4,000 of 4,750 samples drawn (250 without a confidence or variability cannot be placed); \
+             regions over all 5,000: easy 1,500, hard 1,500, ambiguous 1,500, other 500."
+        ),
+        "caption lacks drawn/total"
+    );
+    // The same samples on every run.
+    let again = tempfile::tempdir().expect("tempdir");
+    let dir2 = fixture::complete(again.path());
+    fixture::write_sample_dynamics(&dir2, 5000);
+    report(&dir2).expect("report");
+    assert_eq!(self::svg(&dir2, "data_map"), svg);
+}
+
+#[test]
+fn an_analysis_without_the_per_sample_scores_renders_the_rest() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture::complete(tmp.path());
+    fs::remove_file(dir.table(agree_schema::Table::SampleDynamics)).expect("remove");
+    fs::remove_file(dir.table(agree_schema::Table::ScoreCorrelation)).expect("remove");
+    report(&dir).expect("report of an older analysis");
+    for name in FIRST_FIGURES {
+        check_figure(&dir, name);
+    }
+    let figures = dir.report_dir().join("figures");
+    assert!(!figures.join("data_map.svg").exists() && !figures.join("score_correlation.png").exists());
+    let html = fs::read_to_string(dir.report_dir().join("index.html")).expect("index.html");
+    assert_eq!(html.matches("<img ").count(), FIRST_FIGURES.len());
+    assert!(!html.contains("Per-sample learning dynamics"));
+    assert!(html.contains("results/sample_dynamics.parquet is absent"));
+    assert!(html.contains("results/score_correlation.parquet is absent"));
 }
