@@ -2,7 +2,7 @@
 -- per-sample score with every statistic (versus_kind = 'statistic') and with
 -- every score listed after it (versus_kind = 'score'), so each pair of scores
 -- appears once. The scores, in this order (steps.toml runs this query once per
--- score, `{score}` standing for it, and writes the rows in that order):
+-- score, `{score}` standing for its name, and writes the rows in that order):
 --   learned_epoch        learning_order; never learned ranked last (after the last
 --                        analysed epoch, tied among themselves), as statistic_correlation
 --   aum                  sample_dynamics (null where the predictions have no margins)
@@ -19,48 +19,57 @@
 WITH last_epoch AS (
     SELECT CAST(max(epoch) + 1 AS DOUBLE) AS never FROM analysis_epochs
 ),
-scores AS (
-    SELECT o.group_kind, o.group_name, o.split, o.sample_id, 'learned_epoch' AS score, 1 AS position,
-        CAST(coalesce(CAST(o.learned_epoch AS DOUBLE), l.never) AS DOUBLE) AS value
-    FROM learning_order AS o CROSS JOIN last_epoch AS l
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'aum', 2, CAST(aum AS DOUBLE) FROM sample_dynamics
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'el2n', 3, CAST(el2n AS DOUBLE) FROM sample_dynamics
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'cumulative_accuracy', 4, CAST(cumulative_accuracy AS DOUBLE)
-    FROM sample_dynamics
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'forgetting_events', 5, CAST(forgetting_events AS DOUBLE)
-    FROM learning_order
-    UNION ALL
-    SELECT d.group_kind, d.group_name, d.split, d.sample_id, 'first_learned_epoch', 6,
-        CAST(coalesce(d.first_learned_epoch, l.never) AS DOUBLE)
-    FROM sample_dynamics AS d CROSS JOIN last_epoch AS l
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'confidence', 7, CAST(confidence AS DOUBLE) FROM learning_order
-    UNION ALL
-    SELECT group_kind, group_name, split, sample_id, 'variability', 8, CAST(variability AS DOUBLE) FROM learning_order
+-- Every score of a sample side by side, each column named by its score.
+per_sample AS (
+    SELECT
+        o.group_kind,
+        o.group_name,
+        o.split,
+        o.sample_id,
+        coalesce(CAST(o.learned_epoch AS DOUBLE), l.never) AS learned_epoch,
+        CAST(d.aum AS DOUBLE) AS aum,
+        CAST(d.el2n AS DOUBLE) AS el2n,
+        CAST(d.cumulative_accuracy AS DOUBLE) AS cumulative_accuracy,
+        CAST(o.forgetting_events AS DOUBLE) AS forgetting_events,
+        coalesce(CAST(d.first_learned_epoch AS DOUBLE), l.never) AS first_learned_epoch,
+        CAST(o.confidence AS DOUBLE) AS confidence,
+        CAST(o.variability AS DOUBLE) AS variability
+    FROM learning_order AS o
+    JOIN sample_dynamics AS d
+      ON d.group_kind = o.group_kind AND d.group_name = o.group_name
+     AND d.split = o.split AND d.sample_id = o.sample_id
+    CROSS JOIN last_epoch AS l
 ),
-this AS (
-    SELECT group_kind, group_name, split, sample_id, score, position, value
-    FROM scores
-    WHERE score = '{score}' AND value IS NOT NULL
+-- The scores in the table's order (the order of steps.toml's repeat).
+score_list (score, position) AS (
+    VALUES
+        ('learned_epoch', 1), ('aum', 2), ('el2n', 3), ('cumulative_accuracy', 4),
+        ('forgetting_events', 5), ('first_learned_epoch', 6), ('confidence', 7), ('variability', 8)
 ),
 pairs AS (
-    SELECT t.group_kind, t.group_name, t.split, t.score, 'statistic' AS versus_kind, v.statistic AS versus,
-        t.value AS x, v.value AS y
-    FROM this AS t
+    SELECT t.group_kind, t.group_name, t.split, '{score}' AS score, 'statistic' AS versus_kind,
+        v.statistic AS versus, t.{score} AS x, v.value AS y
+    FROM per_sample AS t
     JOIN statistic_values AS v ON v.sample_id = t.sample_id
-    WHERE v.value IS NOT NULL
+    WHERE t.{score} IS NOT NULL AND v.value IS NOT NULL
     UNION ALL
-    SELECT t.group_kind, t.group_name, t.split, t.score, 'score' AS versus_kind, s.score AS versus,
-        t.value AS x, s.value AS y
-    FROM this AS t
-    JOIN scores AS s
-        ON s.group_kind = t.group_kind AND s.group_name = t.group_name AND s.split = t.split
-        AND s.sample_id = t.sample_id AND s.position > t.position
-    WHERE s.value IS NOT NULL
+    SELECT t.group_kind, t.group_name, t.split, '{score}' AS score, 'score' AS versus_kind,
+        later.score AS versus, t.{score} AS x,
+        CASE later.score
+            WHEN 'learned_epoch' THEN t.learned_epoch
+            WHEN 'aum' THEN t.aum
+            WHEN 'el2n' THEN t.el2n
+            WHEN 'cumulative_accuracy' THEN t.cumulative_accuracy
+            WHEN 'forgetting_events' THEN t.forgetting_events
+            WHEN 'first_learned_epoch' THEN t.first_learned_epoch
+            WHEN 'confidence' THEN t.confidence
+            WHEN 'variability' THEN t.variability
+        END AS y
+    FROM per_sample AS t
+    CROSS JOIN score_list AS this_score
+    CROSS JOIN score_list AS later
+    WHERE this_score.score = '{score}' AND later.position > this_score.position
+      AND t.{score} IS NOT NULL
 ),
 correlations AS (
     SELECT
@@ -77,6 +86,7 @@ correlations AS (
         bootstrap_ci(c.x, c.y, 'kendall', p.bootstrap_replicates, p.bootstrap_seed) AS kendall_ci
     FROM pairs AS c
     CROSS JOIN analysis_parameters AS p
+    WHERE c.y IS NOT NULL
     GROUP BY c.group_kind, c.group_name, c.split, c.score, c.versus_kind, c.versus
 )
 SELECT
