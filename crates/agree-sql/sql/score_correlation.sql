@@ -16,8 +16,13 @@
 -- Samples where either side is null are left out (`n` counts the pairs used).
 -- CIs: percentile bootstrap (`analysis_parameters.bootstrap_replicates`, seeded),
 -- as statistic_correlation's.
-WITH last_epoch AS (
-    SELECT CAST(max(epoch) + 1 AS DOUBLE) AS never FROM analysis_epochs
+-- The parameters join the per-sample rows (thousands), not the pairs: a one-row
+-- side crossed with the pairs came out as one batch per pair, and the aggregates
+-- then ran once per row (30 s a score on the quickstart instead of 2).
+WITH settings AS (
+    SELECT CAST(e.never AS DOUBLE) AS never, p.bootstrap_replicates, p.bootstrap_seed
+    FROM (SELECT max(epoch) + 1 AS never FROM analysis_epochs) AS e
+    CROSS JOIN analysis_parameters AS p
 ),
 -- Every score of a sample side by side, each column named by its score.
 per_sample AS (
@@ -26,19 +31,21 @@ per_sample AS (
         o.group_name,
         o.split,
         o.sample_id,
-        coalesce(CAST(o.learned_epoch AS DOUBLE), l.never) AS learned_epoch,
+        coalesce(CAST(o.learned_epoch AS DOUBLE), s.never) AS learned_epoch,
         CAST(d.aum AS DOUBLE) AS aum,
         CAST(d.el2n AS DOUBLE) AS el2n,
         CAST(d.cumulative_accuracy AS DOUBLE) AS cumulative_accuracy,
         CAST(o.forgetting_events AS DOUBLE) AS forgetting_events,
-        coalesce(CAST(d.first_learned_epoch AS DOUBLE), l.never) AS first_learned_epoch,
+        coalesce(CAST(d.first_learned_epoch AS DOUBLE), s.never) AS first_learned_epoch,
         CAST(o.confidence AS DOUBLE) AS confidence,
-        CAST(o.variability AS DOUBLE) AS variability
+        CAST(o.variability AS DOUBLE) AS variability,
+        s.bootstrap_replicates,
+        s.bootstrap_seed
     FROM learning_order AS o
     JOIN sample_dynamics AS d
       ON d.group_kind = o.group_kind AND d.group_name = o.group_name
      AND d.split = o.split AND d.sample_id = o.sample_id
-    CROSS JOIN last_epoch AS l
+    CROSS JOIN settings AS s
 ),
 -- The scores in the table's order (the order of steps.toml's repeat).
 score_list (score, position) AS (
@@ -48,7 +55,8 @@ score_list (score, position) AS (
 ),
 pairs AS (
     SELECT t.group_kind, t.group_name, t.split, '{score}' AS score, 'statistic' AS versus_kind,
-        v.statistic AS versus, t.{score} AS x, v.value AS y
+        v.statistic AS versus, t.{score} AS x, v.value AS y,
+        t.bootstrap_replicates, t.bootstrap_seed
     FROM per_sample AS t
     JOIN statistic_values AS v ON v.sample_id = t.sample_id
     WHERE t.{score} IS NOT NULL AND v.value IS NOT NULL
@@ -64,7 +72,8 @@ pairs AS (
             WHEN 'first_learned_epoch' THEN t.first_learned_epoch
             WHEN 'confidence' THEN t.confidence
             WHEN 'variability' THEN t.variability
-        END AS y
+        END AS y,
+        t.bootstrap_replicates, t.bootstrap_seed
     FROM per_sample AS t
     CROSS JOIN score_list AS this_score
     CROSS JOIN score_list AS later
@@ -81,13 +90,13 @@ correlations AS (
         c.versus,
         count(*) AS n,
         spearman(c.x, c.y) AS spearman_rho,
-        bootstrap_ci(c.x, c.y, 'spearman', p.bootstrap_replicates, p.bootstrap_seed) AS spearman_ci,
+        bootstrap_ci(c.x, c.y, 'spearman', c.bootstrap_replicates, c.bootstrap_seed) AS spearman_ci,
         kendall_tau(c.x, c.y) AS kendall_tau,
-        bootstrap_ci(c.x, c.y, 'kendall', p.bootstrap_replicates, p.bootstrap_seed) AS kendall_ci
+        bootstrap_ci(c.x, c.y, 'kendall', c.bootstrap_replicates, c.bootstrap_seed) AS kendall_ci
     FROM pairs AS c
-    CROSS JOIN analysis_parameters AS p
     WHERE c.y IS NOT NULL
-    GROUP BY c.group_kind, c.group_name, c.split, c.score, c.versus_kind, c.versus
+    GROUP BY c.group_kind, c.group_name, c.split, c.score, c.versus_kind, c.versus,
+        c.bootstrap_replicates, c.bootstrap_seed
 )
 SELECT
     group_kind,
