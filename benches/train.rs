@@ -277,7 +277,7 @@ fn cpu(python: &Path, threads: usize) {
     write_noise_samples(dir.path(), images, 256);
     let samples = ExperimentDir::new(dir.path()).table(Table::Samples);
     let rt = RuntimeOptions {
-        device: DeviceChoice::Cpu,
+        device: DeviceChoice::Cpu.into(),
         threads: Some(threads),
         prefetch: env_usize("AGREE_BENCH_PREFETCH", 4),
         checkpoints: false,
@@ -381,7 +381,7 @@ fn gpu(python: &Path, threads: usize) {
     )
     .expect("copy samples");
     let rt = RuntimeOptions {
-        device: DeviceChoice::Cuda(0),
+        device: DeviceChoice::Cuda(0).into(),
         parallel,
         threads: Some(threads),
         checkpoints: false,

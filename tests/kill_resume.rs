@@ -73,7 +73,7 @@ const STAGES: [Stage; 5] = [
             "1",
             "--deterministic",
         ],
-        outputs: &["predictions", "checkpoints", "epochs.parquet", "runs.parquet"],
+        outputs: &["predictions", "checkpoints", "epochs", "runs"],
     },
     Stage {
         name: "analyze",
@@ -174,7 +174,14 @@ fn outputs(stage: &Stage, exp: &Path) -> BTreeMap<PathBuf, Content> {
             }
             let path = path.as_path();
             let name = path.file_name().unwrap().to_string_lossy();
-            let content = if name == "epochs.parquet" || name == "runs.parquet" {
+            // epochs/<run>.parquet and runs/<run>.parquet record the run's wall-clock time.
+            let folder = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned());
+            let run_table =
+                folder.as_deref().is_some_and(|f| f == "epochs" || f == "runs") && name.ends_with(".parquet");
+            let content = if run_table {
                 Content::Table(table_without_wall_clock(path))
             } else if name == "manifest.json" {
                 let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agree_schema::ExperimentDir;
+use agree_schema::{ExperimentDir, Shard};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{
@@ -10,7 +10,7 @@ use crate::{
     gaussian::MAX_SIGMA,
     image::DEFAULT_MAX_PIXELS,
     segment::SegmentParams,
-    stage::{OnError, StatsJob, run_stats},
+    stage::{OnError, StatsJob, check_shard_layout, retire_other_layout, run_stats},
     statistic::Selection,
 };
 
@@ -57,6 +57,13 @@ pub struct StatsArgs {
     /// Read this samples file instead of DIR/samples.parquet.
     #[arg(long)]
     pub samples: Option<PathBuf>,
+    /// Compute only this share of the samples, those with sample_id mod N = I, into
+    /// stats/part-I-of-N.parquet and spectra/part-I-of-N.parquet; the N shards (one
+    /// invocation each, e.g. on N machines) are read as one table downstream. Parts of
+    /// another N in the folders are an error; a shard removes stats.parquet and
+    /// spectra.parquet, and an unsharded run (0/1, the default) the folders.
+    #[arg(long, default_value = "0/1", value_name = "I/N", value_parser = |s: &str| s.parse::<Shard>())]
+    pub shard: Shard,
 }
 
 /// Parses a finite number within `lo..=hi` (a clap value parser: NaN and ±inf are refused).
@@ -99,11 +106,12 @@ pub fn check(args: &StatsArgs) -> Result<(), Error> {
 /// Runs `agree stats`.
 pub fn run(args: &StatsArgs, quiet: bool) -> Result<(), Error> {
     let dir = ExperimentDir::new(&args.dir);
-    let mut job = StatsJob::in_dir(&dir);
+    let mut job = StatsJob::in_dir_shard(&dir, args.shard);
     if let Some(samples) = &args.samples {
         job.samples = samples.clone();
     }
     check(args)?;
+    check_shard_layout(&dir, args.shard)?;
     job.selection = args.stats;
     job.resize = args.resize;
     job.on_error = args.on_error;
@@ -129,6 +137,8 @@ pub fn run(args: &StatsArgs, quiet: bool) -> Result<(), Error> {
         .map_err(|e| Error::Option(format!("--threads: {e}")))?;
     let summary = pool.install(|| run_stats(&job, &progress))?;
     progress.finish_and_clear();
+    let wrote_spectra = job.selection.contains(crate::statistic::Statistic::Spectrum);
+    retire_other_layout(&dir, args.shard, wrote_spectra)?;
     if !quiet {
         println!("wrote {}", job.stats.display());
         if job.selection.contains(crate::statistic::Statistic::Spectrum) {

@@ -71,6 +71,10 @@ pub enum Error {
     /// A command-line option is invalid.
     #[error("{0}")]
     Option(String),
+    /// The experiment directory's stats files do not make one table (shards of
+    /// another N, or both layouts).
+    #[error(transparent)]
+    Layout(#[from] agree_schema::LayoutError),
     /// The statistics schema does not follow schemas/stats.toml (a bug).
     #[error(transparent)]
     Contract(#[from] agree_schema::ContractError),

@@ -1,6 +1,7 @@
 //! The file layer of `agree stats`: stream `samples.parquet` batch by batch (row groups
 //! are read one at a time), measure the images in parallel, and write `stats.parquet`
-//! and `spectra.parquet`.
+//! and `spectra.parquet` — or, for one shard of N (`--shard I/N`: the samples with
+//! `sample_id` mod N = I), `stats/part-I-of-N.parquet` and `spectra/part-I-of-N.parquet`.
 
 use std::{
     cell::RefCell,
@@ -10,9 +11,10 @@ use std::{
 };
 
 pub use agree_schema::OnError;
-use agree_schema::TableWriter;
+use agree_schema::{ExperimentDir, Shard, Table, TableWriter, table_files::check_shard_count};
 use arrow::{
-    array::{Array, AsArray, RecordBatch},
+    array::{Array, AsArray, BooleanArray, RecordBatch},
+    compute::filter_record_batch,
     datatypes::{DataType, Int32Type, Int64Type},
 };
 /// The progress bar `run_stats` advances (re-exported so callers need no indicatif).
@@ -50,6 +52,8 @@ pub struct StatsJob {
     pub max_pixels: u64,
     /// Rows per batch (bounds memory together with the input's row-group size).
     pub batch_rows: usize,
+    /// The share of the samples measured: `sample_id` mod N = I (`0/1`: all).
+    pub shard: Shard,
 }
 
 impl StatsJob {
@@ -65,8 +69,59 @@ impl StatsJob {
             on_error: OnError::Fail,
             max_pixels: DEFAULT_MAX_PIXELS,
             batch_rows: 2048,
+            shard: Shard::WHOLE,
         }
     }
+
+    /// A job over one shard of an experiment directory's samples, writing
+    /// `stats/part-I-of-N.parquet` and `spectra/part-I-of-N.parquet` (for `0/1`, the
+    /// unsharded `stats.parquet` and `spectra.parquet`).
+    pub fn in_dir_shard(dir: &ExperimentDir, shard: Shard) -> Self {
+        let mut job = Self::in_dir(dir);
+        if !shard.is_whole() {
+            job.stats = dir.shard_table(Table::Stats, shard);
+            job.spectra = dir.shard_table(Table::Spectra, shard);
+        }
+        job.shard = shard;
+        job
+    }
+}
+
+/// Before a shard of the statistics is computed into `dir`: refuses when `stats/` or
+/// `spectra/` hold shards of another N, naming them.
+pub fn check_shard_layout(dir: &ExperimentDir, shard: Shard) -> Result<(), Error> {
+    if !shard.is_whole() {
+        check_shard_count(dir, Table::Stats, shard)?;
+        check_shard_count(dir, Table::Spectra, shard)?;
+    }
+    Ok(())
+}
+
+/// After a run wrote its tables: removes what the other layout held of them, so one
+/// layout is left — the shards' folders after an unsharded run, the unsharded files
+/// after a shard (the table is then whole once every shard has run). `spectra` only
+/// when the run wrote it. Returns what was removed.
+pub fn retire_other_layout(dir: &ExperimentDir, shard: Shard, wrote_spectra: bool) -> Result<Vec<PathBuf>, Error> {
+    let mut tables = vec![Table::Stats];
+    if wrote_spectra {
+        tables.push(Table::Spectra);
+    }
+    let mut removed = Vec::new();
+    for table in tables {
+        let (path, gone) = if shard.is_whole() {
+            let folder = dir.shards_dir(table);
+            (folder.clone(), std::fs::remove_dir_all(&folder))
+        } else {
+            let file = dir.table(table);
+            (file.clone(), std::fs::remove_file(&file))
+        };
+        match gone {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+    }
+    Ok(removed)
 }
 
 thread_local! {
@@ -181,13 +236,19 @@ pub fn run_stats(job: &StatsJob, progress: &ProgressBar) -> Result<StatsSummary,
             path: path.clone(),
             source,
         })?;
+        let seen = batch.num_rows() as u64;
+        let batch = if job.shard.is_whole() {
+            batch
+        } else {
+            shard_rows(job, &batch)?
+        };
         measure_batch(job, &batch, &mut rows, &mut summary)?;
         let (stats, spectra) = rows.take_batches()?;
         stats_out.write(&stats)?;
         if let (Some(out), Some(spectra)) = (spectra_out.as_mut(), spectra) {
             out.write(&spectra)?;
         }
-        progress.inc(batch.num_rows() as u64);
+        progress.inc(seen);
     }
     stats_out.finish()?;
     if let Some(out) = spectra_out {
@@ -262,6 +323,22 @@ fn wrong_type(job: &StatsJob, name: &str, t: &DataType) -> Error {
         column: name.into(),
         problem: format!("has type {t}"),
     }
+}
+
+/// The rows of `batch` whose `sample_id` is in the job's shard.
+fn shard_rows(job: &StatsJob, batch: &RecordBatch) -> Result<RecordBatch, Error> {
+    let ids_col = column(job, batch, "sample_id")?;
+    let ids = ids_col
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| wrong_type(job, "sample_id", ids_col.data_type()))?;
+    let mask: BooleanArray = ids
+        .iter()
+        .map(|id| Some(id.is_some_and(|id| job.shard.contains(id))))
+        .collect();
+    filter_record_batch(batch, &mask).map_err(|source| Error::Arrow {
+        path: job.samples.clone(),
+        source,
+    })
 }
 
 fn measure_batch(

@@ -28,11 +28,15 @@ fn ingest(input: &Path, out: &Path, force: bool) -> agree_ingest::Result<agree_i
 
 /// Stand-ins for what stats, train, analyze, report, score import and the pipeline
 /// leave in an experiment directory.
-const DOWNSTREAM: [&str; 11] = [
+const DOWNSTREAM: [&str; 15] = [
     "stats.parquet",
     "spectra.parquet",
+    "stats/part-0-of-2.parquet",
+    "spectra/part-1-of-2.parquet",
     "epochs.parquet",
     "runs.parquet",
+    "epochs/lenet5-s0.parquet",
+    "runs/lenet5-s0.parquet",
     "predictions/lenet5-s0/epoch=1.parquet",
     "checkpoints/lenet5-s0/epoch=1/meta.json",
     "results/agreement.parquet",

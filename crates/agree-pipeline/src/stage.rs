@@ -92,8 +92,16 @@ impl Stage {
                 file(Table::Rejects),
                 "scores",
             ],
-            Stage::Stats => vec![file(Table::Stats), file(Table::Spectra)],
-            Stage::Train => vec!["predictions", file(Table::Epochs), file(Table::Runs)],
+            // Unsharded files and the folders of `--shard` parts alike.
+            Stage::Stats => vec![file(Table::Stats), file(Table::Spectra), "stats", "spectra"],
+            // One file per network, and the single files of older directories.
+            Stage::Train => vec![
+                "predictions",
+                file(Table::Epochs),
+                file(Table::Runs),
+                "epochs.parquet",
+                "runs.parquet",
+            ],
             Stage::Analyze => vec!["results"],
             Stage::Report => vec!["report"],
         }

@@ -44,8 +44,8 @@ def test_a_complete_epoch_is_written(fresh):
     t = pq.read_table(path)
     assert_follows_contract(t, "predictions")
     assert t.column("split").to_pylist() == ["train"] * 40 + ["test"] * 10
-    assert files_under(fresh) == ["epochs.parquet", "predictions/mlp-s1/epoch=1.parquet", "runs.parquet", "samples.parquet"]
-    runs = pq.read_table(fresh / "runs.parquet").to_pydict()
+    assert files_under(fresh) == ["epochs/mlp-s1.parquet", "predictions/mlp-s1/epoch=1.parquet", "runs/mlp-s1.parquet", "samples.parquet"]
+    runs = pq.read_table(fresh / "runs").to_pydict()
     assert runs["status"] == ["finished"] and runs["seed"] == [1]
     assert json.loads(runs["config"][0])["user"] == {"lr": 0.1}
 
@@ -59,7 +59,7 @@ def test_torch_tensors_of_any_float_type_and_lists_are_accepted(fresh):
     rec.train_batch(1, tr[20:].tolist(), logits_for(20).tolist(), ytr[20:].tolist())
     rec.eval_batch(1, "test", te, torch.from_numpy(logits_for(10)).double(), yte.astype(np.int32))
     rec.end_epoch(1)
-    epochs = pq.read_table(fresh / "epochs.parquet").to_pydict()
+    epochs = pq.read_table(fresh / "epochs").to_pydict()
     assert epochs["device"] == ["cpu"] and np.isnan(epochs["learning_rate"][0])
 
 
@@ -192,7 +192,7 @@ def test_allow_partial_writes_what_it_has_and_says_so(fresh):
         record_full_epoch(rec, fresh, 1, skip_test=3)
         t = pq.read_table(rec.end_epoch(1))
     assert t.num_rows == 47
-    runs = pq.read_table(fresh / "runs.parquet").to_pydict()
+    runs = pq.read_table(fresh / "runs").to_pydict()
     assert json.loads(runs["config"][0])["partial_epochs"] == {"1": {"test": 3}}
 
 
@@ -202,7 +202,7 @@ def test_a_failure_inside_the_with_block_marks_the_run_failed(fresh):
             record_full_epoch(rec, fresh, 1)
             rec.end_epoch(1)
             raise RuntimeError("diverged")
-    runs = pq.read_table(fresh / "runs.parquet").to_pydict()
+    runs = pq.read_table(fresh / "runs").to_pydict()
     assert runs["status"] == ["failed"] and runs["epochs_completed"] == [1] and runs["epochs_planned"] == [5]
 
 
@@ -212,9 +212,9 @@ def test_two_networks_share_the_tables(fresh):
         for epoch in (1, 2):
             record_full_epoch(rec, fresh, epoch)
             rec.end_epoch(epoch)
-    epochs = pq.read_table(fresh / "epochs.parquet").to_pydict()
+    epochs = pq.read_table(fresh / "epochs").to_pydict()
     assert sorted(zip(epochs["run_id"], epochs["epoch"])) == [("mlp-s0", 1), ("mlp-s0", 2), ("mlp-s1", 1), ("mlp-s1", 2)]
-    runs = pq.read_table(fresh / "runs.parquet").to_pydict()
+    runs = pq.read_table(fresh / "runs").to_pydict()
     assert sorted(runs["run_id"]) == ["mlp-s0", "mlp-s1"] and runs["status"] == ["finished"] * 2
 
 

@@ -98,11 +98,11 @@ def test_recorded_tables_follow_their_contracts(trained):
         for split, n in [("train", 1200), ("test", 300)]:
             rows = t.filter(pc.equal(t.column("split"), split))
             assert rows.num_rows == n and len(set(rows.column("sample_id").to_pylist())) == n
-    epochs = pq.read_table(exp / "epochs.parquet")
+    epochs = pq.read_table(exp / "epochs")
     assert_follows_contract(epochs, "epochs")
     assert epochs.num_rows == NETWORKS * EPOCHS
     assert epochs.column("learning_rate").to_pylist() == [0.05] * (NETWORKS * EPOCHS)
-    runs = pq.read_table(exp / "runs.parquet").to_pydict()
+    runs = pq.read_table(exp / "runs").to_pydict()
     assert runs["status"] == ["finished"] * NETWORKS
     assert runs["epochs_planned"] == [EPOCHS] * NETWORKS == runs["epochs_completed"]
     assert runs["torch_version"] == [torch.__version__] * NETWORKS
@@ -117,7 +117,7 @@ def test_analysis_tables_follow_their_contracts(trained):
     agreement = pq.read_table(exp / "results" / "agreement.parquet").to_pydict()
     assert sorted(set(agreement["epoch"])) == [1, 2, 3]
     # The networks learned something: final test accuracy well above chance (10 %).
-    epochs = pq.read_table(exp / "epochs.parquet").to_pydict()
+    epochs = pq.read_table(exp / "epochs").to_pydict()
     last = [a for a, e in zip(epochs["test_accuracy"], epochs["epoch"]) if e == EPOCHS]
     assert min(last) > 0.3, last
 

@@ -56,7 +56,7 @@ pub struct ReportInputs {
     pub statistics: Option<SampleStatistics>,
     /// Counts and thumbnails' images from `samples.parquet`.
     pub samples: Option<SampleCatalog>,
-    /// Each network's last epoch from `epochs.parquet`.
+    /// Each network's last epoch from `epochs`.
     pub networks: Option<Vec<NetworkFinal>>,
     /// `manifest.json`.
     pub manifest: Option<agree_schema::Manifest>,

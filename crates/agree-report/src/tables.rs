@@ -194,7 +194,7 @@ pub struct SampleCatalog {
     pub images: BTreeMap<i64, SampleImage>,
 }
 
-/// One network's last epoch from `epochs.parquet`.
+/// One network's last epoch from `epochs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkFinal {
     /// Run id `<arch>-s<network>`.
@@ -328,12 +328,10 @@ pub fn read_agreement(dir: &ExperimentDir) -> Result<Vec<AgreementRow>, Error> {
 }
 
 /// Reads an optional table, or `None` when it is absent.
+/// Reads `table` of `dir` if present, from every file that holds it (one per network
+/// or shard, or one file) as one table.
 fn read_optional(dir: &ExperimentDir, table: Table) -> Result<Option<CheckedTable>, Error> {
-    let path = dir.table(table);
-    if !path.exists() {
-        return Ok(None);
-    }
-    read(&path, table).map(Some)
+    Ok(CheckedTable::read_in(dir, table)?)
 }
 
 /// Reads `results/agreement_by_statistic.parquet` if present.
@@ -556,13 +554,19 @@ pub fn read_data_map(dir: &ExperimentDir, focus: &Group, cap: usize) -> Result<O
 }
 
 /// The tables per-sample statistics come from, as (name in statistic names, table,
-/// file): `stats`, `attributes` and each `scores/<name>.parquet`, those present.
-fn statistic_sources(dir: &ExperimentDir) -> Vec<(String, Table, PathBuf)> {
-    let mut sources: Vec<(String, Table, PathBuf)> = [Table::Stats, Table::Attributes]
-        .into_iter()
-        .map(|t| (t.to_string(), t, dir.table(t)))
-        .filter(|(_, _, p)| p.exists())
-        .collect();
+/// file; `None` for `stats` and `attributes`, read through their layout): `stats`,
+/// `attributes` and each `scores/<name>.parquet`, those present.
+fn statistic_sources(dir: &ExperimentDir) -> Result<Vec<(String, Table, Option<PathBuf>)>, Error> {
+    let mut sources: Vec<(String, Table, Option<PathBuf>)> = Vec::new();
+    for t in [Table::Stats, Table::Attributes] {
+        let files = agree_schema::table_files(dir, t).map_err(|e| agree_schema::TableReadError {
+            path: e.path,
+            problem: e.problem,
+        })?;
+        if !files.is_empty() {
+            sources.push((t.to_string(), t, None));
+        }
+    }
     if let Ok(entries) = std::fs::read_dir(dir.scores_dir()) {
         let mut scores: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -571,24 +575,30 @@ fn statistic_sources(dir: &ExperimentDir) -> Vec<(String, Table, PathBuf)> {
         scores.sort();
         for p in scores {
             if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) {
-                sources.push((stem, Table::Scores, p));
+                sources.push((stem, Table::Scores, Some(p)));
             }
         }
     }
-    sources
+    Ok(sources)
 }
 
 /// Reads every numeric column of `stats.parquet`, `attributes.parquet` and each
 /// `scores/<name>.parquet` (those present) as per-sample statistics named
 /// `<table>.<column>`, as the analysis names them (SPEC §3: no hard-coded list).
 pub fn read_sample_statistics(dir: &ExperimentDir) -> Result<Option<SampleStatistics>, Error> {
-    let sources = statistic_sources(dir);
+    let sources = statistic_sources(dir)?;
     if sources.is_empty() {
         return Ok(None);
     }
     let mut out = SampleStatistics::default();
     for (name, table, path) in sources {
-        let t = read(&path, table)?;
+        let t = match path {
+            Some(path) => read(&path, table)?,
+            None => match read_optional(dir, table)? {
+                Some(t) => t,
+                None => continue,
+            },
+        };
         let ids = t.req_i64s("sample_id")?;
         if t.batches().is_empty() {
             continue;
@@ -657,7 +667,8 @@ pub fn read_samples(dir: &ExperimentDir, wanted: &BTreeSet<i64>) -> Result<Optio
     Ok(Some(catalog))
 }
 
-/// Reads `epochs.parquet` if present: each network's last epoch and total wall time.
+/// Reads `epochs` if present (every network's file, or an older directory's
+/// `epochs.parquet`): each network's last epoch and total wall time.
 pub fn read_network_finals(dir: &ExperimentDir) -> Result<Option<Vec<NetworkFinal>>, Error> {
     let Some(t) = read_optional(dir, Table::Epochs)? else {
         return Ok(None);

@@ -10,7 +10,7 @@ use arrow::{
     datatypes::{DataType, Float64Type, Int64Type, SchemaRef},
 };
 
-use crate::{Table, TableContract, TableFileError, read_table};
+use crate::{ExperimentDir, Table, TableContract, TableFileError, read_table};
 
 /// Why a table could not be read by column name.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,6 +44,60 @@ impl CheckedTable {
             return Ok(None);
         }
         Self::read(path, table).map(Some)
+    }
+
+    /// Reads `table` of `dir` from every file that holds it
+    /// ([`table_files`](crate::table_files): one per network or shard, or one file) as
+    /// one table; `None` when it is absent. Every file must have the same columns; the
+    /// table's path (for later messages) is its file, or its folder when there are several.
+    pub fn read_in(dir: &ExperimentDir, table: Table) -> Result<Option<Self>, TableReadError> {
+        let files = crate::table_files(dir, table).map_err(|e| TableReadError {
+            path: e.path,
+            problem: e.problem,
+        })?;
+        let Some(first) = files.first() else {
+            return Ok(None);
+        };
+        if files.len() == 1 {
+            return Self::read(first, table).map(Some);
+        }
+        let mut whole = Self::read(first, table)?;
+        whole.path = match table {
+            Table::Stats | Table::Spectra => dir.shards_dir(table),
+            _ => dir.table(table),
+        };
+        for file in &files[1..] {
+            let part = Self::read(file, table)?;
+            let columns = |t: &CheckedTable| -> Vec<(String, DataType)> {
+                t.schema
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), f.data_type().clone()))
+                    .collect()
+            };
+            if columns(&part) != columns(&whole) {
+                let names = |t: &CheckedTable| columns(t).into_iter().map(|(n, _)| n).collect::<Vec<_>>().join(", ");
+                return Err(TableReadError {
+                    path: file.clone(),
+                    problem: format!(
+                        "its columns ({}) differ from those of {} ({}): the files of `{table}` must make one table",
+                        names(&part),
+                        first.display(),
+                        names(&whole)
+                    ),
+                });
+            }
+            // Same columns; the footers' metadata may differ, so batches take the first schema.
+            for b in part.batches {
+                let b =
+                    RecordBatch::try_new(whole.schema.clone(), b.columns().to_vec()).map_err(|e| TableReadError {
+                        path: file.clone(),
+                        problem: e.to_string(),
+                    })?;
+                whole.batches.push(b);
+            }
+        }
+        Ok(Some(whole))
     }
 
     /// Reads `path` and checks it against `contract`.
@@ -255,6 +309,42 @@ mod tests {
         let msg = CheckedTable::read(&path, Table::Agreement).unwrap_err().to_string();
         assert!(
             msg.contains("statistic_correlation.parquet") && msg.contains("does not follow"),
+            "{msg}"
+        );
+    }
+
+    fn write_stats(path: &Path, ids: &[i64], with_entropy: bool) {
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
+            ("sample_id", Arc::new(Int64Array::from(ids.to_vec()))),
+            ("error", Arc::new(StringArray::from(vec![None::<&str>; ids.len()]))),
+        ];
+        if with_entropy {
+            columns.push((
+                "entropy_global",
+                Arc::new(arrow::array::Float64Array::from(vec![1.5; ids.len()])),
+            ));
+        }
+        let batch = Table::Stats.contract().batch(columns).unwrap();
+        let mut w = TableWriter::create(path, Table::Stats.contract(), batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn shards_read_as_one_table_and_must_have_the_same_columns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path());
+        assert!(CheckedTable::read_in(&dir, Table::Stats).unwrap().is_none());
+        let part = |i| dir.shard_table(Table::Stats, crate::Shard::new(i, 2).unwrap());
+        write_stats(&part(0), &[0, 2], true);
+        write_stats(&part(1), &[1], true);
+        let t = CheckedTable::read_in(&dir, Table::Stats).unwrap().unwrap();
+        assert_eq!(t.req_i64s("sample_id").unwrap(), vec![0, 2, 1]);
+        assert_eq!(t.path(), dir.shards_dir(Table::Stats));
+        write_stats(&part(1), &[1], false);
+        let msg = CheckedTable::read_in(&dir, Table::Stats).unwrap_err().to_string();
+        assert!(
+            msg.contains("part-1-of-2.parquet") && msg.contains("differ from those of"),
             "{msg}"
         );
     }

@@ -13,10 +13,10 @@ use crate::Table;
 /// <dir>/attributes.parquet       dataset-provided per-sample attributes
 /// <dir>/rejects.parquet          inputs skipped under --on-error skip
 /// <dir>/scores/<name>.parquet    imported per-sample scores
-/// <dir>/stats.parquet            image statistics
-/// <dir>/spectra.parquet          radially averaged power spectra
+/// <dir>/stats.parquet            image statistics (or stats/part-I-of-N.parquet, one per shard)
+/// <dir>/spectra.parquet          radially averaged power spectra (or spectra/part-I-of-N.parquet)
 /// <dir>/predictions/<run>/epoch=<E>.parquet
-/// <dir>/epochs.parquet, runs.parquet
+/// <dir>/epochs/<run>.parquet, runs/<run>.parquet   (older directories: epochs.parquet, runs.parquet)
 /// <dir>/checkpoints/<run>/       training checkpoints
 /// <dir>/results/<table>.parquet  analysis results
 /// <dir>/report/index.html        the report
@@ -37,11 +37,14 @@ impl ExperimentDir {
     }
     /// Where `table` lives: its file, as its contract says (`stats.parquet`,
     /// `results/agreement.parquet`, …); for the tables kept as one file per run or per
-    /// name, their folder (`predictions/`, `scores/`).
+    /// name, their folder (`predictions/`, `scores/`, `epochs/`, `runs/`). The files
+    /// of a table that several writers fill are listed by
+    /// [`table_files`](crate::table_files).
     pub fn table(&self, table: Table) -> PathBuf {
         match table {
             Table::Predictions => self.predictions_dir(),
             Table::Scores => self.scores_dir(),
+            Table::Epochs | Table::Runs => self.root.join(table.name()),
             other => self.root.join(&other.contract().file),
         }
     }
@@ -76,6 +79,24 @@ impl ExperimentDir {
     /// `spectra.parquet`.
     pub fn spectra(&self) -> PathBuf {
         self.table(Table::Spectra)
+    }
+    /// `epochs/<run_id>.parquet` or `runs/<run_id>.parquet`: one network's rows of a
+    /// per-network table, written by that network's trainer alone.
+    pub fn run_table(&self, table: Table, run_id: &str) -> PathBuf {
+        self.table(table).join(format!("{run_id}.parquet"))
+    }
+    /// `epochs.parquet` or `runs.parquet`: every network's rows in one file, as
+    /// directories written before the per-network files hold them (read, never written).
+    pub fn single_run_table(&self, table: Table) -> PathBuf {
+        self.root.join(format!("{}.parquet", table.name()))
+    }
+    /// `stats/` or `spectra/`: the folder of a table computed in shards.
+    pub fn shards_dir(&self, table: Table) -> PathBuf {
+        self.root.join(table.name())
+    }
+    /// `stats/part-I-of-N.parquet`: one shard's rows of a table computed in shards.
+    pub fn shard_table(&self, table: Table, shard: crate::Shard) -> PathBuf {
+        self.shards_dir(table).join(crate::table_files::part_file_name(shard))
     }
     /// `predictions/`.
     pub fn predictions_dir(&self) -> PathBuf {
@@ -121,6 +142,10 @@ impl ExperimentDir {
         .map(|t| self.table(t))
         .collect();
         paths.extend([
+            self.single_run_table(Table::Epochs),
+            self.single_run_table(Table::Runs),
+            self.shards_dir(Table::Stats),
+            self.shards_dir(Table::Spectra),
             self.scores_dir(),
             self.predictions_dir(),
             self.checkpoints_dir(),
@@ -151,5 +176,14 @@ mod tests {
             Path::new("/x/predictions/lenet5-s0/epoch=3.parquet")
         );
         assert_eq!(d.scores("cifar10h"), Path::new("/x/scores/cifar10h.parquet"));
+        assert_eq!(
+            d.run_table(Table::Runs, "lenet5-s1"),
+            Path::new("/x/runs/lenet5-s1.parquet")
+        );
+        assert_eq!(d.single_run_table(Table::Epochs), Path::new("/x/epochs.parquet"));
+        assert_eq!(
+            d.shard_table(Table::Spectra, crate::Shard::new(1, 4).unwrap()),
+            Path::new("/x/spectra/part-1-of-4.parquet")
+        );
     }
 }

@@ -42,9 +42,11 @@ mod names;
 mod on_error;
 pub mod run_tables;
 pub mod sample_image;
+mod shard;
 mod split;
 mod table;
 mod table_file;
+pub mod table_files;
 
 pub use checked::{CheckedTable, TableReadError};
 pub use contract::{ColumnContract, ContractError, TableContract, contract, contracts};
@@ -52,9 +54,11 @@ pub use identity::{IdentityError, Manifest, SourceInfo};
 pub use layout::ExperimentDir;
 pub use names::{SESSION_TABLES, is_reserved_table_name, is_table_identifier};
 pub use on_error::OnError;
+pub use shard::{MAX_SHARDS, Shard};
 pub use split::Split;
 pub use table::Table;
 pub use table_file::{
     ANALYSIS_ID_KEY, AtomicPath, TableFileError, TableWriter, read_key_value, read_table, remove_stale_temporaries,
     temporary_name, writer_properties,
 };
+pub use table_files::{LayoutError, table_files};

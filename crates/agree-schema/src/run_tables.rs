@@ -1,7 +1,10 @@
-//! The rows of `epochs` and `runs`, and rewriting those tables with one writer's rows
-//! replaced and every other writer's rows kept. Both tables are small (a row per
-//! network and epoch), so they are rewritten whole, atomically, on every update.
-//! agree-train's studies and the Python package's Recorder write them through here.
+//! The rows of `epochs` and `runs`, kept one file per network
+//! (`epochs/<run_id>.parquet`, `runs/<run_id>.parquet`): each network's trainer
+//! rewrites its own files whole, atomically, after every epoch, and never another's,
+//! so trainers on several machines fill one directory together. Directories written
+//! before hold every run in one `epochs.parquet`/`runs.parquet`; a writer first moves
+//! those rows into per-network files ([`move_single_files`]). agree-train's studies
+//! and the Python package's Recorder write them through here.
 
 use std::{
     collections::HashMap,
@@ -21,7 +24,7 @@ use arrow::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ContractError, Table, TableFileError, TableWriter, read_table};
+use crate::{ContractError, ExperimentDir, Table, TableFileError, TableWriter, read_table, table_files};
 
 /// One row of `epochs`: a network's summary of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +196,88 @@ pub fn read_rows(
     Ok(kept)
 }
 
+/// The rows of `table` (`epochs` or `runs`) of `dir`, whichever layout holds them
+/// (see [`table_files`]), for which `keep(run_id, epoch)` holds.
+pub fn read_table_rows(
+    dir: &ExperimentDir,
+    table: Table,
+    keep: &dyn Fn(&str, Option<i32>) -> bool,
+) -> Result<Vec<RecordBatch>, TableFileError> {
+    let files = table_files(dir, table).map_err(|e| TableFileError::Io {
+        path: e.path,
+        source: std::io::Error::other(e.problem),
+    })?;
+    let mut rows = Vec::new();
+    for file in files {
+        rows.extend(read_rows(&file, table, keep)?);
+    }
+    Ok(rows)
+}
+
+/// Writes one network's rows: `epochs/<run_id>.parquet` (its every epoch), then
+/// `runs/<run_id>.parquet` (its one row), each atomically; no other file is touched.
+pub fn write_run(
+    dir: &ExperimentDir,
+    run_id: &str,
+    epochs: &RecordBatch,
+    run: &RecordBatch,
+) -> Result<(), TableFileError> {
+    write_rows(&dir.run_table(Table::Epochs, run_id), Table::Epochs, &[], epochs)?;
+    write_rows(&dir.run_table(Table::Runs, run_id), Table::Runs, &[], run)?;
+    Ok(())
+}
+
+/// Moves the rows of a directory's single `epochs.parquet`/`runs.parquet` (the layout
+/// before per-network files) into `epochs/<run_id>.parquet`/`runs/<run_id>.parquet`,
+/// then removes the single files. A per-network file already there is newer and kept
+/// (files appear by hard link, which never replaces), so writers on several machines
+/// may all do this at once. Returns the files written.
+pub fn move_single_files(dir: &ExperimentDir) -> Result<Vec<PathBuf>, TableFileError> {
+    let mut written = Vec::new();
+    for table in [Table::Epochs, Table::Runs] {
+        let single = dir.single_run_table(table);
+        if !single.is_file() {
+            continue;
+        }
+        let rows = read_rows(&single, table, &|_, _| true)?;
+        let mut by_run: std::collections::BTreeMap<String, Vec<RecordBatch>> = Default::default();
+        let fail = |e: ArrowError| TableFileError::Parquet {
+            path: single.clone(),
+            source: e.into(),
+        };
+        for b in &rows {
+            let Some(ids) = b.column_by_name("run_id").and_then(|c| c.as_string_opt::<i32>()) else {
+                continue;
+            };
+            let distinct: std::collections::BTreeSet<&str> = ids.iter().flatten().collect();
+            for id in distinct {
+                let mask: BooleanArray = ids.iter().map(|v| Some(v == Some(id))).collect();
+                by_run
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(filter_record_batch(b, &mask).map_err(fail)?);
+            }
+        }
+        let c = table.contract();
+        for (run_id, batches) in by_run {
+            let path = dir.run_table(table, &run_id);
+            let mut w = TableWriter::create(&path, c, c.schema())?;
+            for b in &batches {
+                w.write(b)?;
+            }
+            if w.finish_unless_present()? {
+                written.push(path);
+            }
+        }
+        match std::fs::remove_file(&single) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(TableFileError::Io { path: single, source }),
+        }
+    }
+    Ok(written)
+}
+
 /// `started_at` of each run in `runs` rows (as [`read_rows`] returns them).
 pub fn started_at(runs: &[RecordBatch]) -> HashMap<String, i64> {
     let mut started = HashMap::new();
@@ -307,6 +392,62 @@ mod tests {
             read_rows(&dir.path().join("missing.parquet"), Table::Runs, &|_, _| true)
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn single_files_move_into_per_run_files_keeping_newer_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ExperimentDir::new(tmp.path());
+        let single = dir.single_run_table(Table::Epochs);
+        write_rows(
+            &single,
+            Table::Epochs,
+            &[],
+            &epochs_batch(&[epoch("a", 1), epoch("b", 1), epoch("a", 2)]).unwrap(),
+        )
+        .unwrap();
+        write_rows(
+            &dir.single_run_table(Table::Runs),
+            Table::Runs,
+            &[],
+            &runs_batch(&[run("a", 1), run("b", 2)]).unwrap(),
+        )
+        .unwrap();
+        // Run b already has its own, newer, files: they stay.
+        write_run(
+            &dir,
+            "b",
+            &epochs_batch(&[epoch("b", 1), epoch("b", 2)]).unwrap(),
+            &runs_batch(&[run("b", 7)]).unwrap(),
+        )
+        .unwrap();
+        let written = move_single_files(&dir).unwrap();
+        assert_eq!(
+            written,
+            vec![dir.run_table(Table::Epochs, "a"), dir.run_table(Table::Runs, "a")]
+        );
+        assert!(!single.exists() && !dir.single_run_table(Table::Runs).exists());
+        let count = |t, id: &'static str| {
+            read_table_rows(&dir, t, &move |r, _| r == id)
+                .unwrap()
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum::<usize>()
+        };
+        assert_eq!((count(Table::Epochs, "a"), count(Table::Epochs, "b")), (2, 2));
+        let runs = read_table_rows(&dir, Table::Runs, &|_, _| true).unwrap();
+        assert_eq!(
+            started_at(&runs),
+            HashMap::from([("a".to_string(), 1), ("b".to_string(), 7)])
+        );
+        assert!(move_single_files(&dir).unwrap().is_empty());
+        assert!(
+            !tmp.path()
+                .join("epochs")
+                .read_dir()
+                .unwrap()
+                .any(|e| { e.unwrap().file_name().to_string_lossy().ends_with(".tmp") })
         );
     }
 

@@ -23,9 +23,9 @@ pub enum Table {
     Spectra,
     /// `predictions/<run>/epoch=<E>.parquet`: per-sample predictions (train).
     Predictions,
-    /// `epochs.parquet`: one row per network and epoch (train).
+    /// `epochs/<run_id>.parquet`: one row per network and epoch (train).
     Epochs,
-    /// `runs.parquet`: one row per network (train).
+    /// `runs/<run_id>.parquet`: one row per network (train).
     Runs,
     /// `results/agreement.parquet` (analyze).
     Agreement,

@@ -117,19 +117,45 @@ impl Drop for AtomicPath {
     }
 }
 
-/// The hidden temporary name `.<name>.<pid>.tmp` under which process `pid` writes `name`.
-pub fn temporary_name(name: &str, pid: u32) -> String {
-    format!(".{name}.{pid}.tmp")
+/// This machine's host name as temporary names carry it (characters other than ASCII
+/// letters, digits and `_` as `_`); `None` where it cannot be read.
+fn host_tag() -> Option<&'static str> {
+    static HOST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let name = fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+        let tag: String = name
+            .trim()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+            .collect();
+        (!tag.is_empty()).then_some(tag)
+    })
+    .as_deref()
 }
 
-/// The process id in a temporary name made by [`temporary_name`], if it is one.
-fn temporary_owner(file_name: &str) -> Option<u32> {
+/// The hidden temporary name `.<name>.<pid>-<host>.tmp` under which process `pid` of
+/// this machine writes `name` (`.<name>.<pid>.tmp` where the host name is unknown).
+/// The host tells writers on other machines sharing the folder (the shards of a
+/// study) that the process is not theirs to judge.
+pub fn temporary_name(name: &str, pid: u32) -> String {
+    match host_tag() {
+        Some(host) => format!(".{name}.{pid}-{host}.tmp"),
+        None => format!(".{name}.{pid}.tmp"),
+    }
+}
+
+/// The process id and host in a temporary name made by [`temporary_name`], if it is one.
+fn temporary_owner(file_name: &str) -> Option<(u32, Option<&str>)> {
     let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (name, pid) = inner.rsplit_once('.')?;
+    let (name, owner) = inner.rsplit_once('.')?;
     if name.is_empty() {
         return None;
     }
-    pid.parse().ok()
+    match owner.split_once('-') {
+        Some((pid, host)) if !host.is_empty() => Some((pid.parse().ok()?, Some(host))),
+        Some(_) => None,
+        None => Some((owner.parse().ok()?, None)),
+    }
 }
 
 /// Whether process `pid` is running. Without `/proc` (not Linux) every process
@@ -141,6 +167,7 @@ fn process_is_running(pid: u32) -> bool {
 
 /// Removes the temporary files and folders in `dir` (named by [`temporary_name`])
 /// whose writing process is no longer running — what a killed stage left behind.
+/// Only this machine's processes are judged: another host's temporaries are kept.
 /// Every [`AtomicPath`] (so every [`TableWriter`]) does this in the folder it
 /// writes to, so the next run of a stage cleans up after an interrupted one.
 /// Returns what was removed; a missing `dir` has nothing to remove.
@@ -158,9 +185,13 @@ pub fn remove_stale_temporaries(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in entries {
         let entry = entry?;
-        let Some(pid) = entry.file_name().to_str().and_then(temporary_owner) else {
+        let file_name = entry.file_name();
+        let Some((pid, host)) = file_name.to_str().and_then(temporary_owner) else {
             continue;
         };
+        if host.is_some_and(|h| Some(h) != host_tag()) {
+            continue;
+        }
         if pid == std::process::id() || process_is_running(pid) {
             continue;
         }
@@ -302,6 +333,26 @@ impl TableWriter {
         staged.commit()
     }
 
+    /// Closes the file and moves it into place only if nothing is there yet (a hard
+    /// link, which never replaces): `false`, and no file written, when another writer
+    /// was first.
+    pub fn finish_unless_present(self) -> Result<bool, TableFileError> {
+        let TableWriter { writer, path, .. } = self;
+        writer.close().map_err(|source| TableFileError::Parquet {
+            path: path.dest().to_path_buf(),
+            source,
+        })?;
+        match fs::hard_link(path.tmp(), path.dest()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(TableFileError::Io {
+                path: path.dest().to_path_buf(),
+                source,
+            }),
+        }
+        // Dropping `path` uncommitted removes the temporary name.
+    }
+
     /// Closes the file and renames it into place.
     pub fn finish(self) -> Result<PathBuf, TableFileError> {
         let TableWriter { writer, path, .. } = self;
@@ -413,7 +464,9 @@ mod tests {
         let mine = dir.path().join(temporary_name("samples.parquet", std::process::id()));
         let table = dir.path().join("stats.parquet");
         let lookalike = dir.path().join(".notes.txt");
-        for f in [&stale_file, &mine, &table, &lookalike] {
+        // A temporary of another machine writing into a shared folder: not ours to judge.
+        let elsewhere = dir.path().join(format!(".epochs.parquet.{dead}-otherhost.tmp"));
+        for f in [&stale_file, &mine, &table, &lookalike, &elsewhere] {
             fs::write(f, b"x").unwrap();
         }
         fs::create_dir_all(stale_dir.join("inner")).unwrap();
@@ -423,12 +476,16 @@ mod tests {
         w.finish().unwrap();
         assert!(!stale_file.exists() && !stale_dir.exists(), "stale temporaries removed");
         assert!(
-            mine.exists() && table.exists() && lookalike.exists(),
+            mine.exists() && table.exists() && lookalike.exists() && elsewhere.exists(),
             "everything else kept"
         );
-        assert_eq!(temporary_owner(".x.parquet.12.tmp"), Some(12));
+        assert_eq!(temporary_owner(".x.parquet.12.tmp"), Some((12, None)));
+        assert_eq!(temporary_owner(".x.parquet.12-node_7.tmp"), Some((12, Some("node_7"))));
+        assert_eq!(temporary_owner(".x.parquet.12-.tmp"), None);
         assert_eq!(temporary_owner(".x.parquet.tmp"), None);
         assert_eq!(temporary_owner("..12.tmp"), None);
+        let name = temporary_name("runs.parquet", 12);
+        assert_eq!(temporary_owner(&name).map(|(pid, _)| pid), Some(12), "{name}");
     }
 
     #[test]

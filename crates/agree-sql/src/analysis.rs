@@ -87,10 +87,10 @@ pub struct AnalysisReport {
     pub statistics: usize,
 }
 
-/// Reads `runs.parquet` (when present, checked against its contract) for the
-/// status of each network.
-fn read_run_states(path: &Path) -> Result<HashMap<String, RunState>, SqlError> {
-    let Some(runs) = CheckedTable::read_if_exists(path, Table::Runs)? else {
+/// Reads `runs` (every network's file, or an older directory's `runs.parquet`;
+/// when present, checked against its contract) for the status of each network.
+fn read_run_states(dir: &ExperimentDir) -> Result<HashMap<String, RunState>, SqlError> {
+    let Some(runs) = CheckedTable::read_in(dir, Table::Runs)? else {
         return Ok(HashMap::new());
     };
     let run_ids = runs.req_strings("run_id")?;
@@ -250,13 +250,25 @@ fn check_same_dataset(dir: &ExperimentDir) -> Result<(), SqlError> {
     use agree_schema::identity;
     let current = identity::current_fingerprint(dir)?;
     let remedy = "rerun `agree stats` / `agree train` on this data, or `agree ingest … --force` to start afresh";
-    for (what, recorded) in [
-        ("stats.parquet", identity::table_fingerprint(&dir.stats())?),
-        ("spectra.parquet", identity::table_fingerprint(&dir.spectra())?),
-        ("predictions/", identity::read_stamp(&dir.predictions_dir())?),
-    ] {
-        identity::require_same_dataset(dir.root(), what, recorded.as_deref(), current.as_deref(), remedy)?;
+    for table in [Table::Stats, Table::Spectra] {
+        let files = agree_schema::table_files(dir, table).map_err(|e| SqlError::Input {
+            path: e.path,
+            message: e.problem,
+        })?;
+        for file in files {
+            let what = file.strip_prefix(dir.root()).unwrap_or(&file).display().to_string();
+            let recorded = identity::table_fingerprint(&file)?;
+            identity::require_same_dataset(dir.root(), &what, recorded.as_deref(), current.as_deref(), remedy)?;
+        }
     }
+    let recorded = identity::read_stamp(&dir.predictions_dir())?;
+    identity::require_same_dataset(
+        dir.root(),
+        "predictions/",
+        recorded.as_deref(),
+        current.as_deref(),
+        remedy,
+    )?;
     Ok(())
 }
 
@@ -415,7 +427,7 @@ pub(crate) async fn prepare(
 ) -> Result<PreparedAnalysis, SqlError> {
     check_same_dataset(dir)?;
     let runs = list_prediction_runs(&dir.predictions_dir())?;
-    let states = read_run_states(&dir.table(Table::Runs))?;
+    let states = read_run_states(dir)?;
     let plan = plan_epochs(&dir.predictions_dir(), &runs, &states)?;
     let inputs = AnalysisInputs::read(dir, &runs, &plan.epochs)?;
     check_inputs(dir, &inputs.predictions, &inputs.tables)?;

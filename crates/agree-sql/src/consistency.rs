@@ -330,8 +330,12 @@ pub fn check_inputs(dir: &ExperimentDir, files: &[PredictionFile], tables: &[Tab
         None
     };
     check_in_parallel(files, |f| check_prediction_file(f, samples.as_ref()))?;
-    let statistic_tables: Vec<&TableFile> = tables.iter().filter(|t| is_statistic_table(t)).collect();
-    check_in_parallel(&statistic_tables, |t| check_finite(&t.path))
+    let statistic_files: Vec<&std::path::PathBuf> = tables
+        .iter()
+        .filter(|t| is_statistic_table(t))
+        .flat_map(|t| &t.files)
+        .collect();
+    check_in_parallel(&statistic_files, |f| check_finite(f))
 }
 
 /// Runs `check` on every item, on all cores; the error of the first failing item

@@ -116,7 +116,7 @@ fn read_network(path: &Path) -> Result<(String, i32), SqlError> {
     Ok((arch.value(0).to_string(), network.value(0)))
 }
 
-/// What `runs.parquet` says about one network.
+/// What `runs` says about one network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunState {
     /// `running`, `finished` or `failed`.
@@ -135,7 +135,7 @@ pub struct EpochPlan {
 }
 
 /// Chooses the analysed epochs. Every network must have the same epochs, except
-/// while training is still writing them (a run `running` in runs.parquet): then
+/// while training is still writing them (a run `running` in `runs`): then
 /// the epochs all networks have are analysed and the rest waits for a later run.
 /// Networks configured for different epoch counts are an error.
 pub fn plan_epochs(

@@ -145,13 +145,7 @@ pub async fn open_session_with(
     let ctx = context(settings).await?;
     let tables = experiment_tables(dir)?;
     for t in &tables {
-        ctx.register_parquet(
-            t.name.as_str(),
-            t.path.to_string_lossy().as_ref(),
-            ParquetReadOptions::default(),
-        )
-        .await
-        .map_err(|e| SqlError::datafusion(format!("registering {}", t.path.display()), e))?;
+        register_table_files(&ctx, t).await?;
     }
     let runs = list_prediction_runs(&dir.predictions_dir())?;
     let chosen: BTreeSet<i32> = match epochs {
@@ -194,6 +188,37 @@ pub async fn open_session_with(
         epochs: chosen.into_iter().collect(),
         missing_prediction_columns,
     })
+}
+
+/// Registers one table of the directory under its name: its one file, or all its
+/// files (one per network or shard) as one listing table.
+async fn register_table_files(ctx: &SessionContext, t: &crate::catalog::TableFile) -> Result<(), SqlError> {
+    let step = format!("registering {}", t.path.display());
+    if let [one] = t.files.as_slice() {
+        return ctx
+            .register_parquet(
+                t.name.as_str(),
+                one.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(|e| SqlError::datafusion(step, e));
+    }
+    let urls = t
+        .files
+        .iter()
+        .map(|p| ListingTableUrl::parse(p.to_string_lossy()).map_err(|e| SqlError::datafusion(&step, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .map_err(|e| SqlError::datafusion(&step, e))?;
+    let table = ListingTable::try_new(config).map_err(|e| SqlError::datafusion(&step, e))?;
+    ctx.register_table(t.name.as_str(), Arc::new(table))
+        .map_err(|e| SqlError::datafusion(&step, e))?;
+    Ok(())
 }
 
 /// Registers `predictions` over `files`; returns the optional contract columns

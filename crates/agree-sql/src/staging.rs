@@ -207,7 +207,7 @@ impl AnalysisInputs {
             .predictions
             .iter()
             .map(|p| p.path.clone())
-            .chain(self.tables.iter().map(|t| t.path.clone()))
+            .chain(self.tables.iter().flat_map(|t| t.files.iter().cloned()))
             .chain(self.manifest.clone())
             .collect();
         analysis_id(dir.root(), &files, &settings)

@@ -43,11 +43,17 @@ pub fn discover_statistics(tables: &[TableFile]) -> Result<Vec<StatisticColumn>,
             path: table.path.clone(),
             message,
         };
-        let file = File::open(&table.path).map_err(|source| SqlError::Io {
-            path: table.path.clone(),
+        // Every file of a table has its columns (agree_schema::CheckedTable::read_in and
+        // the registration check it); the first tells them.
+        let first = table.files.first().unwrap_or(&table.path);
+        let file = File::open(first).map_err(|source| SqlError::Io {
+            path: first.clone(),
             source,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| input(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SqlError::Input {
+            path: first.clone(),
+            message: e.to_string(),
+        })?;
         let schema = builder.schema();
         if schema.index_of("sample_id").is_err() {
             return Err(input("a per-sample table needs a `sample_id` column".into()));
@@ -119,15 +125,19 @@ pub fn statistic_wide_sql(statistics: &[StatisticColumn]) -> String {
 pub fn statistic_table_rows(tables: &[TableFile]) -> Result<u64, SqlError> {
     let mut most = 0u64;
     for table in tables.iter().filter(|t| is_statistic_table(t)) {
-        let file = File::open(&table.path).map_err(|source| SqlError::Io {
-            path: table.path.clone(),
-            source,
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SqlError::Input {
-            path: table.path.clone(),
-            message: e.to_string(),
-        })?;
-        most = most.max(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0));
+        let mut rows = 0u64;
+        for path in &table.files {
+            let file = File::open(path).map_err(|source| SqlError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SqlError::Input {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            rows = rows.saturating_add(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0));
+        }
+        most = most.max(rows);
     }
     Ok(most)
 }

@@ -147,7 +147,7 @@ pub fn write_sample_table(
     Ok(())
 }
 
-/// Writes `runs.parquet` with one row per `(arch, network, epochs_planned, status)`.
+/// Writes `runs/<run_id>.parquet` with one row per `(arch, network, epochs_planned, status)`.
 pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Result<(), SqlError> {
     let contract = Table::Runs.contract();
     let schema = contract.schema();
@@ -176,9 +176,12 @@ pub fn write_runs(dir: &ExperimentDir, runs: &[(&str, i32, i32, &str)]) -> Resul
         columns.push(column);
     }
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| SqlError::Output(e.to_string()))?;
-    let mut writer = TableWriter::create(dir.table(Table::Runs), contract, schema)?;
-    writer.write(&batch)?;
-    writer.finish()?;
+    // One file per network, as `agree train` writes them.
+    for (row, run_id) in ids.iter().enumerate() {
+        let mut writer = TableWriter::create(dir.run_table(Table::Runs, run_id), contract, schema.clone())?;
+        writer.write(&batch.slice(row, 1))?;
+        writer.finish()?;
+    }
     Ok(())
 }
 

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use agree_schema::sample_image::DEFAULT_MAX_PIXELS;
 use clap::value_parser;
 
+use agree_schema::Shard;
+
 use crate::{
-    Arch, DeviceChoice, Normalize, OptimizerConfig, OptimizerKind, RuntimeOptions, Schedule, TrainConfig, TrainError,
+    Arch, Devices, Normalize, OptimizerConfig, OptimizerKind, RuntimeOptions, Schedule, TrainConfig, TrainError,
     TransformConfig,
 };
 
@@ -54,7 +56,7 @@ fn parse_arch(text: &str) -> Result<Arch, String> {
     text.parse().map_err(option_message)
 }
 
-fn parse_device(text: &str) -> Result<DeviceChoice, String> {
+fn parse_devices(text: &str) -> Result<Devices, String> {
     text.parse().map_err(option_message)
 }
 
@@ -156,10 +158,21 @@ pub struct TrainArgs {
     /// Store the full probability vector of every prediction.
     #[arg(long)]
     pub save_probs: bool,
-    /// Device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto", value_parser = parse_device)]
-    pub device: DeviceChoice,
-    /// Networks trained at the same time.
+    /// Device: auto, cpu, cuda or cuda:N; or a list of CUDA devices (cuda:0,cuda:1,…): the
+    /// networks are then dealt round-robin to them (the k-th network of each architecture
+    /// this invocation trains goes to device k mod the list's length) and the devices
+    /// train concurrently, --parallel networks at a time on each (one network at a time
+    /// in all under --deterministic).
+    #[arg(long, default_value = "auto", value_parser = parse_devices)]
+    pub device: Devices,
+    /// Train only this share of the networks: network indices n with n mod N = I (e.g.
+    /// 1/4 trains networks 1, 5, 9, … of every architecture of the study). N invocations
+    /// with I = 0..N-1, on as many machines, fill one experiment directory together:
+    /// each writes only its networks' files (predictions/<run>/, epochs/<run>.parquet,
+    /// runs/<run>.parquet, checkpoints/<run>/), with the same options otherwise.
+    #[arg(long, default_value = "0/1", value_name = "I/N", value_parser = |s: &str| s.parse::<Shard>())]
+    pub shard: Shard,
+    /// Networks trained at the same time (on each device).
     #[arg(long, default_value_t = 1, value_parser = value_parser!(u16).range(1..=256))]
     pub parallel: u16,
     /// libtorch CPU threads (default: libtorch's choice).
@@ -244,7 +257,8 @@ impl TrainArgs {
     /// How to run them.
     pub fn runtime(&self, quiet: bool) -> Result<RuntimeOptions, TrainError> {
         Ok(RuntimeOptions {
-            device: self.device,
+            device: self.device.clone(),
+            shard: self.shard,
             parallel: usize::from(self.parallel),
             threads: self.threads.map(usize::from),
             deterministic: self.deterministic,

@@ -43,6 +43,69 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
+/// What `--device` lists: one choice, or several CUDA devices (`cuda:0,cuda:1`) over
+/// which a study's networks are dealt round-robin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Devices(Vec<DeviceChoice>);
+
+impl Devices {
+    /// The listed choices, in order (never empty).
+    pub fn choices(&self) -> &[DeviceChoice] {
+        &self.0
+    }
+}
+
+impl From<DeviceChoice> for Devices {
+    fn from(choice: DeviceChoice) -> Self {
+        Devices(vec![choice])
+    }
+}
+
+impl FromStr for Devices {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut choices: Vec<DeviceChoice> = Vec::new();
+        for item in s.split(',') {
+            if item.trim().is_empty() {
+                return Err(TrainError::option("--device", format!("`{s}` has an empty entry")));
+            }
+            let choice: DeviceChoice = item.parse()?;
+            if choices.contains(&choice) {
+                return Err(TrainError::option(
+                    "--device",
+                    format!("`{s}` lists {choice} twice (--parallel trains several networks on one device)"),
+                ));
+            }
+            choices.push(choice);
+        }
+        if choices.len() > 1 && choices.contains(&DeviceChoice::Auto) {
+            return Err(TrainError::option(
+                "--device",
+                format!("`{s}`: auto stands alone, not in a list"),
+            ));
+        }
+        Ok(Devices(choices))
+    }
+}
+
+impl fmt::Display for Devices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// Which networks each of `devices` trains when `jobs` networks are dealt round-robin:
+/// network k (in job order) goes to device k mod `devices`.
+pub fn deal_round_robin(jobs: usize, devices: usize) -> Vec<Vec<usize>> {
+    let mut dealt = vec![Vec::new(); devices.max(1)];
+    let n = dealt.len();
+    for k in 0..jobs {
+        dealt[k % n].push(k);
+    }
+    dealt
+}
+
 /// Resolves the choice to a device libtorch can use, or says why it cannot.
 pub fn resolve_device(choice: DeviceChoice) -> Result<Device, TrainError> {
     match choice {
@@ -111,6 +174,38 @@ mod tests {
         assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(0));
         assert_eq!("cuda:2".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(2));
         assert!("tpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn device_lists_parse_and_bad_ones_say_why() {
+        let list: Devices = "cuda:0,cuda:1, cuda:3".parse().unwrap();
+        assert_eq!(
+            list.choices(),
+            [DeviceChoice::Cuda(0), DeviceChoice::Cuda(1), DeviceChoice::Cuda(3)]
+        );
+        assert_eq!(list.to_string(), "cuda:0,cuda:1,cuda:3");
+        assert_eq!("cpu".parse::<Devices>().unwrap(), Devices::from(DeviceChoice::Cpu));
+        assert_eq!("cuda".parse::<Devices>().unwrap().choices(), [DeviceChoice::Cuda(0)]);
+        for (text, why) in [
+            ("cuda:0,cuda", "twice"),
+            ("cuda:0,,cuda:1", "empty entry"),
+            ("auto,cuda:1", "auto stands alone"),
+            ("cuda:0,tpu", "is not auto, cpu, cuda or cuda:N"),
+        ] {
+            let err = text.parse::<Devices>().unwrap_err().to_string();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn networks_are_dealt_round_robin() {
+        assert_eq!(deal_round_robin(5, 2), vec![vec![0, 2, 4], vec![1, 3]]);
+        assert_eq!(deal_round_robin(2, 3), vec![vec![0], vec![1], vec![]]);
+        assert_eq!(deal_round_robin(3, 1), vec![vec![0, 1, 2]]);
+        let dealt = deal_round_robin(7, 3);
+        let mut all: Vec<usize> = dealt.concat();
+        all.sort();
+        assert_eq!(all, (0..7).collect::<Vec<_>>());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The training stage of agree: N networks per architecture that differ only by
 //! seed, trained with libtorch (through `tch`) on the images of `samples.parquet`,
 //! writing what every network predicted for every sample after every epoch
-//! (`predictions/`), a summary per epoch (`epochs.parquet`) and per network
-//! (`runs.parquet`), with checkpoints that make a rerun resume exactly.
+//! (`predictions/`), a summary per epoch (`epochs/<run_id>.parquet`) and per network
+//! (`runs/<run_id>.parquet`), with checkpoints that make a rerun resume exactly.
 //!
 //! It knows nothing of image statistics or agreement (it decodes `samples.image`
 //! with agree-schema's one decoder, under the same pixel budget as `agree stats`); it
@@ -32,7 +32,9 @@ mod transform;
 pub use allocator::tune_allocator_for_training;
 pub use config::{Arch, Normalize, OptimizerConfig, OptimizerKind, Schedule, TrainConfig, TransformConfig};
 pub use decode::RgbPixels;
-pub use device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version};
+pub use device::{
+    DeviceChoice, Devices, cuda_library_loaded, deal_round_robin, device_name, resolve_device, torch_version,
+};
 pub use error::TrainError;
 pub use labels::randomize_labels;
 pub use loader::{Augment, InputPipeline, batch_bounds};

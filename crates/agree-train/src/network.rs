@@ -85,6 +85,8 @@ pub struct NetworkJob {
     pub seed: u64,
     /// `<arch>-s<index>`.
     pub run_id: String,
+    /// The device it trains on (one of `--device`'s, dealt round-robin).
+    pub device: Device,
 }
 
 /// How a network is run (not part of what it learns).

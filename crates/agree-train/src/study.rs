@@ -1,6 +1,7 @@
 //! A study on an experiment directory: every network of every configuration,
 //! trained on `samples.parquet`, several at once when asked, writing
-//! `predictions/`, `epochs.parquet`, `runs.parquet` and `checkpoints/`.
+//! `predictions/`, `epochs/`, `runs/` and `checkpoints/` (one file or folder per
+//! network, so the shards of a study, `--shard I/N`, fill one directory together).
 //!
 //! All checks on the data and options run before the first network starts.
 
@@ -14,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use agree_schema::{ExperimentDir, Table, TableWriter};
+use agree_schema::{ExperimentDir, Shard, Table, TableWriter};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tch::Device;
@@ -23,7 +24,9 @@ use crate::{
     TrainError,
     allocator::tune_allocator_for_training,
     config::TrainConfig,
-    device::{DeviceChoice, cuda_library_loaded, device_name, resolve_device, torch_version},
+    device::{
+        DeviceChoice, Devices, cuda_library_loaded, deal_round_robin, device_name, resolve_device, torch_version,
+    },
     labels::randomize_labels,
     loader::InputPipeline,
     models,
@@ -40,10 +43,12 @@ use crate::{
 /// `deterministic` also trains one network at a time.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
-    /// Device to train on.
-    pub device: DeviceChoice,
-    /// Networks trained at the same time.
+    /// Devices to train on; with several, the networks are dealt round-robin to them.
+    pub device: Devices,
+    /// Networks trained at the same time (on each device).
     pub parallel: usize,
+    /// The share of the networks this invocation trains: index n with n mod N = I.
+    pub shard: Shard,
     /// libtorch intra-op threads (None: libtorch's default).
     pub threads: Option<usize>,
     /// Reproducible mode: one network at a time, cuDNN autotuning off.
@@ -65,8 +70,9 @@ pub struct RuntimeOptions {
 impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
-            device: DeviceChoice::Auto,
+            device: Devices::from(DeviceChoice::Auto),
             parallel: 1,
+            shard: Shard::WHOLE,
             threads: None,
             deterministic: false,
             cache_mb: 4096,
@@ -97,7 +103,7 @@ pub struct NetworkSummary {
 /// What a study did.
 #[derive(Debug, Clone)]
 pub struct StudySummary {
-    /// Device trained on (`cpu`, `cuda:0`).
+    /// Devices trained on (`cpu`, `cuda:0`, `cuda:0,cuda:1`).
     pub device: String,
     /// Per network, in job order.
     pub networks: Vec<NetworkSummary>,
@@ -172,7 +178,6 @@ struct ExperimentSink<'a> {
     tables: &'a RunTables,
     config: &'a TrainConfig,
     config_json: String,
-    device: String,
     started: Mutex<HashMap<String, i64>>,
     last_epochs: Mutex<HashMap<String, Vec<EpochRecord>>>,
 }
@@ -202,7 +207,7 @@ impl ExperimentSink<'_> {
             epochs_planned: self.config.epochs as i32,
             epochs_completed: epochs.len() as i32,
             status: status.to_string(),
-            device: self.device.clone(),
+            device: device_name(job.device),
             config: self.config_json.clone(),
             torch_version: torch_version().to_string(),
             agree_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -286,25 +291,43 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
     for c in configs {
         c.validate()?;
     }
-    let device = resolve_device(rt.device)?;
-    if device == Device::Cpu {
+    let devices: Vec<Device> = rt
+        .device
+        .choices()
+        .iter()
+        .map(|&d| resolve_device(d))
+        .collect::<Result<_, _>>()?;
+    if devices.contains(&Device::Cpu) {
         tune_allocator_for_training();
     }
     let exp = ExperimentDir::new(dir);
     let table = SampleTable::read(&exp.table(Table::Samples))?;
     let plans: Vec<DataPlan> = configs.iter().map(|c| plan(&table, c)).collect::<Result<_, _>>()?;
     claim_outputs(&exp)?;
-    let threads = configure_torch(rt, device);
+    let threads = configure_torch(rt, &devices);
     let run_ids: Vec<String> = configs
         .iter()
-        .flat_map(|c| (0..c.networks).map(move |i| c.run_id(i)))
+        .flat_map(|c| {
+            shard_networks(c.networks, rt.shard)
+                .into_iter()
+                .map(move |i| c.run_id(i))
+        })
         .collect();
+    if run_ids.is_empty() && !rt.quiet {
+        eprintln!(
+            "agree train: shard {} has no networks to train (network indices n with n mod {} = {} among 0..{})",
+            rt.shard,
+            rt.shard.count(),
+            rt.shard.index(),
+            configs.iter().map(|c| c.networks).max().unwrap_or(0),
+        );
+    }
     let study = Study {
         exp: &exp,
         table: &table,
-        tables: RunTables::open(exp.table(Table::Epochs), exp.table(Table::Runs), &run_ids)?,
+        tables: RunTables::open(&exp, &run_ids)?,
         rt,
-        device,
+        devices: devices.clone(),
         threads,
         multi: if rt.quiet {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
@@ -313,7 +336,7 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
         },
     };
     let mut summary = StudySummary {
-        device: device_name(device),
+        device: devices.iter().map(|&d| device_name(d)).collect::<Vec<_>>().join(","),
         networks: Vec::new(),
     };
     for (config, plan) in configs.iter().zip(plans) {
@@ -327,18 +350,18 @@ pub fn train_study(dir: &Path, configs: &[TrainConfig], rt: &RuntimeOptions) -> 
 
 /// Sets libtorch's threads and cuDNN autotuning; prints the device line. Returns the
 /// intra-op thread count every training thread uses.
-fn configure_torch(rt: &RuntimeOptions, device: Device) -> i32 {
+fn configure_torch(rt: &RuntimeOptions, devices: &[Device]) -> i32 {
     if let Some(t) = rt.threads {
         tch::set_num_threads(t as i32);
     }
     let threads = tch::get_num_threads();
-    if matches!(device, Device::Cuda(_)) {
+    if devices.iter().any(|d| matches!(d, Device::Cuda(_))) {
         tch::Cuda::cudnn_set_benchmark(!rt.deterministic);
     }
     if !rt.quiet {
         eprintln!(
             "agree train: device {} (libtorch {}, CUDA library loaded: {}, {} CUDA device(s), {threads} CPU threads)",
-            device_name(device),
+            devices.iter().map(|&d| device_name(d)).collect::<Vec<_>>().join(","),
             torch_version(),
             if cuda_library_loaded() { "yes" } else { "no" },
             tch::Cuda::device_count(),
@@ -353,7 +376,7 @@ struct Study<'a> {
     table: &'a SampleTable,
     tables: RunTables,
     rt: &'a RuntimeOptions,
-    device: Device,
+    devices: Vec<Device>,
     threads: i32,
     multi: MultiProgress,
 }
@@ -361,6 +384,10 @@ struct Study<'a> {
 impl Study<'_> {
     /// Decodes the configuration's pixels, then trains its networks.
     fn train_configuration(&self, config: &TrainConfig, plan: DataPlan) -> Result<Vec<NetworkSummary>, TrainError> {
+        let networks = shard_networks(config.networks, self.rt.shard);
+        if networks.is_empty() {
+            return Ok(Vec::new());
+        }
         let store = self.decode(config, &plan)?;
         let norm = normalization(config.transform.normalize, &store, &plan.train_rows)?;
         let data = TrainingData {
@@ -390,15 +417,17 @@ impl Study<'_> {
             tables: &self.tables,
             config,
             config_json: serde_json::to_string(&recorded).unwrap_or_default(),
-            device: device_name(self.device),
             started: Mutex::new(HashMap::new()),
             last_epochs: Mutex::new(HashMap::new()),
         };
-        let jobs: Vec<NetworkJob> = (0..config.networks)
-            .map(|i| NetworkJob {
+        let jobs: Vec<NetworkJob> = networks
+            .into_iter()
+            .enumerate()
+            .map(|(k, i)| NetworkJob {
                 index: i,
                 seed: config.network_seed(i),
                 run_id: config.run_id(i),
+                device: self.devices[k % self.devices.len()],
             })
             .collect();
         let outcomes = self.train_networks(&data, config, &jobs, &sink)?;
@@ -426,9 +455,10 @@ impl Study<'_> {
         Ok(store)
     }
 
-    /// Trains `jobs` on `--parallel` threads (one at a time on the calling thread in
-    /// deterministic mode); stops handing out networks after the first failure, which
-    /// it returns. Outcomes come back in job order.
+    /// Trains `jobs` on `--parallel` threads per device, each device's threads taking
+    /// its networks (dealt round-robin) in order; one at a time on the calling thread
+    /// in deterministic mode or with one thread in all. Stops handing out networks
+    /// after the first failure, which it returns. Outcomes come back in job order.
     fn train_networks(
         &self,
         data: &TrainingData<'_>,
@@ -436,17 +466,26 @@ impl Study<'_> {
         jobs: &[NetworkJob],
         sink: &ExperimentSink<'_>,
     ) -> Result<Vec<(usize, NetworkOutcome)>, TrainError> {
-        let workers = if self.rt.deterministic {
-            1
-        } else {
-            self.rt.parallel.clamp(1, jobs.len())
-        };
-        let next = AtomicUsize::new(0);
+        // Each device's queue of job indices, and the threads that take from it.
+        let queues: Vec<(Vec<usize>, usize, AtomicUsize)> = deal_round_robin(jobs.len(), self.devices.len())
+            .into_iter()
+            .map(|queue| {
+                let threads = if self.rt.deterministic {
+                    1
+                } else {
+                    self.rt.parallel.clamp(1, queue.len().max(1))
+                };
+                (queue, threads, AtomicUsize::new(0))
+            })
+            .filter(|(queue, _, _)| !queue.is_empty())
+            .collect();
+        let workers: usize = queues.iter().map(|(_, threads, _)| threads).sum();
         let outcomes: Mutex<Vec<(usize, NetworkOutcome)>> = Mutex::new(Vec::new());
         let errors: Mutex<Vec<TrainError>> = Mutex::new(Vec::new());
-        let work = || {
+        let work = |queue: &[usize], next: &AtomicUsize| {
             loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = queue.get(k) else { break };
                 let Some(job) = jobs.get(i) else { break };
                 if errors.lock().map(|e| !e.is_empty()).unwrap_or(true) {
                     break;
@@ -457,18 +496,22 @@ impl Study<'_> {
                 }
             }
         };
-        if workers == 1 {
-            // One at a time: on the calling thread (usually the main thread, whose
-            // malloc arena grows without the 64 MiB heap limit of thread arenas).
-            work();
+        if workers <= 1 || self.rt.deterministic {
+            // One at a time, in job order: on the calling thread (usually the main
+            // thread, whose malloc arena grows without the 64 MiB heap limit of
+            // thread arenas).
+            let all: Vec<usize> = (0..jobs.len()).collect();
+            work(&all, &AtomicUsize::new(0));
         } else {
             std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(|| {
-                        // libtorch's intra-op thread count is per OS thread under OpenMP.
-                        tch::set_num_threads(self.threads);
-                        work();
-                    });
+                for (queue, threads, next) in &queues {
+                    for _ in 0..*threads {
+                        s.spawn(|| {
+                            // libtorch's intra-op thread count is per OS thread under OpenMP.
+                            tch::set_num_threads(self.threads);
+                            work(queue, next);
+                        });
+                    }
                 }
             });
         }
@@ -497,7 +540,7 @@ impl Study<'_> {
         bar.set_prefix(job.run_id.clone());
         bar.enable_steady_tick(Duration::from_millis(500));
         let opts = NetworkOptions {
-            device: self.device,
+            device: job.device,
             prefetch: self.rt.prefetch,
             checkpoints: self.rt.checkpoints.then(|| self.exp.checkpoints(&job.run_id)),
             stop_after_epoch: self.rt.stop_after_epoch,
@@ -513,6 +556,11 @@ impl Study<'_> {
         }
         result
     }
+}
+
+/// The network indices of `0..networks` that `shard` trains: n with n mod N = I.
+fn shard_networks(networks: u32, shard: Shard) -> Vec<u32> {
+    (0..networks).filter(|&n| shard.contains(i64::from(n))).collect()
 }
 
 fn network_summary(job: &NetworkJob, o: NetworkOutcome) -> NetworkSummary {
@@ -546,5 +594,22 @@ fn print_summary(summary: &StudySummary) {
                     .map_or(String::new(), |e| format!(" (resumed after epoch {e})")),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_networks_of_every_architecture_alike() {
+        let shard = |i, n| Shard::new(i, n).unwrap();
+        assert_eq!(shard_networks(5, shard(0, 2)), vec![0, 2, 4]);
+        assert_eq!(shard_networks(5, shard(1, 2)), vec![1, 3]);
+        assert_eq!(shard_networks(5, Shard::WHOLE), vec![0, 1, 2, 3, 4]);
+        assert!(shard_networks(2, shard(3, 4)).is_empty());
+        let mut all: Vec<u32> = (0..3).flat_map(|i| shard_networks(7, shard(i, 3))).collect();
+        all.sort();
+        assert_eq!(all, (0..7).collect::<Vec<_>>());
     }
 }

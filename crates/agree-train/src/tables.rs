@@ -1,16 +1,16 @@
-//! The `epochs` and `runs` tables of a study, rewritten atomically as its networks
-//! progress while keeping the rows of runs trained by other invocations (the rows and
-//! the rewriting are agree-schema's, shared with the Python Recorder).
+//! The `epochs` and `runs` rows of a study's networks, one file per network
+//! (`epochs/<run_id>.parquet`, `runs/<run_id>.parquet`), each rewritten atomically as
+//! its network progresses and never by another network's trainer, so studies on
+//! several machines (`--shard`) fill one directory together (the rows and the files
+//! are agree-schema's, shared with the Python Recorder).
 
-use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    path::PathBuf,
-    sync::Mutex,
-};
+use std::collections::{HashMap, HashSet};
 
 pub use agree_schema::run_tables::{EpochRecord, RunRecord, now_us};
-use agree_schema::run_tables::{epochs_batch, read_rows, runs_batch, started_at, write_rows};
-use arrow::array::RecordBatch;
+use agree_schema::{
+    ExperimentDir, Table,
+    run_tables::{epochs_batch, move_single_files, read_table_rows, runs_batch, started_at, write_run},
+};
 
 use crate::TrainError;
 
@@ -18,42 +18,23 @@ fn built(table: &str) -> impl FnOnce(agree_schema::ContractError) -> TrainError 
     move |e| TrainError::Worker(format!("building `{table}` rows: {e}"))
 }
 
-struct SinkState {
-    foreign_epochs: Vec<RecordBatch>,
-    foreign_runs: Vec<RecordBatch>,
-    epochs: BTreeMap<String, Vec<EpochRecord>>,
-    runs: BTreeMap<String, RunRecord>,
-}
-
-/// `epochs.parquet` and `runs.parquet` of one experiment directory, rewritten
-/// atomically whenever a network finishes an epoch.
+/// The per-network `epochs` and `runs` files of one experiment directory.
 pub struct RunTables {
-    epochs_path: PathBuf,
-    runs_path: PathBuf,
+    dir: ExperimentDir,
     started: HashMap<String, i64>,
-    state: Mutex<SinkState>,
 }
 
 impl RunTables {
-    /// Opens the tables, keeping the rows of runs not in `ours`.
-    pub fn open(epochs_path: PathBuf, runs_path: PathBuf, ours: &[String]) -> Result<Self, TrainError> {
-        let ours: HashSet<String> = ours.iter().cloned().collect();
-        let foreign = |id: &str, _: Option<i32>| !ours.contains(id);
-        let foreign_epochs = read_rows(&epochs_path, agree_schema::Table::Epochs, &foreign)?;
-        let foreign_runs = read_rows(&runs_path, agree_schema::Table::Runs, &foreign)?;
-        let started = started_at(&read_rows(&runs_path, agree_schema::Table::Runs, &|id, _| {
-            ours.contains(id)
-        })?);
+    /// Opens the tables for the runs `ours`: moves the rows of an older directory's
+    /// single `epochs.parquet`/`runs.parquet` into per-network files first, and reads
+    /// when each of ours was first started.
+    pub fn open(dir: &ExperimentDir, ours: &[String]) -> Result<Self, TrainError> {
+        move_single_files(dir)?;
+        let ours: HashSet<&str> = ours.iter().map(String::as_str).collect();
+        let started = started_at(&read_table_rows(dir, Table::Runs, &|id, _| ours.contains(id))?);
         Ok(RunTables {
-            epochs_path,
-            runs_path,
+            dir: dir.clone(),
             started,
-            state: Mutex::new(SinkState {
-                foreign_epochs,
-                foreign_runs,
-                epochs: BTreeMap::new(),
-                runs: BTreeMap::new(),
-            }),
         })
     }
 
@@ -62,25 +43,11 @@ impl RunTables {
         self.started.get(run_id).copied()
     }
 
-    /// Replaces the rows of one run and rewrites both tables.
+    /// Rewrites the files of one run with these rows.
     pub fn update(&self, run: RunRecord, epochs: Vec<EpochRecord>) -> Result<(), TrainError> {
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| TrainError::Worker("a network thread panicked while writing tables".into()))?;
-        st.epochs.insert(run.run_id.clone(), epochs);
-        st.runs.insert(run.run_id.clone(), run);
-        let ours: Vec<EpochRecord> = st.epochs.values().flatten().cloned().collect();
-        let batch = epochs_batch(&ours).map_err(built("epochs"))?;
-        write_rows(
-            &self.epochs_path,
-            agree_schema::Table::Epochs,
-            &st.foreign_epochs,
-            &batch,
-        )?;
-        let runs: Vec<RunRecord> = st.runs.values().cloned().collect();
-        let batch = runs_batch(&runs).map_err(built("runs"))?;
-        write_rows(&self.runs_path, agree_schema::Table::Runs, &st.foreign_runs, &batch)?;
+        let epochs = epochs_batch(&epochs).map_err(built("epochs"))?;
+        let runs = runs_batch(std::slice::from_ref(&run)).map_err(built("runs"))?;
+        write_run(&self.dir, &run.run_id, &epochs, &runs)?;
         Ok(())
     }
 }

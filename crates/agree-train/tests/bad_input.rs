@@ -15,13 +15,20 @@ struct Cli {
 
 fn cpu() -> RuntimeOptions {
     RuntimeOptions {
-        device: DeviceChoice::Cpu,
+        device: DeviceChoice::Cpu.into(),
         ..RuntimeOptions::default()
     }
 }
 
 fn nothing_written(dir: &Path) {
-    for name in ["runs.parquet", "epochs.parquet", "predictions", "checkpoints"] {
+    for name in [
+        "runs.parquet",
+        "epochs.parquet",
+        "runs",
+        "epochs",
+        "predictions",
+        "checkpoints",
+    ] {
         assert!(!dir.join(name).exists(), "{name} written despite the error");
     }
 }
@@ -197,7 +204,7 @@ fn a_missing_device_is_refused() {
         return; // This machine has a GPU: nothing to refuse.
     }
     let rt = RuntimeOptions {
-        device: DeviceChoice::Cuda(0),
+        device: DeviceChoice::Cuda(0).into(),
         ..RuntimeOptions::default()
     };
     let err = train_study(dir.path(), &[quadrants::config(1, 1)], &rt)

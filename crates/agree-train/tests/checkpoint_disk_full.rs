@@ -39,7 +39,7 @@ fn a_full_disk_during_a_checkpoint_is_an_error_and_keeps_the_previous_one() {
     quadrants::write_samples(tmp.path(), &quadrants::rows(64, 16));
     let config = quadrants::config(1, 3);
     let rt = RuntimeOptions {
-        device: DeviceChoice::Cpu,
+        device: DeviceChoice::Cpu.into(),
         deterministic: true,
         ..RuntimeOptions::default()
     };

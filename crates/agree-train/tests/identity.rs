@@ -28,7 +28,7 @@ fn experiment_with_stale(folder: &str) -> tempfile::TempDir {
 
 fn cpu() -> RuntimeOptions {
     RuntimeOptions {
-        device: DeviceChoice::Cpu,
+        device: DeviceChoice::Cpu.into(),
         ..RuntimeOptions::default()
     }
 }
@@ -42,7 +42,7 @@ fn checkpoints_of_other_data_are_not_resumed() {
     for needle in ["checkpoints/", OTHER, NOW] {
         assert!(err.contains(needle), "error `{err}` should mention `{needle}`");
     }
-    for name in ["runs.parquet", "epochs.parquet", "predictions"] {
+    for name in ["runs.parquet", "epochs.parquet", "runs", "epochs", "predictions"] {
         assert!(!dir.path().join(name).exists(), "{name} written despite the error");
     }
 }
@@ -56,5 +56,5 @@ fn predictions_of_other_data_are_not_added_to() {
     for needle in ["predictions/", OTHER, NOW] {
         assert!(err.contains(needle), "error `{err}` should mention `{needle}`");
     }
-    assert!(!dir.path().join("runs.parquet").exists());
+    assert!(!dir.path().join("runs.parquet").exists() && !dir.path().join("runs").exists());
 }

@@ -29,7 +29,7 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 fn cpu() -> RuntimeOptions {
     RuntimeOptions {
-        device: agree_train::DeviceChoice::Cpu,
+        device: agree_train::DeviceChoice::Cpu.into(),
         deterministic: true,
         ..RuntimeOptions::default()
     }
@@ -39,6 +39,12 @@ fn table(path: &Path, name: &str) -> RecordBatch {
     let (schema, batches) = read_table(path).unwrap();
     contract(name).unwrap().check(&schema).unwrap();
     concat_batches(&schema, &batches).unwrap()
+}
+
+/// `epochs` or `runs` of `exp`, every network's file read as one table.
+fn run_table(exp: &ExperimentDir, table: agree_schema::Table) -> RecordBatch {
+    let t = agree_schema::CheckedTable::read_in(exp, table).unwrap().unwrap();
+    concat_batches(t.schema(), t.batches()).unwrap()
 }
 
 /// (label, predicted, correct, loss bits) of one prediction row.
@@ -117,14 +123,14 @@ fn a_small_cnn_learns_and_every_table_follows_its_schema() {
             }
         }
     }
-    let epochs = table(&exp.table(agree_schema::Table::Epochs), "epochs");
+    let epochs = run_table(&exp, agree_schema::Table::Epochs);
     assert_eq!(epochs.num_rows(), 2 * 4);
     let acc = epochs
         .column_by_name("train_accuracy")
         .unwrap()
         .as_primitive::<Float64Type>();
     assert!(acc.values().iter().all(|a| (0.0..=1.0).contains(a)));
-    let runs = table(&exp.table(agree_schema::Table::Runs), "runs");
+    let runs = run_table(&exp, agree_schema::Table::Runs);
     assert_eq!(runs.num_rows(), 2);
     let status = runs.column_by_name("status").unwrap().as_string::<i32>();
     let seed = runs.column_by_name("seed").unwrap().as_primitive::<Int64Type>();
@@ -143,11 +149,8 @@ fn a_small_cnn_learns_and_every_table_follows_its_schema() {
     let mut other = quadrants::config(1, 1);
     other.arch = "wrn-10-1".parse().unwrap();
     train_study(dir.path(), &[other], &cpu()).unwrap();
-    assert_eq!(table(&exp.table(agree_schema::Table::Runs), "runs").num_rows(), 3);
-    assert_eq!(
-        table(&exp.table(agree_schema::Table::Epochs), "epochs").num_rows(),
-        2 * 4 + 1
-    );
+    assert_eq!(run_table(&exp, agree_schema::Table::Runs).num_rows(), 3);
+    assert_eq!(run_table(&exp, agree_schema::Table::Epochs).num_rows(), 2 * 4 + 1);
 }
 
 #[test]
@@ -180,7 +183,7 @@ fn a_resumed_run_predicts_exactly_what_an_uninterrupted_one_does() {
     .unwrap();
     assert_eq!(first.networks[0].epochs.len(), 1);
     let exp = ExperimentDir::new(killed.path());
-    let runs = table(&exp.table(agree_schema::Table::Runs), "runs");
+    let runs = run_table(&exp, agree_schema::Table::Runs);
     assert_eq!(
         runs.column_by_name("status").unwrap().as_string::<i32>().value(0),
         "running"
@@ -202,7 +205,7 @@ fn a_resumed_run_predicts_exactly_what_an_uninterrupted_one_does() {
         assert_eq!(a.len(), 128);
         assert!(a == b, "epoch {epoch}: resumed predictions differ");
     }
-    assert_eq!(table(&exp.table(agree_schema::Table::Epochs), "epochs").num_rows(), 3);
+    assert_eq!(run_table(&exp, agree_schema::Table::Epochs).num_rows(), 3);
     assert!(!ck.join("epoch=1").exists(), "older checkpoints are removed");
     assert!(ck.join("epoch=3").join("meta.json").exists());
 

@@ -80,8 +80,9 @@ class Recorder:
     Writes ``<dir>/predictions/<run_id>/epoch=<E>.parquet`` (``schemas/predictions.toml``,
     the same columns and definitions as ``agree train``: ``correct``, ``loss``
     (cross-entropy, or BCE summed over classes for multi-label), ``p_label``,
-    ``p_max``, ``margin``) and the run's rows of ``epochs.parquet`` and
-    ``runs.parquet``, each atomically (temporary name, then rename).
+    ``p_max``, ``margin``) and the run's own ``epochs/<run_id>.parquet`` and
+    ``runs/<run_id>.parquet`` (no other network's file is touched), each atomically
+    (temporary name, then rename).
 
     Args:
         dir: the experiment directory (made by :func:`ingest`; ``samples.parquet`` is read).
@@ -171,7 +172,7 @@ class Recorder:
         return os.fspath(self._native.end_epoch(int(epoch), lr))
 
     def close(self, failed: bool = False) -> None:
-        """Marks the run ``finished`` (or ``failed``) in ``runs.parquet``."""
+        """Marks the run ``finished`` (or ``failed``) in ``runs/<run_id>.parquet``."""
         self._native.finish(bool(failed))
 
     def __enter__(self) -> "Recorder":

@@ -43,7 +43,7 @@ class Recorder:
     def end_epoch(self, epoch: int, learning_rate: Optional[float] = None) -> str:
         """Closes the epoch: writes predictions/<run_id>/epoch=<E>.parquet and the epochs/runs rows; returns the file."""
     def close(self, failed: bool = False) -> None:
-        """Marks the run `finished` (or `failed`) in runs.parquet."""
+        """Marks the run `finished` (or `failed`) in runs/<run_id>.parquet."""
     def __enter__(self) -> "Recorder": ...
     def __exit__(
         self,
