@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 const TORCH_VERSION: &str = "2.11.0";
 /// Python packages the tests use: tables, and the numpy/scipy/scikit-image cross-checks.
 /// pytest runs the `agree` Python package's tests, pandas is what its users turn
-/// tables into. (The package is built by cargo; maturin builds wheels, from PyPI, when
+/// tables into. moto's server is the S3 emulator the object-storage tests run on
+/// loopback. (The package is built by cargo; maturin builds wheels, from PyPI, when
 /// a user runs `pip install ./crates/agree-py`.)
 const PYTHON_TEST_PACKAGES: &[&str] = &[
     "numpy",
@@ -25,9 +26,10 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
     "scikit-image",
     "pandas",
     "pytest",
+    "moto[server]",
 ];
 /// The import names of [`PYTHON_TEST_PACKAGES`], to see whether they are all there.
-const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage, pandas, pytest";
+const PYTHON_TEST_IMPORTS: &str = "import numpy, pyarrow, PIL, scipy, skimage, pandas, pytest, moto.server";
 /// Python peers the benchmarks compare against (installed at bench time only).
 const PYTHON_BENCH_PACKAGES: &[&str] = &["duckdb"];
 
