@@ -55,9 +55,28 @@ fn agree(args: &[&str], dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// One table: a file, or a folder of one file per network (`epochs/`, `runs/`).
 fn load(path: &Path) -> RecordBatch {
-    let (schema, batches) = read_table(path).unwrap_or_else(|e| panic!("{e}"));
-    concat_batches(&schema, &batches).unwrap()
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut f: Vec<_> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        f.sort();
+        assert!(!f.is_empty(), "{} holds no table file", path.display());
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut schema = None;
+    let mut all = Vec::new();
+    for f in files {
+        let (s, batches) = read_table(&f).unwrap_or_else(|e| panic!("{e}"));
+        schema.get_or_insert(s);
+        all.extend(batches);
+    }
+    concat_batches(&schema.unwrap(), &all).unwrap()
 }
 
 fn f64s(b: &RecordBatch, col: &str) -> Vec<Option<f64>> {
