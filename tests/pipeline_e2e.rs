@@ -57,13 +57,8 @@ fn agree(args: &[&str], dir: &Path) -> serde_json::Value {
 
 /// One table: a file, or a folder of one file per network (`epochs/`, `runs/`).
 fn load(path: &Path) -> RecordBatch {
-    let files: Vec<std::path::PathBuf> = if path.is_dir() {
-        let mut f: Vec<_> = std::fs::read_dir(path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect();
-        f.sort();
+    let files = if path.is_dir() {
+        let f = agree_schema::table_files::parquet_files(path).unwrap_or_else(|e| panic!("{e}"));
         assert!(!f.is_empty(), "{} holds no table file", path.display());
         f
     } else {
